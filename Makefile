@@ -1,0 +1,53 @@
+# Rota: `make demo` runs the main job, `make test` runs every test.
+# Everything uses the project-local PostgreSQL (scripts/db.sh) unless DATABASE_URL is set.
+
+SHELL := /bin/bash
+DB := scripts/db.sh
+SWIFT_BUILD_FLAGS ?=
+
+.PHONY: all db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
+        demo bench pgext clean
+
+all: build
+
+db:
+	@$(DB) start
+
+db-stop:
+	@$(DB) stop
+
+db-restart:
+	@$(DB) restart
+
+migrate:
+	@psql -v ON_ERROR_STOP=1 -d "$$($(DB) ensure)" -f sql/install.sql
+
+build:
+	swift build $(SWIFT_BUILD_FLAGS)
+
+test: test-sql test-isolation test-pgext test-swift
+
+test-sql:
+	@scripts/test-sql.sh
+
+test-isolation:
+	@scripts/test-isolation.sh
+
+test-pgext:
+	@scripts/test-pgext.sh
+
+test-swift:
+	@scripts/test-swift.sh
+
+demo:
+	@scripts/demo.sh
+
+bench:
+	@scripts/bench.sh
+
+pgext:
+	$(MAKE) -C pgext
+
+clean:
+	rm -rf .build tests/isolation/output
+	$(MAKE) -C pgext clean
