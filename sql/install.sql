@@ -8,7 +8,9 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir migrations/0000_bootstrap.sql
-SELECT rota._require_schema_at_most(2);
+SELECT rota._require_schema_at_most(4);
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
+\ir migrations/0003_schedules.sql
+\ir migrations/0004_apply.sql
 COMMIT;

@@ -1,0 +1,363 @@
+-- 0003 schedules: cron schedules that fire exactly once per interval across replicas.
+--
+-- A fire of schedule S at instant T is the row (S, T) of rota.schedule_fires, inserted in
+-- the same transaction that enqueues its task with key `schedule:S:T`. Replicas race in
+-- rota.fire_due; the schedule row lock (SKIP LOCKED) makes one of them do the work and the
+-- primary key makes a second fire of (S, T) impossible even across redefinitions.
+SELECT rota._migrate(3, 'schedules', $migration$
+
+CREATE TABLE rota.schedules (
+    name          text PRIMARY KEY,
+    cron          text NOT NULL,
+    timezone      text NOT NULL DEFAULT 'UTC',
+    queue         text NOT NULL REFERENCES rota.queues (name) ON UPDATE CASCADE,
+    task          text NOT NULL,
+    payload       jsonb NOT NULL DEFAULT '{}',
+    catch_up      text NOT NULL DEFAULT 'latest',
+    catch_up_max  integer NOT NULL DEFAULT 100,
+    enabled       boolean NOT NULL DEFAULT true,
+    -- set by rota.apply; only managed schedules are disabled when a definitions document omits them
+    managed       boolean NOT NULL DEFAULT false,
+    next_fire_at  timestamptz,
+    last_fire_at  timestamptz,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT schedules_catch_up_known CHECK (catch_up IN ('none', 'latest', 'all')),
+    CONSTRAINT schedules_catch_up_max_positive CHECK (catch_up_max >= 1),
+    CONSTRAINT schedules_payload_object CHECK (jsonb_typeof(payload) = 'object'),
+    CONSTRAINT schedules_enabled_has_next CHECK (NOT enabled OR next_fire_at IS NOT NULL)
+);
+
+-- The ticker's question "when is the next fire anywhere" is answered from this index.
+CREATE INDEX schedules_due_idx ON rota.schedules (next_fire_at) WHERE enabled;
+
+CREATE TABLE rota.schedule_fires (
+    schedule  text NOT NULL REFERENCES rota.schedules (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    fire_at   timestamptz NOT NULL,
+    task_id   bigint,
+    executor  text,
+    manual    boolean NOT NULL DEFAULT false,
+    fired_at  timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (schedule, fire_at)
+);
+
+CREATE INDEX schedule_fires_task_idx ON rota.schedule_fires (task_id);
+
+-- Raises RO013 unless p_timezone is a time zone name the server knows.
+CREATE FUNCTION rota._validate_timezone(p_caller text, p_timezone text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+    IF p_timezone IS NULL OR p_timezone = '' THEN
+        RAISE EXCEPTION '%: timezone must not be empty', p_caller USING ERRCODE = 'RO013';
+    END IF;
+    PERFORM now() AT TIME ZONE p_timezone;
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION '%: unknown time zone "%"', p_caller, p_timezone
+        USING ERRCODE = 'RO013', HINT = 'Use an IANA name such as Europe/Berlin (see pg_timezone_names).';
+END;
+$fn$;
+
+-- A fire instant in ISO 8601 UTC; milliseconds appear only when the instant has them
+-- (manual fires), so cron fires read 2026-01-01T00:00:00Z.
+CREATE FUNCTION rota._iso_utc(p_at timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT CASE WHEN date_trunc('second', p_at) = p_at
+                THEN to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                ELSE to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') END;
+$fn$;
+
+-- The key of the task a fire enqueues: schedule:<name>:<fire_at in ISO 8601 UTC>.
+CREATE FUNCTION rota._fire_key(p_schedule text, p_fire_at timestamptz)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT 'schedule:' || p_schedule || ':' || rota._iso_utc(p_fire_at);
+$fn$;
+
+-- Records one fire and enqueues its task; returns NULL when (schedule, fire_at) already fired.
+CREATE FUNCTION rota._fire(p_schedule rota.schedules, p_fire_at timestamptz, p_executor text, p_manual boolean)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_task_id bigint;
+BEGIN
+    INSERT INTO rota.schedule_fires (schedule, fire_at, executor, manual)
+    VALUES (p_schedule.name, p_fire_at, p_executor, p_manual)
+    ON CONFLICT DO NOTHING;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    v_task_id := rota.enqueue(
+        p_schedule.queue,
+        p_schedule.task,
+        p_schedule.payload || jsonb_build_object(
+            'schedule', p_schedule.name,
+            'scheduled_at', rota._iso_utc(p_fire_at)),
+        rota._fire_key(p_schedule.name, p_fire_at));
+    UPDATE rota.schedule_fires SET task_id = v_task_id
+    WHERE schedule = p_schedule.name AND fire_at = p_fire_at;
+    RETURN v_task_id;
+END;
+$fn$;
+
+-- Creates or updates a schedule; a changed cron or time zone recomputes its next fire.
+CREATE FUNCTION rota.define_schedule(
+    name         text,
+    cron         text,
+    queue        text,
+    task         text,
+    payload      jsonb DEFAULT '{}',
+    timezone     text DEFAULT 'UTC',
+    catch_up     text DEFAULT 'latest',
+    enabled      boolean DEFAULT true,
+    catch_up_max integer DEFAULT 100)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_old rota.schedules;
+    v_next timestamptz;
+BEGIN
+    IF name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' THEN
+        RAISE EXCEPTION 'rota.define_schedule: invalid schedule name "%"', name
+            USING ERRCODE = 'RO010',
+                  HINT = 'Names start with a letter or digit and hold letters, digits, _ . : - (at most 128).';
+    END IF;
+    PERFORM rota.validate_cron(cron);
+    PERFORM rota._validate_timezone('rota.define_schedule', timezone);
+    IF NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = define_schedule.queue) THEN
+        RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', queue USING ERRCODE = 'RO001';
+    END IF;
+    IF task IS NULL OR task !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' THEN
+        RAISE EXCEPTION 'rota.define_schedule: invalid task name "%"', task USING ERRCODE = 'RO010';
+    END IF;
+    IF payload IS NULL OR jsonb_typeof(payload) <> 'object' THEN
+        RAISE EXCEPTION 'rota.define_schedule: payload must be a JSON object (got %)', coalesce(payload::text, 'NULL')
+            USING ERRCODE = 'RO010';
+    END IF;
+    IF catch_up IS NULL OR catch_up NOT IN ('none', 'latest', 'all') THEN
+        RAISE EXCEPTION 'rota.define_schedule: catch_up must be none, latest or all (got "%")', catch_up
+            USING ERRCODE = 'RO010';
+    END IF;
+    IF catch_up_max IS NULL OR catch_up_max < 1 THEN
+        RAISE EXCEPTION 'rota.define_schedule: catch_up_max must be >= 1 (got %)', coalesce(catch_up_max::text, 'NULL')
+            USING ERRCODE = 'RO010';
+    END IF;
+    IF enabled IS NULL THEN
+        RAISE EXCEPTION 'rota.define_schedule: enabled must not be NULL' USING ERRCODE = 'RO010';
+    END IF;
+
+    SELECT * INTO v_old FROM rota.schedules s WHERE s.name = define_schedule.name FOR UPDATE;
+    IF FOUND AND v_old.cron = define_schedule.cron AND v_old.timezone = define_schedule.timezone
+       AND v_old.enabled AND v_old.next_fire_at IS NOT NULL THEN
+        -- same timing: keep the persisted next fire so a redefinition never skips or repeats one
+        v_next := v_old.next_fire_at;
+    ELSE
+        v_next := rota.cron_next(cron, now(), timezone);
+    END IF;
+
+    INSERT INTO rota.schedules AS s (name, cron, timezone, queue, task, payload, catch_up, catch_up_max,
+                                     enabled, next_fire_at)
+    VALUES (name, cron, timezone, queue, task, payload, catch_up, catch_up_max, enabled, v_next)
+    ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE
+        SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, queue = EXCLUDED.queue,
+            task = EXCLUDED.task, payload = EXCLUDED.payload, catch_up = EXCLUDED.catch_up,
+            catch_up_max = EXCLUDED.catch_up_max, enabled = EXCLUDED.enabled,
+            next_fire_at = EXCLUDED.next_fire_at, updated_at = now()
+        WHERE (s.cron, s.timezone, s.queue, s.task, s.payload, s.catch_up, s.catch_up_max, s.enabled, s.next_fire_at)
+              IS DISTINCT FROM
+              (EXCLUDED.cron, EXCLUDED.timezone, EXCLUDED.queue, EXCLUDED.task, EXCLUDED.payload,
+               EXCLUDED.catch_up, EXCLUDED.catch_up_max, EXCLUDED.enabled, EXCLUDED.next_fire_at);
+    IF FOUND THEN
+        PERFORM pg_notify('rota_schedules', name);
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer) IS
+    'Creates or updates a schedule (idempotent); a changed cron or time zone recomputes next_fire_at.';
+
+-- Locks and returns one schedule, or raises RO003 naming it.
+CREATE FUNCTION rota._lock_schedule(p_caller text, p_name text)
+RETURNS rota.schedules
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_schedule rota.schedules;
+BEGIN
+    SELECT * INTO v_schedule FROM rota.schedules WHERE name = p_name FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION '%: unknown schedule "%"', p_caller, p_name USING ERRCODE = 'RO003';
+    END IF;
+    RETURN v_schedule;
+END;
+$fn$;
+
+-- Deletes a schedule and its fire history; tasks it enqueued stay.
+CREATE FUNCTION rota.drop_schedule(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM rota._lock_schedule('rota.drop_schedule', name);
+    DELETE FROM rota.schedules s WHERE s.name = drop_schedule.name;
+    PERFORM pg_notify('rota_schedules', name);
+END;
+$fn$;
+COMMENT ON FUNCTION rota.drop_schedule(text) IS 'Deletes a schedule and its fire history; the tasks it enqueued stay.';
+
+-- Stops a schedule from firing until it is resumed.
+CREATE FUNCTION rota.pause_schedule(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM rota._lock_schedule('rota.pause_schedule', name);
+    UPDATE rota.schedules s SET enabled = false, updated_at = now()
+    WHERE s.name = pause_schedule.name AND s.enabled;
+    PERFORM pg_notify('rota_schedules', name);
+END;
+$fn$;
+COMMENT ON FUNCTION rota.pause_schedule(text) IS 'Stops a schedule from firing until rota.resume_schedule.';
+
+-- Lets a paused schedule fire again from now on; fires missed while paused are skipped.
+CREATE FUNCTION rota.resume_schedule(name text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_schedule rota.schedules := rota._lock_schedule('rota.resume_schedule', name);
+BEGIN
+    IF NOT v_schedule.enabled THEN
+        UPDATE rota.schedules s
+        SET enabled = true, updated_at = now(),
+            next_fire_at = rota.cron_next(v_schedule.cron, now(), v_schedule.timezone)
+        WHERE s.name = resume_schedule.name;
+        PERFORM pg_notify('rota_schedules', name);
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.resume_schedule(text) IS
+    'Lets a paused schedule fire again from now on; fires missed while it was paused are skipped.';
+
+-- Fires a schedule now, outside its cron, and returns the task it enqueued.
+CREATE FUNCTION rota.trigger_schedule(name text)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_schedule rota.schedules := rota._lock_schedule('rota.trigger_schedule', name);
+    v_fire_at timestamptz := date_trunc('milliseconds', clock_timestamp());
+    v_task_id bigint;
+BEGIN
+    v_task_id := rota._fire(v_schedule, v_fire_at, NULL, true);
+    UPDATE rota.schedules s SET last_fire_at = greatest(s.last_fire_at, v_fire_at)
+    WHERE s.name = trigger_schedule.name;
+    RETURN v_task_id;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.trigger_schedule(text) IS
+    'Fires a schedule now, outside its cron (a manual fire), and returns the id of the task it enqueued.';
+
+-- The cron claim: fires every due schedule once per due instant, as its catch_up policy says.
+CREATE FUNCTION rota.fire_due(executor text)
+RETURNS TABLE (schedule text, fire_at timestamptz, task_id bigint)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    -- a fire this late still counts as on time under catch_up 'none'
+    c_on_time_grace CONSTANT interval := interval '1 minute';
+    v_schedule rota.schedules;
+    v_now timestamptz := clock_timestamp();
+    v_due timestamptz[];
+    v_at timestamptz;
+    v_task_id bigint;
+BEGIN
+    IF executor IS NULL OR executor = '' THEN
+        RAISE EXCEPTION 'rota.fire_due: executor must not be empty' USING ERRCODE = 'RO010';
+    END IF;
+    FOR v_schedule IN
+        SELECT * FROM rota.schedules s
+        WHERE s.enabled AND s.next_fire_at <= v_now
+        ORDER BY s.next_fire_at
+        FOR UPDATE SKIP LOCKED
+    LOOP
+        -- the due instants, keeping only the newest catch_up_max of them
+        v_due := ARRAY[]::timestamptz[];
+        v_at := v_schedule.next_fire_at;
+        WHILE v_at IS NOT NULL AND v_at <= v_now LOOP
+            v_due := v_due || v_at;
+            IF cardinality(v_due) > v_schedule.catch_up_max THEN
+                v_due := v_due[2:];
+            END IF;
+            v_at := rota.cron_next(v_schedule.cron, v_at, v_schedule.timezone);
+        END LOOP;
+
+        IF v_schedule.catch_up = 'latest' THEN
+            v_due := v_due[cardinality(v_due):];
+        ELSIF v_schedule.catch_up = 'none' THEN
+            v_due := ARRAY(SELECT d FROM unnest(v_due) d WHERE d >= v_now - c_on_time_grace ORDER BY d);
+        END IF;
+
+        FOREACH fire_at IN ARRAY v_due LOOP
+            v_task_id := rota._fire(v_schedule, fire_at, executor, false);
+            IF v_task_id IS NOT NULL THEN
+                schedule := v_schedule.name;
+                task_id := v_task_id;
+                RETURN NEXT;
+            END IF;
+        END LOOP;
+
+        UPDATE rota.schedules s
+        SET next_fire_at = v_at,
+            last_fire_at = coalesce(greatest(s.last_fire_at, v_due[cardinality(v_due)]), s.last_fire_at)
+        WHERE s.name = v_schedule.name;
+    END LOOP;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.fire_due(text) IS
+    'The cron claim: fires each due schedule once per due instant (per its catch_up policy), enqueuing one task per fire with key schedule:<name>:<fire_at>.';
+
+-- The earliest next fire of any enabled schedule: a ticker sleeps until then.
+CREATE FUNCTION rota.next_fire_at()
+RETURNS timestamptz
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT min(next_fire_at) FROM rota.schedules WHERE enabled;
+$fn$;
+COMMENT ON FUNCTION rota.next_fire_at() IS 'The earliest next fire of any enabled schedule (NULL when none).';
+
+-- Each fire with the outcome of its task.
+CREATE VIEW rota.schedule_fire_status AS
+SELECT f.schedule, f.fire_at, f.manual, f.fired_at, f.executor AS fired_by, f.task_id,
+       t.state AS task_state, t.attempts, t.started_at, t.finished_at, t.executor AS task_executor,
+       t.last_error
+FROM rota.schedule_fires f
+LEFT JOIN rota.tasks t ON t.id = f.task_id;
+
+-- Per schedule: its definition, next and last fire, and the last fires' outcomes.
+CREATE VIEW rota.schedule_status AS
+SELECT s.name, s.cron, s.timezone, s.queue, s.task, s.enabled, s.catch_up, s.managed,
+       s.next_fire_at, s.last_fire_at,
+       last.task_state AS last_task_state, last.started_at AS last_started_at,
+       last.finished_at AS last_finished_at, last.task_executor AS last_executor,
+       coalesce(recent.fires, '[]'::jsonb) AS recent_fires
+FROM rota.schedules s
+LEFT JOIN LATERAL (
+    SELECT fs.* FROM rota.schedule_fire_status fs
+    WHERE fs.schedule = s.name ORDER BY fs.fire_at DESC LIMIT 1
+) last ON true
+LEFT JOIN LATERAL (
+    SELECT jsonb_agg(jsonb_build_object(
+               'fire_at', r.fire_at, 'manual', r.manual, 'task_id', r.task_id, 'state', r.task_state,
+               'started_at', r.started_at, 'finished_at', r.finished_at, 'executor', r.task_executor)
+           ORDER BY r.fire_at DESC) AS fires
+    FROM (SELECT fs.* FROM rota.schedule_fire_status fs
+          WHERE fs.schedule = s.name ORDER BY fs.fire_at DESC LIMIT 10) r
+) recent ON true;
+
+$migration$);
