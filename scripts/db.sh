@@ -40,6 +40,9 @@ port_in_use() {
     python3 - "$1" <<'PY'
 import socket, sys
 s = socket.socket()
+# PostgreSQL listens with SO_REUSEADDR, so a port whose old connections linger in
+# TIME_WAIT is free for it: probe the same way, or a restart would move the port.
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     s.bind(("127.0.0.1", int(sys.argv[1])))
 except OSError:
