@@ -85,6 +85,9 @@ max_wal_size = 4GB
 log_min_messages = warning
 log_line_prefix = '%m [%p] '
 shared_preload_libraries = 'pg_stat_statements'
+# claimed and finished tasks leave dead index entries at the head of the ready index;
+# vacuum them promptly so claims stay fast
+autovacuum_naptime = 1s
 EOF
 }
 
