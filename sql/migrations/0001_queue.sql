@@ -151,10 +151,14 @@ COMMENT ON TABLE rota.executors IS 'Worker processes; liveness is judged from la
 
 -- One row per allowed running task of a queue with a concurrency limit. task_id is not
 -- indexed and pages keep half their space free, so freeing a slot is a HOT update.
+-- Rows 1..K always exist. Rows above K (over_limit) exist only while busy: they are left
+-- by a lowered limit, or made by define_queue for tasks already running when a limit was
+-- introduced; they count against K in claim and are deleted when their task frees them.
 CREATE TABLE rota.queue_slots (
-    queue   text NOT NULL,
-    slot    integer NOT NULL,
-    task_id bigint,
+    queue      text NOT NULL,
+    slot       integer NOT NULL,
+    task_id    bigint,
+    over_limit boolean NOT NULL DEFAULT false,
     PRIMARY KEY (queue, slot)
 ) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
@@ -307,6 +311,86 @@ BEGIN
 END;
 $fn$;
 
+-- Deletes slot rows above the limit that a free just released (their over_limit was
+-- returned by the freeing UPDATE, so the common free stays a single HOT update).
+CREATE FUNCTION rota._drop_over_slots(p_queues text[], p_slots integer[])
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $fn$
+    DELETE FROM rota.queue_slots s
+    USING unnest(p_queues, p_slots) AS o(queue, slot)
+    WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
+$fn$;
+
+-- Takes up to p_n free slots of a queue whose limit p_k has busy slot rows above it
+-- (after a lowered limit): locks those rows (waiting when p_wait, so that claimers
+-- serialize in this transitional state only), checks in a fresh snapshot that they are
+-- all the rows above the current limit, and allows at most
+-- (free slots it could lock) - (busy slots above K) new starts. Slots locked by others
+-- count as being taken. NULL or empty: no start (the caller tries again later).
+CREATE FUNCTION rota._take_slots_over_limit(p_queue text, p_k integer, p_n integer, p_wait boolean)
+RETURNS integer[]
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_k integer := p_k;
+    v_locked integer[];
+    v_busy integer;
+    v_k_now integer;
+    v_above integer[];
+    v_free integer[];
+BEGIN
+    FOR i IN 1..5 LOOP
+        IF p_wait THEN
+            SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
+            INTO v_locked, v_busy
+            FROM (SELECT s.slot, s.task_id FROM rota.queue_slots s
+                  WHERE s.queue = p_queue AND s.slot > v_k
+                  ORDER BY s.slot
+                  FOR UPDATE) AS o;
+        ELSE
+            -- this claim already holds another queue's over-limit rows: waiting here could
+            -- deadlock with a claimer that takes the queues in the other order
+            SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
+            INTO v_locked, v_busy
+            FROM (SELECT s.slot, s.task_id FROM rota.queue_slots s
+                  WHERE s.queue = p_queue AND s.slot > v_k
+                  ORDER BY s.slot
+                  FOR UPDATE SKIP LOCKED) AS o;
+        END IF;
+        -- a fresh snapshot: the limit now, and every row above it
+        SELECT q.concurrency,
+               ARRAY(SELECT o.slot FROM rota.queue_slots o
+                     WHERE o.queue = q.name AND o.slot > q.concurrency ORDER BY o.slot)
+        INTO v_k_now, v_above
+        FROM rota.queues q WHERE q.name = p_queue;
+        IF v_k_now IS NULL THEN
+            RETURN NULL;
+        END IF;
+        IF v_k_now = v_k AND v_above = coalesce(v_locked, '{}') THEN
+            IF cardinality(v_above) = 0 THEN
+                -- the rows above K went away meanwhile; the next claim takes the plain path
+                RETURN NULL;
+            END IF;
+            -- We hold every row above K, so define_queue cannot change the limit or add
+            -- such rows before we commit (it locks them first).
+            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+            FROM (SELECT s.slot FROM rota.queue_slots s
+                  WHERE s.queue = p_queue AND s.task_id IS NULL AND s.slot <= v_k
+                  ORDER BY s.slot
+                  LIMIT p_n + v_busy
+                  FOR UPDATE SKIP LOCKED) AS f;
+            RETURN v_free[1:least(p_n, coalesce(cardinality(v_free), 0) - v_busy)];
+        END IF;
+        IF NOT p_wait THEN
+            RETURN NULL;
+        END IF;
+        v_k := v_k_now;
+    END LOOP;
+    RETURN NULL;
+END;
+$fn$;
+
 -- Statement-level NOTIFY for inserted tasks: one per queue per statement, ready rows only.
 CREATE FUNCTION rota._notify_enqueue()
 RETURNS trigger
@@ -347,6 +431,11 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.define_queue';
+    v_old integer;
+    v_unslotted bigint[];
+    v_free integer[];
+    v_top integer;
+    v_assign integer[];
 BEGIN
     PERFORM rota._check_name(c_fn, 'name', define_queue.name);
     IF define_queue.concurrency <= 0 THEN
@@ -389,6 +478,10 @@ BEGIN
         PERFORM rota._invalid(c_fn, 'retention', 'must be > 0', define_queue.retention::text);
     END IF;
 
+    -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
+    -- its slot row; claimers never wait on the queue row or on running tasks).
+    SELECT q.concurrency INTO v_old FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
+
     INSERT INTO rota.queues AS q (name, concurrency, rate_limit, rate_period, max_attempts, lease,
                                   concurrency_key_limit, backoff_base, backoff_max, retention)
     VALUES (define_queue.name, define_queue.concurrency, define_queue.rate_limit, define_queue.rate_period,
@@ -407,16 +500,64 @@ BEGIN
            EXCLUDED.lease, EXCLUDED.concurrency_key_limit, EXCLUDED.backoff_base, EXCLUDED.backoff_max,
            EXCLUDED.retention);
 
-    -- Slots above a lowered limit are dropped once free; busy ones are ignored by claim
-    -- (it only takes slot <= concurrency) and vanish at the next define_queue.
-    IF define_queue.concurrency IS NOT NULL THEN
+    IF define_queue.concurrency IS NULL THEN
+        -- No limit, no slot rows. Running tasks keep their slot number as a record; their
+        -- frees match on task_id and find nothing.
+        DELETE FROM rota.queue_slots s WHERE s.queue = define_queue.name;
+    ELSE
+        -- Running tasks that hold no slot (started while the queue had no limit, or held
+        -- one that a removed limit took away). A claim still in flight that read the old
+        -- definition is not seen here: its tasks run without a slot until they end.
+        SELECT array_agg(r.id ORDER BY r.id) INTO v_unslotted
+        FROM (SELECT t.id FROM rota.tasks t
+              WHERE t.queue = define_queue.name AND t.state = 'running'
+                AND NOT EXISTS (SELECT 1 FROM rota.queue_slots s
+                                WHERE s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id)
+              ORDER BY t.id
+              FOR UPDATE OF t) AS r;
+        -- Every slot row above the lower of the old and new limits, locked: this waits
+        -- for claimers that hold rows above the limit and for frees of those rows, and
+        -- makes claimers in the over-limit state wait for this definition.
+        PERFORM 1 FROM rota.queue_slots s
+        WHERE s.queue = define_queue.name
+          AND s.slot > least(coalesce(v_old, define_queue.concurrency), define_queue.concurrency)
+        ORDER BY s.slot
+        FOR UPDATE;
+        -- Above the new limit: free rows go, busy ones stay marked over_limit until freed.
+        DELETE FROM rota.queue_slots s
+        WHERE s.queue = define_queue.name AND s.slot > define_queue.concurrency AND s.task_id IS NULL;
+        UPDATE rota.queue_slots s SET over_limit = (s.slot > define_queue.concurrency)
+        WHERE s.queue = define_queue.name
+          AND s.slot > least(coalesce(v_old, define_queue.concurrency), define_queue.concurrency)
+          AND s.over_limit <> (s.slot > define_queue.concurrency);
         INSERT INTO rota.queue_slots (queue, slot)
         SELECT define_queue.name, g FROM generate_series(1, define_queue.concurrency) AS g
         ON CONFLICT DO NOTHING;
+        IF v_unslotted IS NOT NULL THEN
+            -- Free slots first (as claim takes them: SKIP LOCKED, a locked one is being
+            -- taken), then new busy rows above the limit for the rest, so that running
+            -- never exceeds max(K, what already runs) and converges to K.
+            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+            FROM (SELECT s.slot FROM rota.queue_slots s
+                  WHERE s.queue = define_queue.name AND s.task_id IS NULL AND s.slot <= define_queue.concurrency
+                  ORDER BY s.slot
+                  LIMIT cardinality(v_unslotted)
+                  FOR UPDATE SKIP LOCKED) AS f;
+            v_free := coalesce(v_free, '{}');
+            SELECT greatest(max(s.slot), define_queue.concurrency) INTO v_top
+            FROM rota.queue_slots s WHERE s.queue = define_queue.name;
+            v_assign := v_free || ARRAY(SELECT v_top + g
+                                        FROM generate_series(1, cardinality(v_unslotted) - cardinality(v_free)) AS g);
+            UPDATE rota.queue_slots s SET task_id = v_unslotted[array_position(v_free, s.slot)]
+            WHERE s.queue = define_queue.name AND s.slot = ANY (v_free);
+            INSERT INTO rota.queue_slots (queue, slot, task_id, over_limit)
+            SELECT define_queue.name, a.slot, a.id, true
+            FROM unnest(v_assign, v_unslotted) WITH ORDINALITY AS a(slot, id, ord)
+            WHERE a.ord > cardinality(v_free);
+            UPDATE rota.tasks t SET slot = v_assign[array_position(v_unslotted, t.id)]
+            WHERE t.id = ANY (v_unslotted);
+        END IF;
     END IF;
-    DELETE FROM rota.queue_slots s
-    WHERE s.queue = define_queue.name AND s.task_id IS NULL
-      AND (define_queue.concurrency IS NULL OR s.slot > define_queue.concurrency);
 
     IF define_queue.rate_limit IS NOT NULL THEN
         INSERT INTO rota.queue_rate_tokens (queue, token)
@@ -453,11 +594,13 @@ BEGIN
                 USING ERRCODE = 'RO030', HINT = 'Pass force => true to delete its tasks too.';
         END IF;
     END IF;
+    -- The queue row first: a BEFORE DELETE guard (schedules, migration 3) then fails
+    -- before any task is deleted.
+    DELETE FROM rota.queues q WHERE q.name = drop_queue.name;
     DELETE FROM rota.tasks t WHERE t.queue = drop_queue.name;
     DELETE FROM rota.queue_slots s WHERE s.queue = drop_queue.name;
     DELETE FROM rota.queue_rate_tokens r WHERE r.queue = drop_queue.name;
     DELETE FROM rota.key_slots k WHERE k.queue = drop_queue.name;
-    DELETE FROM rota.queues q WHERE q.name = drop_queue.name;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.drop_queue(text, boolean) IS 'Deletes a queue (RO030 if it has queued or running tasks, unless force).';
@@ -688,6 +831,9 @@ DECLARE
     v_over integer;
     v_lease interval;
     v_ids bigint[];
+    v_k integer;
+    v_above boolean;
+    v_hold_over boolean := false;
 BEGIN
     IF claim.max IS NULL OR claim.max < 1 OR claim.max > 10000 THEN
         PERFORM rota._invalid(c_fn, 'max', 'must be between 1 and 10000', claim.max::text);
@@ -797,11 +943,29 @@ BEGIN
         v_slots := NULL;
         v_tokens := NULL;
         IF v_q.concurrency IS NOT NULL THEN
-            SELECT array_agg(s.slot ORDER BY s.slot) INTO v_slots FROM (
+            -- One statement, so one snapshot for the limit, the probe for busy slot rows
+            -- above it (an index range probe; none in the common case) and the free slots
+            -- under it: a limit lowered meanwhile cannot be missed.
+            WITH lim AS MATERIALIZED (
+                SELECT q.concurrency AS k,
+                       EXISTS (SELECT 1 FROM rota.queue_slots o
+                               WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
+                FROM rota.queues q WHERE q.name = v_q.name),
+            free AS (
                 SELECT s.slot FROM rota.queue_slots s
-                WHERE s.queue = v_q.name AND s.task_id IS NULL AND s.slot <= v_q.concurrency
+                WHERE s.queue = v_q.name AND s.task_id IS NULL
+                  AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
                 ORDER BY s.slot LIMIT v_n
-                FOR UPDATE SKIP LOCKED) AS s;
+                FOR UPDATE SKIP LOCKED)
+            SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
+                   (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
+            INTO v_k, v_above, v_slots;
+            IF v_above THEN
+                -- Busy slots above the limit count against it (transitional, after a
+                -- lowered limit).
+                v_slots := rota._take_slots_over_limit(v_q.name, v_k, v_n, NOT v_hold_over);
+                v_hold_over := true;
+            END IF;
             v_n := coalesce(cardinality(v_slots), 0);
             CONTINUE WHEN v_n = 0;
         END IF;
@@ -915,6 +1079,7 @@ DECLARE
     v_slot integer;
     v_kslot integer;
     v_ckey text;
+    v_over boolean;
 BEGIN
     IF complete.result IS NOT NULL THEN
         PERFORM rota._check_size('rota.complete', 'result', complete.result);
@@ -927,7 +1092,11 @@ BEGIN
     IF FOUND THEN
         IF v_slot IS NOT NULL THEN
             UPDATE rota.queue_slots s SET task_id = NULL
-            WHERE s.queue = v_queue AND s.slot = v_slot AND s.task_id = complete.id;
+            WHERE s.queue = v_queue AND s.slot = v_slot AND s.task_id = complete.id
+            RETURNING s.over_limit INTO v_over;
+            IF v_over THEN
+                PERFORM rota._drop_over_slots(ARRAY[v_queue], ARRAY[v_slot]);
+            END IF;
         END IF;
         IF v_kslot IS NOT NULL THEN
             UPDATE rota.key_slots k SET task_id = NULL
@@ -953,6 +1122,8 @@ DECLARE
     v_n integer := cardinality(complete_many.ids);
     v_done bigint[];
     v_i integer;
+    v_over_queues text[];
+    v_over_slots integer[];
 BEGIN
     IF complete_many.ids IS NULL OR complete_many.attempts IS NULL THEN
         PERFORM rota._invalid(c_fn, 'ids/attempts', 'must not be NULL', NULL);
@@ -999,13 +1170,21 @@ BEGIN
     free_slots AS (
         UPDATE rota.queue_slots s SET task_id = NULL
         FROM done d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id),
+        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
+        RETURNING s.queue, s.slot, s.over_limit),
     free_keys AS (
         UPDATE rota.key_slots k SET task_id = NULL
         FROM done d
         WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
           AND k.slot = d.key_slot AND k.task_id = d.id)
-    SELECT array_agg(done.id) INTO v_done FROM done;
+    SELECT array_agg(done.id),
+           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
+           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
+    INTO v_done, v_over_queues, v_over_slots
+    FROM done;
+    IF v_over_queues IS NOT NULL THEN
+        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
+    END IF;
     IF coalesce(cardinality(v_done), 0) < v_n THEN
         PERFORM rota._check_attempts(c_fn, complete_many.ids, complete_many.attempts);
     END IF;
@@ -1030,6 +1209,8 @@ DECLARE
     v_states text[];
     v_notify text[];
     v_bad integer;
+    v_over_queues text[];
+    v_over_slots integer[];
 BEGIN
     IF _fail.ids IS NULL OR _fail.attempts IS NULL OR _fail.errors IS NULL THEN
         PERFORM rota._invalid(c_fn, 'ids/attempts/errors', 'must not be NULL', NULL);
@@ -1097,16 +1278,22 @@ BEGIN
     free_slots AS (
         UPDATE rota.queue_slots s SET task_id = NULL
         FROM upd d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id),
+        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
+        RETURNING s.queue, s.slot, s.over_limit),
     free_keys AS (
         UPDATE rota.key_slots k SET task_id = NULL
         FROM upd d
         WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
           AND k.slot = d.key_slot AND k.task_id = d.id)
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
-           array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now())
-    INTO v_ids, v_states, v_notify
+           array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
+           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
+           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
+    INTO v_ids, v_states, v_notify, v_over_queues, v_over_slots
     FROM upd;
+    IF v_over_queues IS NOT NULL THEN
+        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
+    END IF;
     IF coalesce(cardinality(v_ids), 0) < v_n THEN
         PERFORM rota._check_attempts(c_fn, _fail.ids, _fail.attempts);
     END IF;
@@ -1403,6 +1590,8 @@ AS $fn$
 DECLARE
     v_count integer;
     v_notify text[];
+    v_over_queues text[];
+    v_over_slots integer[];
 BEGIN
     UPDATE rota.executors e SET stopped_at = now() WHERE e.id = stop_executor.executor;
     IF NOT FOUND THEN
@@ -1431,15 +1620,21 @@ BEGIN
     free_slots AS (
         UPDATE rota.queue_slots s SET task_id = NULL
         FROM upd d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id),
+        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
+        RETURNING s.queue, s.slot, s.over_limit),
     free_keys AS (
         UPDATE rota.key_slots k SET task_id = NULL
         FROM upd d
         WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
           AND k.slot = d.key_slot AND k.task_id = d.id)
-    SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued')
-    INTO v_count, v_notify
+    SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued'),
+           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
+           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
+    INTO v_count, v_notify, v_over_queues, v_over_slots
     FROM upd;
+    IF v_over_queues IS NOT NULL THEN
+        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
+    END IF;
     PERFORM pg_notify('rota_enqueue', x) FROM unnest(v_notify) AS x;
     RETURN v_count;
 END;
@@ -1455,6 +1650,8 @@ AS $fn$
 DECLARE
     v_count integer;
     v_notify text[];
+    v_over_queues text[];
+    v_over_slots integer[];
 BEGIN
     -- SKIP LOCKED: a locked row is being completed, failed or renewed right now, and
     -- several reapers (one per replica) must not queue up behind each other.
@@ -1489,15 +1686,21 @@ BEGIN
     free_slots AS (
         UPDATE rota.queue_slots s SET task_id = NULL
         FROM upd d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id),
+        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
+        RETURNING s.queue, s.slot, s.over_limit),
     free_keys AS (
         UPDATE rota.key_slots k SET task_id = NULL
         FROM upd d
         WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
           AND k.slot = d.key_slot AND k.task_id = d.id)
-    SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now())
-    INTO v_count, v_notify
+    SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
+           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
+           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
+    INTO v_count, v_notify, v_over_queues, v_over_slots
     FROM upd;
+    IF v_over_queues IS NOT NULL THEN
+        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
+    END IF;
     PERFORM pg_notify('rota_enqueue', x) FROM unnest(v_notify) AS x;
     RETURN v_count;
 END;

@@ -31,6 +31,29 @@ CREATE TABLE rota.schedules (
 -- The ticker's question "when is the next fire anywhere" is answered from this index.
 CREATE INDEX schedules_due_idx ON rota.schedules (next_fire_at) WHERE enabled;
 
+-- rota.drop_queue of a queue that schedules still use: a clear RO030 naming them instead
+-- of the raw foreign-key violation. drop_queue deletes the queue row before anything else
+-- and has it locked, so no schedule can start using it meanwhile.
+CREATE FUNCTION rota._queue_used_by_schedules()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_names text;
+BEGIN
+    SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO v_names FROM rota.schedules s WHERE s.queue = OLD.name;
+    IF v_names IS NOT NULL THEN
+        RAISE EXCEPTION 'rota.drop_queue: queue "%" is used by schedules %; drop them first', OLD.name, v_names
+            USING ERRCODE = 'RO030', HINT = 'rota.drop_schedule(name) each of them, then drop the queue.';
+    END IF;
+    RETURN OLD;
+END;
+$fn$;
+
+CREATE TRIGGER queues_used_by_schedules
+    BEFORE DELETE ON rota.queues
+    FOR EACH ROW EXECUTE FUNCTION rota._queue_used_by_schedules();
+
 CREATE TABLE rota.schedule_fires (
     schedule  text NOT NULL REFERENCES rota.schedules (name) ON DELETE CASCADE ON UPDATE CASCADE,
     fire_at   timestamptz NOT NULL,

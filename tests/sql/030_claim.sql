@@ -1,6 +1,6 @@
 -- Claim: order, delays, pause, batch size, concurrency slots, rate tokens, key limits.
 BEGIN;
-SELECT plan(42);
+SELECT plan(69);
 
 SELECT rota.register_executor('w1');
 SELECT rota.register_executor('w2');
@@ -79,6 +79,69 @@ SELECT lives_ok($$SELECT rota.define_queue('lim', concurrency => 1)$$, 'lower th
 SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'lim'), 3::bigint, 'busy slots above the limit stay until freed');
 SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1), 'complete another');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 0::bigint, 'still over the lowered limit: nothing starts');
+
+-- a lowered limit holds after frees (K=2, both slots busy, then K=1)
+SELECT rota.define_queue('low', concurrency => 2);
+SELECT rota.enqueue_many('low', 'job', array_fill('{}'::jsonb, ARRAY[5]));
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['low'], 2)), 2::bigint, 'low: both slots busy');
+SELECT rota.define_queue('low', concurrency => 1);
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 1), 1),
+          'low: the task in slot 1 completes');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['low'], 5)), 0::bigint,
+          'low: busy slot 2 above K=1 counts: nothing starts');
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 2), 1),
+          'low: the task above the limit completes');
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'low'), ARRAY[1],
+          'low: its slot row went with it');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['low'], 5)), 1::bigint, 'low: one start under K=1');
+SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'low' AND state = 'running'), 1::bigint, 'low: one running');
+
+-- fail and stop_executor also delete the slot rows above the limit that they free
+SELECT rota.register_executor('w3');
+SELECT rota.define_queue('shrink', concurrency => 3);
+SELECT rota.enqueue_many('shrink', 'job', array_fill('{}'::jsonb, ARRAY[4]));
+SELECT is((SELECT count(*) FROM rota.claim('w3', ARRAY['shrink'], 3)), 3::bigint, 'shrink: three start');
+SELECT rota.define_queue('shrink', concurrency => 1);
+SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE queue = 'shrink' AND state = 'running' AND slot = 3), 1, 'boom'),
+          'queued', 'shrink: the task in slot 3 (above K) fails');
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'shrink'), ARRAY[1, 2],
+          'shrink: its slot row went with it');
+SELECT is(rota.stop_executor('w3'), 2, 'shrink: stop releases the other two');
+SELECT is((SELECT array_agg(coalesce(task_id, 0) ORDER BY slot) FROM rota.queue_slots WHERE queue = 'shrink'), ARRAY[0::bigint],
+          'shrink: only slot 1 is left, free');
+
+-- a limit introduced while tasks run: they take slots (above K when more run than K)
+SELECT rota.define_queue('grow');
+SELECT rota.enqueue_many('grow', 'job', array_fill('{}'::jsonb, ARRAY[8]));
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 3)), 3::bigint, 'grow: three run without a limit');
+SELECT rota.define_queue('grow', concurrency => 2);
+SELECT is((SELECT count(*) FROM rota.tasks t JOIN rota.queue_slots s ON s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id
+           WHERE t.queue = 'grow' AND t.state = 'running'), 3::bigint, 'grow: every running task holds a slot');
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'grow' AND over_limit), ARRAY[3],
+          'grow: the third one above K=2');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 0::bigint, 'grow: nothing starts over the new limit');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1), 'grow: one completes');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 0::bigint, 'grow: two running = K: still nothing');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1), 'grow: another completes');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 1::bigint, 'grow: now one starts');
+SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 2::bigint, 'grow: K running');
+-- raising the limit: the new room is K minus what runs
+SELECT rota.define_queue('grow', concurrency => 3);
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 1::bigint, 'grow: raised to 3: one more');
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'grow' AND task_id IS NOT NULL), ARRAY[1, 2, 3],
+          'grow: slots 1..3 busy, none above');
+
+-- removing the limit drops every slot row; running tasks still complete; a new limit
+-- gives them slots again
+SELECT rota.define_queue('grow');
+SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'grow'), 0::bigint, 'grow: no limit, no slot rows');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'),
+                        (SELECT attempts FROM rota.tasks WHERE id = (SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'))),
+          'grow: a task that held a removed slot completes');
+SELECT rota.define_queue('grow', concurrency => 1);
+SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'grow' AND task_id IS NOT NULL), 2::bigint,
+          'grow: the two still running hold slots again');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 0::bigint, 'grow: nothing starts over K=1');
 
 -- rate limit: N starts per period, exactly
 SELECT rota.define_queue('rate', rate_limit => 3, rate_period => '1 hour');

@@ -1,7 +1,7 @@
 -- Schedules: define/pause/resume/drop/trigger, fire_due's exactly-once claim, catch-up
 -- policies, persisted next_fire_at, schedule_status, and every bad input.
 BEGIN;
-SELECT plan(59);
+SELECT plan(62);
 
 SELECT has_table('rota', 'schedules', 'table rota.schedules');
 SELECT has_table('rota', 'schedule_fires', 'table rota.schedule_fires');
@@ -134,6 +134,21 @@ SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 't
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', timezone => '')$$,
                  'RO013', 'rota.define_schedule: timezone must not be empty', 'empty time zone');
 SELECT is((SELECT count(*) FROM rota.schedules WHERE name = 'bad'), 0::bigint, 'no bad schedule was written');
+-- drop_queue of a queue that schedules use: a clear error naming them, nothing written
+SELECT rota.define_queue('sched_used');
+SELECT rota.define_schedule('use-b', '0 0 * * *', 'sched_used', 'tick');
+SELECT rota.define_schedule('use-a', '0 1 * * *', 'sched_used', 'tick');
+SELECT rota.enqueue('sched_used', 'tick');
+SELECT throws_ok($$SELECT rota.drop_queue('sched_used', force => true)$$, 'RO030',
+                 'rota.drop_queue: queue "sched_used" is used by schedules use-a, use-b; drop them first',
+                 'drop_queue of a queue used by schedules is RO030 naming them');
+SELECT is((SELECT (SELECT count(*) FROM rota.queues WHERE name = 'sched_used')
+                  + (SELECT count(*) FROM rota.tasks WHERE queue = 'sched_used')
+                  + (SELECT count(*) FROM rota.schedules WHERE queue = 'sched_used')), 4::bigint,
+          'nothing written: queue, its task and both schedules stay');
+SELECT rota.drop_schedule('use-a');
+SELECT rota.drop_schedule('use-b');
+SELECT lives_ok($$SELECT rota.drop_queue('sched_used', force => true)$$, 'once its schedules are gone it drops');
 SELECT throws_ok($$SELECT rota.drop_schedule('nope')$$, 'RO003', 'rota.drop_schedule: unknown schedule "nope"', 'drop unknown');
 SELECT throws_ok($$SELECT rota.pause_schedule('nope')$$, 'RO003', 'rota.pause_schedule: unknown schedule "nope"', 'pause unknown');
 SELECT throws_ok($$SELECT rota.resume_schedule('nope')$$, 'RO003', 'rota.resume_schedule: unknown schedule "nope"', 'resume unknown');
