@@ -879,7 +879,7 @@ BEGIN
             upd AS (
                 UPDATE rota.tasks t
                 SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                    started_at = now(), lease_expires_at = now() + v_lease, slot = NULL, key_slot = NULL
+                    started_at = clock_timestamp(), lease_expires_at = now() + v_lease, slot = NULL, key_slot = NULL
                 WHERE t.id = ANY (ARRAY(SELECT cand.id FROM cand))
                 RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
                           t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at,
@@ -912,7 +912,7 @@ BEGIN
         upd AS (
             UPDATE rota.tasks t
             SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                started_at = now(),
+                started_at = clock_timestamp(),
                 lease_expires_at = now() + (SELECT q.lease FROM rota.queues q WHERE q.name = t.queue),
                 slot = NULL, key_slot = NULL
             WHERE t.id = ANY (ARRAY(SELECT cand.id FROM cand))
@@ -992,7 +992,7 @@ BEGIN
             WITH upd AS (
                 UPDATE rota.tasks t
                 SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                    started_at = now(), lease_expires_at = now() + v_q.lease,
+                    started_at = clock_timestamp(), lease_expires_at = now() + v_q.lease,
                     slot = v_slots[array_position(v_ids, t.id)], key_slot = NULL
                 WHERE t.id = ANY (v_ids)
                 RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
@@ -1037,7 +1037,7 @@ BEGIN
             WITH upd AS (
                 UPDATE rota.tasks t
                 SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                    started_at = now(), lease_expires_at = now() + v_q.lease,
+                    started_at = clock_timestamp(), lease_expires_at = now() + v_q.lease,
                     slot = v_slots[v_got], key_slot = v_kslot
                 WHERE t.id = v_c.id
                 RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
@@ -1067,6 +1067,18 @@ COMMENT ON FUNCTION rota.claim(text, text[], integer)
 -- ---------------------------------------------------------------------------------
 -- Complete / fail
 -- ---------------------------------------------------------------------------------
+
+-- Wakes the workers of queues whose freed slots have ready work waiting: without it only
+-- the process that freed a slot would claim again at once, and the others would wait for
+-- their poll, piling the work of a limited queue onto one replica.
+CREATE FUNCTION rota._notify_freed(p_queues text[])
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT pg_notify('rota_enqueue', q.name)
+    FROM (SELECT DISTINCT x AS name FROM unnest(p_queues) AS x) AS q
+    WHERE EXISTS (SELECT 1 FROM rota.tasks t WHERE t.state = 'queued' AND t.queue = q.name AND t.run_at <= now());
+$fn$;
 
 -- Marks a running task succeeded (cancelled if a cancel was requested); false when fenced off.
 CREATE FUNCTION rota.complete(id bigint, attempt integer, result jsonb DEFAULT NULL)
@@ -1102,6 +1114,9 @@ BEGIN
             UPDATE rota.key_slots k SET task_id = NULL
             WHERE k.queue = v_queue AND k.concurrency_key = v_ckey AND k.slot = v_kslot AND k.task_id = complete.id;
         END IF;
+        IF v_slot IS NOT NULL OR v_kslot IS NOT NULL THEN
+            PERFORM rota._notify_freed(ARRAY[v_queue]);
+        END IF;
         RETURN true;
     END IF;
     PERFORM rota._check_attempts('rota.complete', ARRAY[complete.id], ARRAY[complete.attempt]);
@@ -1124,6 +1139,7 @@ DECLARE
     v_i integer;
     v_over_queues text[];
     v_over_slots integer[];
+    v_freed text[];
 BEGIN
     IF complete_many.ids IS NULL OR complete_many.attempts IS NULL THEN
         PERFORM rota._invalid(c_fn, 'ids/attempts', 'must not be NULL', NULL);
@@ -1179,11 +1195,15 @@ BEGIN
           AND k.slot = d.key_slot AND k.task_id = d.id)
     SELECT array_agg(done.id),
            (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
-           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
-    INTO v_done, v_over_queues, v_over_slots
+           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit),
+           array_agg(DISTINCT done.queue) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL)
+    INTO v_done, v_over_queues, v_over_slots, v_freed
     FROM done;
     IF v_over_queues IS NOT NULL THEN
         PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
+    END IF;
+    IF v_freed IS NOT NULL THEN
+        PERFORM rota._notify_freed(v_freed);
     END IF;
     IF coalesce(cardinality(v_done), 0) < v_n THEN
         PERFORM rota._check_attempts(c_fn, complete_many.ids, complete_many.attempts);
@@ -1211,6 +1231,7 @@ DECLARE
     v_bad integer;
     v_over_queues text[];
     v_over_slots integer[];
+    v_freed text[];
 BEGIN
     IF _fail.ids IS NULL OR _fail.attempts IS NULL OR _fail.errors IS NULL THEN
         PERFORM rota._invalid(c_fn, 'ids/attempts/errors', 'must not be NULL', NULL);
@@ -1288,8 +1309,9 @@ BEGIN
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
            (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
-           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
-    INTO v_ids, v_states, v_notify, v_over_queues, v_over_slots
+           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit),
+           array_agg(DISTINCT upd.queue) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
+    INTO v_ids, v_states, v_notify, v_over_queues, v_over_slots, v_freed
     FROM upd;
     IF v_over_queues IS NOT NULL THEN
         PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
@@ -1298,6 +1320,9 @@ BEGIN
         PERFORM rota._check_attempts(c_fn, _fail.ids, _fail.attempts);
     END IF;
     PERFORM pg_notify('rota_enqueue', x) FROM unnest(v_notify) AS x;
+    IF v_freed IS NOT NULL THEN
+        PERFORM rota._notify_freed(v_freed);
+    END IF;
     RETURN QUERY SELECT u.i, u.s FROM unnest(v_ids, v_states) AS u(i, s);
 END;
 $fn$;

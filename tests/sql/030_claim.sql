@@ -23,9 +23,9 @@ UPDATE rota.tasks SET run_at = now() WHERE task = 'delayed';
 SELECT is((SELECT task FROM rota.claim('w1', ARRAY['q'])), 'delayed', 'a delayed task is claimed once due');
 
 -- what a claim writes and returns
-SELECT results_eq($$SELECT state, executor, attempts, started_at = now(), lease_expires_at = now() + interval '45 seconds'
+SELECT results_eq($$SELECT state, executor, attempts, started_at BETWEEN now() AND clock_timestamp(), lease_expires_at = now() + interval '45 seconds'
                     FROM rota.tasks WHERE task = 'pneg'$$,
-                  $$VALUES ('running', 'w1', 1, true, true)$$, 'a claimed task is running under a lease of the queue');
+                  $$VALUES ('running', 'w1', 1, true, true)$$, 'a claimed task is running under a lease of the queue, started when claimed');
 SELECT rota.enqueue('q', 'shape', '{"k": 1}', key => 'shape-1', max_attempts => 3, concurrency_key => 'ck');
 SELECT results_eq($$SELECT queue, task, payload, attempt, key, parent_id, max_attempts, concurrency_key,
                            lease_expires_at = now() + interval '45 seconds', enqueued_at = now(), run_at = now()

@@ -1,0 +1,157 @@
+import Logging
+import Synchronization
+
+/// Collects handler outcomes and writes them with `rota.complete_many` / `rota.fail_many`,
+/// many per statement, after a short gathering window.
+///
+/// A batch that cannot be written because the database is away is kept and written again
+/// once it is back: a finished handler's result is never dropped on a connection error.
+/// (If the lease was lost meanwhile, the attempt fence rejects it, which is correct.)
+final class CompletionBatcher: Sendable {
+    enum Outcome: Sendable {
+        case completed(id: Int64, attempt: Int, result: String?)
+        case failed(id: Int64, attempt: Int, error: String, retryIn: Duration?, retryable: Bool)
+    }
+
+    private struct State {
+        var pending: [Outcome] = []
+        var flushing = 0
+    }
+
+    private let state = Mutex(State())
+    private let wake = WakeSignal()
+    private let connection: ReconnectingConnection
+    private let window: Duration
+    private let maxBatch: Int
+    private let backoff: Backoff
+    private let logger: Logger
+    private let onFlushed: @Sendable () -> Void
+
+    init(connection: ReconnectingConnection, window: Duration, maxBatch: Int, backoff: Backoff,
+         logger: Logger, onFlushed: @escaping @Sendable () -> Void) {
+        self.connection = connection
+        self.window = window
+        self.maxBatch = max(1, maxBatch)
+        self.backoff = backoff
+        self.logger = logger
+        self.onFlushed = onFlushed
+    }
+
+    func add(_ outcome: Outcome) {
+        state.withLock { $0.pending.append(outcome) }
+        wake.signal()
+    }
+
+    /// Nothing waiting and nothing being written.
+    var isIdle: Bool { state.withLock { $0.pending.isEmpty && $0.flushing == 0 } }
+
+    /// Writes outcomes until the task is cancelled.
+    func run() async {
+        var failures = 0
+        while !Task.isCancelled {
+            if failures == 0 {
+                await wake.wait(timeout: .seconds(1))
+            } else {
+                await wake.wait(timeout: backoff.delay(afterAttempt: failures - 1))
+            }
+            if state.withLock({ $0.pending.isEmpty }) { continue }
+            // A few milliseconds let outcomes of handlers finishing together share a statement.
+            try? await Task.sleep(for: window)
+            let batch = state.withLock { state -> [Outcome] in
+                let batch = Array(state.pending.prefix(maxBatch))
+                state.pending.removeFirst(batch.count)
+                state.flushing += 1
+                return batch
+            }
+            do {
+                try await write(batch)
+                failures = 0
+                state.withLock { $0.flushing -= 1 }
+                onFlushed()
+                if !state.withLock({ $0.pending.isEmpty }) { wake.signal() }
+            } catch {
+                state.withLock { state in
+                    state.pending.insert(contentsOf: batch, at: 0)
+                    state.flushing -= 1
+                }
+                if failures == 0 {
+                    logger.warning("cannot write task outcomes yet, will retry",
+                                   metadata: ["count": "\(batch.count)", "error": "\(error)"])
+                }
+                failures += 1
+            }
+        }
+    }
+
+    /// Waits until everything added so far is written, or `timeout` passes.
+    func drain(timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while !isIdle {
+            if ContinuousClock.now >= deadline || Task.isCancelled { return false }
+            wake.signal()
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+        return true
+    }
+
+    /// Writes a batch; connection errors propagate (the batch is retried), other errors are
+    /// narrowed down to the one outcome at fault, which is failed or dropped with a log.
+    private func write(_ batch: [Outcome]) async throws {
+        do {
+            try await writeStatements(batch)
+        } catch let error as RotaError where !error.isConnectionError {
+            guard batch.count > 1 else {
+                try await handleRejected(batch[0], error)
+                return
+            }
+            for outcome in batch {
+                do {
+                    try await writeStatements([outcome])
+                } catch let error as RotaError where !error.isConnectionError {
+                    try await handleRejected(outcome, error)
+                }
+            }
+        }
+    }
+
+    private func handleRejected(_ outcome: Outcome, _ error: RotaError) async throws {
+        switch outcome {
+        case .completed(let id, let attempt, _):
+            // e.g. a result over the size limit: the task fails for good with the reason.
+            logger.error("result rejected, failing the task", metadata: ["task": "\(id)", "error": "\(error)"])
+            try await writeStatements([.failed(id: id, attempt: attempt, error: "result rejected: \(error.message)",
+                                               retryIn: nil, retryable: false)])
+        case .failed(let id, _, _, _, _):
+            logger.error("failure outcome rejected, dropped", metadata: ["task": "\(id)", "error": "\(error)"])
+        }
+    }
+
+    private func writeStatements(_ batch: [Outcome]) async throws {
+        var completeIDs: [Int64] = [], completeAttempts: [Int] = [], results: [PostgresJSON?] = []
+        var failIDs: [Int64] = [], failAttempts: [Int] = [], errors: [String] = []
+        var retryIns: [PostgresInterval?] = [], retryables: [Bool] = []
+        for outcome in batch {
+            switch outcome {
+            case .completed(let id, let attempt, let result):
+                completeIDs.append(id)
+                completeAttempts.append(attempt)
+                results.append(result.map { PostgresJSON(text: $0) })
+            case .failed(let id, let attempt, let error, let retryIn, let retryable):
+                failIDs.append(id)
+                failAttempts.append(attempt)
+                errors.append(error)
+                retryIns.append(retryIn.map(PostgresInterval.init))
+                retryables.append(retryable)
+            }
+        }
+        if !completeIDs.isEmpty {
+            try await connection.query("SELECT id FROM rota.complete_many($1::bigint[], $2::int[], $3::jsonb[]) AS id",
+                                       [completeIDs, completeAttempts, results])
+        }
+        if !failIDs.isEmpty {
+            try await connection.query(
+                "SELECT * FROM rota.fail_many($1::bigint[], $2::int[], $3::text[], $4::interval[], $5::boolean[])",
+                [failIDs, failAttempts, errors, retryIns, retryables])
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import Synchronization
+
+/// Why a running handler is stopped from outside.
+enum AbortReason: Sendable, Hashable {
+    /// The heartbeat reported the task: a cancel was requested, or it is no longer ours.
+    case releasedByDatabase
+    /// Heartbeats failed for longer than the lease, so another executor may run the task now.
+    case leaseLost
+    /// Graceful shutdown ran past its grace period; `rota.stop_executor` releases the task.
+    case shutdown
+}
+
+/// The handlers running in this process, by task id: the heartbeat reports them as held,
+/// aborts them by id, and the claim loop counts them against each queue's capacity.
+final class InFlightTasks: Sendable {
+    private struct Entry {
+        var queue: String
+        var abort: OneShotEvent<AbortReason>
+    }
+
+    private struct State {
+        var entries: [Int64: Entry] = [:]
+        var countByQueue: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    /// Records a claimed task; the returned event stops its handler when fired.
+    func add(id: Int64, queue: String) -> OneShotEvent<AbortReason> {
+        let abort = OneShotEvent<AbortReason>()
+        state.withLock { state in
+            state.entries[id] = Entry(queue: queue, abort: abort)
+            state.countByQueue[queue, default: 0] += 1
+        }
+        return abort
+    }
+
+    func remove(id: Int64) {
+        state.withLock { state in
+            guard let entry = state.entries.removeValue(forKey: id) else { return }
+            state.countByQueue[entry.queue, default: 1] -= 1
+        }
+    }
+
+    func count(queue: String) -> Int { state.withLock { $0.countByQueue[queue] ?? 0 } }
+
+    var isEmpty: Bool { state.withLock { $0.entries.isEmpty } }
+
+    var count: Int { state.withLock { $0.entries.count } }
+
+    /// The ids of the tasks this process runs.
+    var ids: [Int64] { state.withLock { Array($0.entries.keys) } }
+
+    func abort(id: Int64, reason: AbortReason) {
+        let event = state.withLock { $0.entries[id]?.abort }
+        event?.fire(reason)
+    }
+
+    func abortAll(reason: AbortReason) {
+        let events = state.withLock { $0.entries.values.map(\.abort) }
+        for event in events { event.fire(reason) }
+    }
+}

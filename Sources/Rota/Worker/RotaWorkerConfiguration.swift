@@ -1,0 +1,51 @@
+import Foundation
+
+/// How a ``RotaWorker`` runs.
+public struct RotaWorkerConfiguration: Sendable {
+    /// The libpq connection string (empty: libpq defaults and `PG*`).
+    public var connectionString: String
+    /// The queues to work on, each with the most tasks this process runs at once from it.
+    public var queues: [String: Int]
+    /// This process's executor id: `ROTA_EXECUTOR_ID`, else `host-pid-random`.
+    public var executorID: String
+    /// Look for work at least this often even without a notification.
+    public var pollInterval: Duration = .seconds(1)
+    /// How often leases are renewed; `nil`: a third of the shortest lease of the queues.
+    public var heartbeatInterval: Duration?
+    /// How often `rota.reap()` recovers tasks of dead executors; `nil`: the heartbeat interval.
+    public var reapInterval: Duration?
+    /// How often `rota.prune()` deletes old finished tasks.
+    public var pruneInterval: Duration = .seconds(60)
+    /// On graceful shutdown, how long in-flight handlers may run before they are cancelled
+    /// and their tasks released.
+    public var shutdownGracePeriod: Duration = .seconds(30)
+    /// The timeout of handlers registered without one; `nil`: none.
+    public var defaultTaskTimeout: Duration?
+    /// How long finished results wait to be written together.
+    public var completionBatchWindow: Duration = .milliseconds(2)
+    /// Most results written by one statement.
+    public var maxCompletionBatch: Int = 500
+    /// Delays between retries after database errors.
+    public var backoff: Backoff = .standard
+    /// Whether this process also fires due cron schedules (`rota.fire_due`).
+    public var runsSchedules: Bool = true
+
+    /// A configuration for `queues` (name → per-process concurrency).
+    public init(connectionString: String = "", queues: [String: Int], executorID: String? = nil) {
+        self.connectionString = connectionString
+        self.queues = queues
+        self.executorID = executorID ?? Self.defaultExecutorID()
+    }
+
+    /// `ROTA_EXECUTOR_ID`, else `host-pid-xxxx`.
+    public static func defaultExecutorID(environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let configured = environment["ROTA_EXECUTOR_ID"], !configured.isEmpty { return configured }
+        // Executor ids allow [A-Za-z0-9_.:-]; anything else in a host name becomes '-'.
+        let rawHost = ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "host"
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:-")
+        let host = String(rawHost.prefix(60).map { allowed.contains($0) ? $0 : "-" }).isEmpty
+            ? "host" : String(rawHost.prefix(60).map { allowed.contains($0) ? $0 : "-" })
+        let random = String(UInt16.random(in: 0...UInt16.max), radix: 16)
+        return "\(host)-\(ProcessInfo.processInfo.processIdentifier)-\(random)"
+    }
+}

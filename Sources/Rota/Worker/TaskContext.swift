@@ -1,0 +1,48 @@
+import Foundation
+import Logging
+
+/// What a handler knows about the task it runs.
+public struct TaskContext: Sendable {
+    /// The task id.
+    public let taskID: Int64
+    /// This attempt's number (1 for the first run); the completion is fenced by it.
+    public let attempt: Int
+    /// The queue the task came from.
+    public let queue: String
+    /// The task name.
+    public let task: String
+    /// The task's idempotency key, if any.
+    public let key: String?
+    /// The task's parent, if any.
+    public let parentID: Int64?
+    /// When the task was enqueued.
+    public let enqueuedAt: Date?
+    /// When the task was due to run.
+    public let runAt: Date?
+    /// For a task enqueued by a schedule (key `schedule:<name>:<fire_at>`), the fire instant.
+    public let scheduledAt: Date?
+    /// The executor running the task.
+    public let executorID: String
+    /// A logger with the task's id, name and attempt attached.
+    public let logger: Logger
+
+    /// Whether the handler should stop: the task was cancelled, timed out, lost its lease,
+    /// or the worker is shutting down past its grace period. Same as `Task.isCancelled`.
+    public var isCancelled: Bool { Task.isCancelled }
+
+    /// Throws `CancellationError` when the handler should stop (see ``isCancelled``).
+    public func checkCancellation() throws { try Task.checkCancellation() }
+
+    /// The fire instant in a schedule key `schedule:<name>:<ISO 8601 UTC>` (names may contain colons).
+    static func scheduledAt(fromKey key: String?) -> Date? {
+        guard let key, key.hasPrefix("schedule:") else { return nil }
+        let rest = key.dropFirst("schedule:".count)
+        var index = rest.startIndex
+        while let colon = rest[index...].firstIndex(of: ":") {
+            let candidate = String(rest[rest.index(after: colon)...])
+            if let date = PostgresTimestamp.parse(candidate) { return date }
+            index = rest.index(after: colon)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,176 @@
+import Foundation
+
+extension WorkerRuntime {
+    /// Claims tasks while capacity is free and runs their handlers as child tasks; on
+    /// graceful shutdown stops claiming and drains. Returns when no handler runs any more.
+    func claimAndRun() async {
+        await withDiscardingTaskGroup { handlerGroup in
+            var failures = 0
+            while !isShuttingDown && !Task.isCancelled {
+                var claimed = 0
+                var sawFreeCapacity = false
+                do {
+                    for queue in queueNames {
+                        let free = (configuration.queues[queue] ?? 0) - inFlight.count(queue: queue)
+                        guard free > 0, !isShuttingDown else { continue }
+                        sawFreeCapacity = true
+                        let rows = try await claimConnection.query(
+                            "SELECT * FROM rota.claim($1, $2::text[], $3::int)", [executorID, [queue], free])
+                        for row in rows {
+                            let task = try ClaimedTask(row: row)
+                            let abort = inFlight.add(id: task.id, queue: task.queue)
+                            claimed += 1
+                            handlerGroup.addTask { await self.execute(task, abort: abort) }
+                        }
+                    }
+                    failures = 0
+                } catch let error as RotaError where error.isConnectionError {
+                    if failures == 0 { logger.warning("claim failed, reconnecting", metadata: ["error": "\(error)"]) }
+                    await claimWake.wait(timeout: configuration.backoff.delay(afterAttempt: failures))
+                    failures += 1
+                    continue
+                } catch {
+                    // e.g. an unknown queue: say so, and look again later.
+                    logger.error("claim failed", metadata: ["error": "\(error)"])
+                    failures += 1
+                    await claimWake.wait(timeout: configuration.pollInterval)
+                    continue
+                }
+                if claimed > 0 { continue }  // there may be more ready right now
+                if !sawFreeCapacity {
+                    // Every slot is busy: a finishing handler wakes the loop.
+                    await claimWake.wait(timeout: configuration.pollInterval)
+                    continue
+                }
+                // Nothing ready: wait for a notification, the poll interval, or the next delayed task.
+                var timeout = configuration.pollInterval
+                if let delay = try? await secondsUntilNextRun(), delay > 0 {
+                    timeout = min(timeout, .milliseconds(Int64(delay * 1000) + 1))
+                }
+                await claimWake.wait(timeout: timeout)
+            }
+            await drain(handlerGroup: &handlerGroup)
+        }
+    }
+
+    private func secondsUntilNextRun() async throws -> Double? {
+        let rows = try await claimConnection.query(
+            "SELECT extract(epoch FROM rota.next_run_at($1::text[]) - clock_timestamp())::float8 AS delay", [queueNames])
+        return try rows.first?.decode("delay", as: Double?.self)
+    }
+
+    /// Lets running handlers finish within the grace period, then aborts the rest.
+    private func drain(handlerGroup: inout DiscardingTaskGroup) async {
+        guard !inFlight.isEmpty else { return }
+        let grace = configuration.shutdownGracePeriod
+        handlerGroup.addTask {
+            do {
+                try await Task.sleep(for: grace)
+            } catch {
+                return  // everything finished in time
+            }
+            self.logger.warning("grace period over, cancelling running tasks", metadata: ["running": "\(self.inFlight.count)"])
+            self.inFlight.abortAll(reason: .shutdown)
+        }
+        while !inFlight.isEmpty && !Task.isCancelled {
+            await drainWake.wait(timeout: .milliseconds(100))
+        }
+        handlerGroup.cancelAll()  // ends the grace timer
+    }
+
+    /// Runs one claimed task's handler and hands its outcome to the batcher.
+    func execute(_ task: ClaimedTask, abort: OneShotEvent<AbortReason>) async {
+        let outcome = await runHandler(task, abort: abort)
+        switch outcome {
+        case .completed(let result):
+            completions.add(.completed(id: task.id, attempt: task.attempt, result: result))
+        case .failed(let message, let retryIn, let retryable):
+            completions.add(.failed(id: task.id, attempt: task.attempt, error: message, retryIn: retryIn, retryable: retryable))
+        case .timedOut(let timeout):
+            completions.add(.failed(id: task.id, attempt: task.attempt, error: "timeout after \(timeout)",
+                                    retryIn: nil, retryable: true))
+        case .aborted(.releasedByDatabase):
+            // Cancel requested: fail turns it into `cancelled`. No longer ours: fenced off, no effect.
+            completions.add(.failed(id: task.id, attempt: task.attempt, error: "cancelled", retryIn: nil, retryable: true))
+        case .aborted(.leaseLost):
+            // The heartbeat renews every task still registered to this executor once the
+            // database is back, so the task must be given up explicitly (fenced if reaped).
+            completions.add(.failed(id: task.id, attempt: task.attempt,
+                                    error: "lease lost: heartbeats failed for longer than the lease",
+                                    retryIn: nil, retryable: true))
+        case .aborted(.shutdown), .abandoned:
+            break  // released by rota.stop_executor, or recovered by a reaper when the lease expires
+        }
+        inFlight.remove(id: task.id)
+        claimWake.signal()
+        drainWake.signal()
+    }
+
+    enum HandlerOutcome: Sendable {
+        case completed(String?)
+        case failed(String, retryIn: Duration?, retryable: Bool)
+        case timedOut(Duration)
+        case aborted(AbortReason)
+        /// The worker itself was cancelled.
+        case abandoned
+    }
+
+    /// Races the handler against its abort event and its timeout; the loser is cancelled
+    /// and awaited (structured: a handler never outlives this call).
+    private func runHandler(_ task: ClaimedTask, abort: OneShotEvent<AbortReason>) async -> HandlerOutcome {
+        guard let handler = handlers[task.task] else {
+            return .failed("no handler for task \(task.task) in executor \(executorID)", retryIn: nil, retryable: true)
+        }
+        var taskLogger = logger
+        taskLogger[metadataKey: "task_id"] = "\(task.id)"
+        taskLogger[metadataKey: "task"] = "\(task.task)"
+        taskLogger[metadataKey: "attempt"] = "\(task.attempt)"
+        let context = TaskContext(taskID: task.id, attempt: task.attempt, queue: task.queue, task: task.task,
+                                  key: task.key, parentID: task.parentID, enqueuedAt: task.enqueuedAt,
+                                  runAt: task.runAt, scheduledAt: TaskContext.scheduledAt(fromKey: task.key),
+                                  executorID: executorID, logger: taskLogger)
+        let timeout = handler.timeout ?? configuration.defaultTaskTimeout
+        let payload = task.payload
+        return await withTaskGroup(of: HandlerOutcome?.self) { group in
+            group.addTask {
+                do {
+                    return .completed(try await handler.run(payload, context))
+                } catch let error as RotaTaskError {
+                    switch error {
+                    case .nonRetryable(let message): return .failed(message, retryIn: nil, retryable: false)
+                    case .retry(let after, let reason): return .failed(reason, retryIn: after, retryable: true)
+                    }
+                } catch is CancellationError where Task.isCancelled {
+                    return nil  // stopped from outside; the other child says why
+                } catch let error as RotaError {
+                    return .failed(error.description, retryIn: nil, retryable: true)
+                } catch {
+                    return .failed(String(describing: error), retryIn: nil, retryable: true)
+                }
+            }
+            group.addTask {
+                guard let reason = await abort.wait() else { return nil }
+                return .aborted(reason)
+            }
+            if let timeout {
+                group.addTask {
+                    do {
+                        try await Task.sleep(for: timeout)
+                        return .timedOut(timeout)
+                    } catch {
+                        return nil
+                    }
+                }
+            }
+            var outcome: HandlerOutcome = .abandoned
+            while let next = await group.next() {
+                if let next {
+                    outcome = next
+                    break
+                }
+            }
+            group.cancelAll()
+            return outcome
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Foundation
+
+extension WorkerRuntime {
+    /// Turns notifications into wake-ups: `rota_enqueue` for one of our queues wakes the
+    /// claim loop, `rota_schedules` the schedule loop; a (re)connection wakes both, since
+    /// notifications sent while disconnected are lost.
+    func listen() async {
+        var listenerLogger = logger
+        listenerLogger[metadataKey: "connection"] = "listen"
+        let listener = PostgresListener(connectionString: configuration.connectionString,
+                                        channels: ["rota_enqueue", "rota_schedules"],
+                                        backoff: configuration.backoff, logger: listenerLogger)
+        let queues = Set(queueNames)
+        for await event in listener.events {
+            switch event {
+            case .listening:
+                claimWake.signal()
+                scheduleWake.signal()
+            case .notification(let notification):
+                if notification.channel == "rota_schedules" {
+                    scheduleWake.signal()
+                } else if notification.payload.isEmpty || queues.contains(notification.payload) {
+                    claimWake.signal()
+                }
+            }
+        }
+        listener.shutdown()
+    }
+
+    /// Renews leases every heartbeat interval and aborts the handlers the database reports
+    /// (cancel requested, or no longer ours).
+    func heartbeatLoop() async {
+        var failures = 0
+        while !Task.isCancelled {
+            let wait = failures == 0 ? heartbeatInterval
+                                     : min(heartbeatInterval, configuration.backoff.delay(afterAttempt: failures - 1))
+            do { try await Task.sleep(for: wait) } catch { return }
+            do {
+                let held = inFlight.ids
+                let rows = try await heartbeatConnection.query(
+                    "SELECT id FROM rota.heartbeat($1, $2::bigint[]) AS id", [executorID, held])
+                lastHeartbeat.withLock { $0 = .now }
+                failures = 0
+                for row in rows {
+                    let id = try row.decode(at: 0, as: Int64.self)
+                    logger.info("task cancelled or no longer ours, stopping its handler", metadata: ["task_id": "\(id)"])
+                    inFlight.abort(id: id, reason: .releasedByDatabase)
+                }
+            } catch {
+                failures += 1
+                if failures == 1 { logger.warning("heartbeat failed", metadata: ["error": "\(error)"]) }
+            }
+        }
+    }
+
+    /// When no heartbeat has succeeded for longer than the lease (failing, or hanging on a
+    /// dead connection), another executor may already run those tasks: their handlers are
+    /// aborted. Separate from the heartbeat loop so a heartbeat stuck in a call cannot delay it.
+    func leaseWatchdog() async {
+        let checkEvery = max(heartbeatInterval / 4, .milliseconds(50))
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: checkEvery) } catch { return }
+            let silentFor = ContinuousClock.now - lastHeartbeat.withLock { $0 }
+            if silentFor > lease.withLock({ $0 }), !inFlight.isEmpty {
+                logger.error("no heartbeat for longer than the lease, cancelling running tasks",
+                             metadata: ["running": "\(inFlight.count)", "silent_for": "\(silentFor)"])
+                inFlight.abortAll(reason: .leaseLost)
+            }
+        }
+    }
+
+    /// Recovers tasks of dead executors (`rota.reap`) every reap interval and deletes old
+    /// finished tasks (`rota.prune`) every prune interval. Every replica does this; the
+    /// functions are safe to run concurrently.
+    func maintenanceLoop() async {
+        let clock = ContinuousClock()
+        var lastPrune = clock.now
+        let reapInterval = configuration.reapInterval ?? heartbeatInterval
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: reapInterval) } catch { return }
+            do {
+                let rows = try await maintenanceConnection.query("SELECT rota.reap() AS reaped")
+                let reaped = try rows[0].decode("reaped", as: Int.self)
+                if reaped > 0 {
+                    logger.info("recovered tasks with expired leases", metadata: ["count": "\(reaped)"])
+                    claimWake.signal()
+                }
+                if clock.now - lastPrune >= configuration.pruneInterval {
+                    lastPrune = clock.now
+                    try await maintenanceConnection.query("SELECT rota.prune()")
+                }
+            } catch {
+                logger.debug("maintenance failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Fires due cron schedules (`rota.fire_due`), sleeping until the next fire time or a
+    /// change of schedules. Any number of replicas may do this: each fire happens once.
+    func scheduleLoop() async {
+        var failures = 0
+        while !Task.isCancelled && !isShuttingDown {
+            var timeout: Duration = .seconds(30)
+            do {
+                let fired = try await maintenanceConnection.query("SELECT * FROM rota.fire_due($1)", [executorID])
+                if !fired.isEmpty { logger.debug("fired schedules", metadata: ["count": "\(fired.count)"]) }
+                let rows = try await maintenanceConnection.query(
+                    "SELECT extract(epoch FROM min(next_fire_at) - clock_timestamp())::float8 AS delay FROM rota.schedules WHERE enabled")
+                if let delay = try rows.first?.decode("delay", as: Double?.self) {
+                    // A due fire that another replica holds right now is retried shortly.
+                    timeout = min(timeout, .milliseconds(max(50, Int64(delay * 1000) + 1)))
+                }
+                failures = 0
+            } catch let error as RotaError where error.sqlState == "42883" || error.sqlState == "42P01" {
+                logger.info("schedules are not installed in this database; not firing schedules")
+                return
+            } catch {
+                if failures == 0 { logger.warning("firing schedules failed", metadata: ["error": "\(error)"]) }
+                timeout = configuration.backoff.delay(afterAttempt: failures)
+                failures += 1
+            }
+            await scheduleWake.wait(timeout: timeout)
+        }
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// The state of one running ``RotaWorker``: its connections, running handlers and signals.
+/// The loops that use it live in the `WorkerRuntime+*.swift` files.
+final class WorkerRuntime: Sendable {
+    let configuration: RotaWorkerConfiguration
+    let handlers: RotaHandlers
+    let logger: Logger
+    let executorID: String
+    let queueNames: [String]
+
+    /// Claims (one statement at a time, never behind a slow heartbeat).
+    let claimConnection: ReconnectingConnection
+    /// Heartbeats, on a connection of their own so leases are renewed on time.
+    let heartbeatConnection: ReconnectingConnection
+    /// Reaping, pruning and schedules.
+    let maintenanceConnection: ReconnectingConnection
+
+    let inFlight = InFlightTasks()
+    let completions: CompletionBatcher
+    /// Wakes the claim loop: a notification, a freed slot, shutdown.
+    let claimWake = WakeSignal()
+    /// Wakes the drain at shutdown when a handler finishes.
+    let drainWake = WakeSignal()
+    /// Wakes the schedule loop when schedules change.
+    let scheduleWake = WakeSignal()
+    private let shuttingDown = Atomic<Bool>(false)
+    /// The shortest lease of the worker's queues, read at start.
+    let lease = Mutex<Duration>(.seconds(30))
+    /// When a heartbeat (or the registration) last succeeded.
+    let lastHeartbeat = Mutex<ContinuousClock.Instant>(.now)
+
+    init(configuration: RotaWorkerConfiguration, handlers: RotaHandlers, logger: Logger) {
+        self.configuration = configuration
+        self.handlers = handlers
+        self.logger = logger
+        self.executorID = configuration.executorID
+        self.queueNames = configuration.queues.keys.sorted()
+        func connection(_ role: String) -> ReconnectingConnection {
+            var connectionLogger = logger
+            connectionLogger[metadataKey: "connection"] = "\(role)"
+            // Each attempt retries briefly; the loops retry again with their own backoff, so
+            // a loop is never stuck inside a connect while shutdown or lease checks are due.
+            return ReconnectingConnection(connectionString: configuration.connectionString, logger: connectionLogger,
+                                          backoff: configuration.backoff, connectTimeout: .seconds(1))
+        }
+        claimConnection = connection("claim")
+        heartbeatConnection = connection("heartbeat")
+        maintenanceConnection = connection("maintenance")
+        let claimWake = self.claimWake
+        completions = CompletionBatcher(connection: connection("complete"),
+                                        window: configuration.completionBatchWindow,
+                                        maxBatch: configuration.maxCompletionBatch,
+                                        backoff: configuration.backoff, logger: logger,
+                                        onFlushed: { claimWake.signal() })
+    }
+
+    var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
+
+    /// Graceful shutdown: stop claiming; the claim loop then drains.
+    func beginShutdown() {
+        guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
+        logger.info("graceful shutdown: no new claims, draining running tasks",
+                    metadata: ["running": "\(inFlight.count)"])
+        claimWake.signal()
+        scheduleWake.signal()
+    }
+
+    var heartbeatInterval: Duration {
+        configuration.heartbeatInterval ?? max(lease.withLock { $0 } / 3, .milliseconds(100))
+    }
+
+    /// The whole life of the worker.
+    func run() async throws {
+        guard !queueNames.isEmpty else { throw RotaError(.invalidUsage, "a worker needs at least one queue") }
+        guard try await startUp() else { return }
+        logger.info("worker started", metadata: ["queues": "\(configuration.queues)",
+                                                 "heartbeat": "\(heartbeatInterval)"])
+        await withDiscardingTaskGroup { background in
+            background.addTask { await self.listen() }
+            background.addTask { await self.heartbeatLoop() }
+            background.addTask { await self.leaseWatchdog() }
+            background.addTask { await self.maintenanceLoop() }
+            background.addTask { await self.completions.run() }
+            if configuration.runsSchedules { background.addTask { await self.scheduleLoop() } }
+
+            await claimAndRun()
+
+            // Every handler has ended: write their outcomes before releasing the rest, so a
+            // finished task is never put back in its queue.
+            if !(await completions.drain(timeout: configuration.shutdownGracePeriod)) {
+                logger.error("could not write all task outcomes before stopping; their leases will expire")
+            }
+            await stopExecutor()
+            background.cancelAll()
+        }
+        await claimConnection.close()
+        await heartbeatConnection.close()
+        await maintenanceConnection.close()
+        logger.info("worker stopped")
+    }
+
+    /// Registers the executor and reads the lease; retries connection errors until shutdown.
+    /// Returns false when shutdown or cancellation came first.
+    private func startUp() async throws -> Bool {
+        var attempt = 0
+        while !isShuttingDown && !Task.isCancelled {
+            do {
+                let meta = try PostgresJSON(encoding: ["concurrency": configuration.queues])
+                try await claimConnection.query(
+                    "SELECT rota.register_executor($1, $2::text[], $3, $4::int, $5::jsonb)",
+                    [executorID, queueNames, ProcessInfo.processInfo.hostName,
+                     Int(ProcessInfo.processInfo.processIdentifier), meta])
+                let rows = try await claimConnection.query(
+                    "SELECT extract(epoch FROM min(lease))::float8 AS lease FROM rota.queues WHERE name = ANY($1::text[])",
+                    [queueNames])
+                if let seconds = try rows.first?.decode("lease", as: Double?.self) {
+                    lease.withLock { $0 = .milliseconds(Int64(seconds * 1000)) }
+                }
+                lastHeartbeat.withLock { $0 = .now }  // registering counts as a heartbeat
+                return true
+            } catch let error as RotaError where error.isConnectionError {
+                if attempt == 0 { logger.warning("cannot reach the database, retrying", metadata: ["error": "\(error)"]) }
+                try await Task.sleep(for: configuration.backoff.delay(afterAttempt: attempt))
+                attempt += 1
+            }
+        }
+        return false
+    }
+
+    /// Releases whatever is still running (after the drain) and marks the executor stopped.
+    /// Gives up after a few seconds when the database is away: the leases then expire and
+    /// another executor's reaper recovers the tasks.
+    private func stopExecutor() async {
+        let deadline = ContinuousClock.now + .seconds(5)
+        var attempt = 0
+        while true {
+            do {
+                let released = try await claimConnection.query("SELECT rota.stop_executor($1) AS released", [executorID])
+                let count = try released[0].decode("released", as: Int.self)
+                if count > 0 { logger.info("released unfinished tasks", metadata: ["count": "\(count)"]) }
+                return
+            } catch {
+                guard ContinuousClock.now < deadline, !Task.isCancelled else {
+                    logger.error("could not release tasks at shutdown; their leases will expire",
+                                 metadata: ["error": "\(error)"])
+                    return
+                }
+                try? await Task.sleep(for: configuration.backoff.delay(afterAttempt: attempt))
+                attempt += 1
+            }
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import Foundation
+import Rota
+
+/// A definitions document for `rota.apply`: queues and schedules as Swift values.
+///
+/// Every replica may apply the same document at start; the database keeps the highest
+/// version, a document equal to the applied one changes nothing, and the same version with
+/// different content is rejected (RO040) — give changed definitions a higher version.
+/// Schedules applied by an earlier document and missing from this one are disabled.
+/// Unset optional fields take the SQL defaults of `rota.define_queue` / `rota.define_schedule`.
+public struct DefinitionsDocument: Sendable, Hashable, Codable {
+    /// The document's version: a whole number >= 1; the highest applied wins.
+    public var version: Int
+    public var queues: [Queue]
+    public var schedules: [Schedule]
+
+    /// A queue, the arguments of `rota.define_queue`. Intervals are SQL interval text (`"30 seconds"`).
+    public struct Queue: Sendable, Hashable, Codable {
+        public var name: String
+        /// Most tasks running at once across all executors.
+        public var concurrency: Int?
+        /// Most task starts per ``ratePeriod``.
+        public var rateLimit: Int?
+        public var ratePeriod: String?
+        public var maxAttempts: Int?
+        public var lease: String?
+        public var backoffBase: String?
+        public var backoffMax: String?
+        public var retention: String?
+
+        public init(name: String, concurrency: Int? = nil, rateLimit: Int? = nil, ratePeriod: String? = nil,
+                    maxAttempts: Int? = nil, lease: String? = nil, backoffBase: String? = nil,
+                    backoffMax: String? = nil, retention: String? = nil) {
+            self.name = name
+            self.concurrency = concurrency
+            self.rateLimit = rateLimit
+            self.ratePeriod = ratePeriod
+            self.maxAttempts = maxAttempts
+            self.lease = lease
+            self.backoffBase = backoffBase
+            self.backoffMax = backoffMax
+            self.retention = retention
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, concurrency, lease, retention
+            case rateLimit = "rate_limit", ratePeriod = "rate_period", maxAttempts = "max_attempts"
+            case backoffBase = "backoff_base", backoffMax = "backoff_max"
+        }
+    }
+
+    /// A cron schedule, the arguments of `rota.define_schedule`.
+    public struct Schedule: Sendable, Hashable, Codable {
+        public var name: String
+        /// 5 fields, or 6 with seconds first.
+        public var cron: String
+        public var queue: String
+        public var task: String
+        /// Merged into every fire's payload (which also gets `schedule` and `scheduled_at`).
+        public var payload: [String: JSONValue]?
+        /// An IANA time zone; default UTC.
+        public var timezone: String?
+        /// `none`, `latest` (default) or `all`: what happens to fires missed while nothing ran.
+        public var catchUp: String?
+        public var enabled: Bool?
+
+        public init(name: String, cron: String, queue: String, task: String, payload: [String: JSONValue]? = nil,
+                    timezone: String? = nil, catchUp: String? = nil, enabled: Bool? = nil) {
+            self.name = name
+            self.cron = cron
+            self.queue = queue
+            self.task = task
+            self.payload = payload
+            self.timezone = timezone
+            self.catchUp = catchUp
+            self.enabled = enabled
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case name, cron, queue, task, payload, timezone, enabled
+            case catchUp = "catch_up"
+        }
+    }
+
+    public init(version: Int, queues: [Queue] = [], schedules: [Schedule] = []) {
+        self.version = version
+        self.queues = queues
+        self.schedules = schedules
+    }
+
+    /// The document as JSON text (keys sorted, so equal documents have equal text).
+    public func json() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    /// Applies the document with `rota.apply` and returns its answer as JSON text, e.g.
+    /// `{"status": "applied", ...}`, `{"status": "unchanged", ...}` or `{"status": "stale", ...}`.
+    @discardableResult
+    public func apply(using client: RotaClient) async throws -> String {
+        let rows = try await client.query("SELECT rota.apply($1::jsonb)::text AS outcome", [PostgresJSON(text: try json())])
+        return try rows[0].decode("outcome")
+    }
+}
