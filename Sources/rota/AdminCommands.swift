@@ -31,18 +31,20 @@ struct MigrateCommand: AsyncParsableCommand {
 }
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show queues and executors.")
+    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show queues, executors and schedules.")
     @OptionGroup var connection: ConnectionOptions
     @Flag(help: "Print JSON instead of tables.") var json = false
 
     struct Report: Encodable {
         var queues: [RotaQueueStats]
         var executors: [RotaExecutorStatus]
+        var schedules: [RotaScheduleStatus]
     }
 
     func run() async throws {
         let client = connection.client()
-        let report = Report(queues: try await client.queueStats(), executors: try await client.executorStatus())
+        let report = Report(queues: try await client.queueStats(), executors: try await client.executorStatus(),
+                            schedules: try await client.scheduleStatus())
         await client.close()
         if json {
             try printJSON(report)
@@ -65,6 +67,43 @@ struct StatusCommand: AsyncParsableCommand {
                            isoString(e.lastHeartbeatAt), e.queues.joined(separator: ",")])
         }
         print(report.executors.isEmpty ? "no executors" : executors.render())
+        print("")
+        var schedules = TextTable(["SCHEDULE", "CRON", "ZONE", "QUEUE/TASK", "ENABLED", "NEXT FIRE", "LAST FIRE",
+                                   "LAST STATE", "LAST EXECUTOR"])
+        for s in report.schedules {
+            schedules.add([s.name, s.cron, s.timezone, "\(s.queue)/\(s.task)", s.enabled ? "yes" : "no",
+                           isoString(s.nextFireAt), isoString(s.lastFireAt), s.lastTaskState ?? "-",
+                           s.lastExecutor ?? "-"])
+        }
+        print(report.schedules.isEmpty ? "no schedules" : schedules.render())
+    }
+}
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Apply a definitions document (queues and schedules, JSON) with rota.apply.",
+        discussion: """
+            The document is {"version": n, "queues": [...], "schedules": [...]}; a version older than \
+            the applied one changes nothing, and managed schedules it omits are disabled.
+            """)
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The JSON file, or - for standard input.") var file: String
+
+    func run() async throws {
+        let data: Data
+        if file == "-" {
+            data = FileHandle.standardInput.readDataToEndOfFile()
+        } else {
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                throw CommandFailure("cannot read \(file)")
+            }
+            data = contents
+        }
+        let client = connection.client()
+        let outcome = try await client.apply(definitionsJSON: PostgresJSON(text: String(decoding: data, as: UTF8.self)))
+        await client.close()
+        print(outcome)
     }
 }
 

@@ -16,7 +16,7 @@ struct RotaCommand: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, StatusCommand.self, TasksCommand.self, EnqueueCommand.self,
             CancelCommand.self, RetryCommand.self, DefineQueueCommand.self, PauseQueueCommand.self,
-            ResumeQueueCommand.self, DropQueueCommand.self, WorkerCommand.self, BenchCommand.self,
+            ResumeQueueCommand.self, DropQueueCommand.self, ApplyCommand.self, WorkerCommand.self, BenchCommand.self,
         ])
 
     /// Runs the command line, with exit codes 1 for errors and 2 for usage errors.

@@ -1,5 +1,4 @@
 import Foundation
-import Rota
 
 /// A definitions document for `rota.apply`: queues and schedules as Swift values.
 ///
@@ -27,11 +26,18 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
         public var backoffBase: String?
         public var backoffMax: String?
         public var retention: String?
+        /// Most tasks running at once per concurrency key.
+        public var concurrencyKeyLimit: Int?
+        /// Whether the queue's tasks are held back (nil: left as it is).
+        public var paused: Bool?
 
         public init(name: String, concurrency: Int? = nil, rateLimit: Int? = nil, ratePeriod: String? = nil,
                     maxAttempts: Int? = nil, lease: String? = nil, backoffBase: String? = nil,
-                    backoffMax: String? = nil, retention: String? = nil) {
+                    backoffMax: String? = nil, retention: String? = nil, concurrencyKeyLimit: Int? = nil,
+                    paused: Bool? = nil) {
             self.name = name
+            self.concurrencyKeyLimit = concurrencyKeyLimit
+            self.paused = paused
             self.concurrency = concurrency
             self.rateLimit = rateLimit
             self.ratePeriod = ratePeriod
@@ -43,9 +49,10 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case name, concurrency, lease, retention
+            case name, concurrency, lease, retention, paused
             case rateLimit = "rate_limit", ratePeriod = "rate_period", maxAttempts = "max_attempts"
             case backoffBase = "backoff_base", backoffMax = "backoff_max"
+            case concurrencyKeyLimit = "concurrency_key_limit"
         }
     }
 
@@ -62,11 +69,14 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
         public var timezone: String?
         /// `none`, `latest` (default) or `all`: what happens to fires missed while nothing ran.
         public var catchUp: String?
+        /// With catch-up `all`, at most this many missed fires run (the newest); default 100.
+        public var catchUpMax: Int?
         public var enabled: Bool?
 
         public init(name: String, cron: String, queue: String, task: String, payload: [String: JSONValue]? = nil,
-                    timezone: String? = nil, catchUp: String? = nil, enabled: Bool? = nil) {
+                    timezone: String? = nil, catchUp: String? = nil, catchUpMax: Int? = nil, enabled: Bool? = nil) {
             self.name = name
+            self.catchUpMax = catchUpMax
             self.cron = cron
             self.queue = queue
             self.task = task
@@ -78,7 +88,7 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case name, cron, queue, task, payload, timezone, enabled
-            case catchUp = "catch_up"
+            case catchUp = "catch_up", catchUpMax = "catch_up_max"
         }
     }
 
@@ -99,7 +109,6 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
     /// `{"status": "applied", ...}`, `{"status": "unchanged", ...}` or `{"status": "stale", ...}`.
     @discardableResult
     public func apply(using client: RotaClient) async throws -> String {
-        let rows = try await client.query("SELECT rota.apply($1::jsonb)::text AS outcome", [PostgresJSON(text: try json())])
-        return try rows[0].decode("outcome")
+        try await client.apply(definitionsJSON: PostgresJSON(text: try json()))
     }
 }
