@@ -20,6 +20,17 @@ if [ ! -x "$PGBIN/initdb" ]; then
     PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 fi
 PGDIR="${ROTA_PG_DIR:-$ROOT/.rota/pg}"
+if [ -z "${ROTA_PG_DIR:-}" ] && [ "$(id -u)" = 0 ]; then
+    # As root the server runs as `postgres`, which may not reach a checkout under a private
+    # home folder: then the cluster lives in a folder of its own, named after the checkout.
+    mkdir -p "$PGDIR"
+    chown postgres: "$PGDIR"
+    if ! runuser -u postgres -- test -w "$PGDIR"; then
+        PGDIR="/tmp/rota-pg-$(printf '%s' "$ROOT" | md5sum | cut -c1-12)"
+        mkdir -p "$PGDIR"
+        chown postgres: "$PGDIR"
+    fi
+fi
 DATA="$PGDIR/data"
 DBNAME="${ROTA_PG_DB:-rota}"
 SUPERUSER=postgres
@@ -64,8 +75,7 @@ init_cluster() {
     if [ "$(id -u)" = 0 ]; then
         chown postgres: "$PGDIR"
         if ! runuser -u postgres -- test -w "$PGDIR"; then
-            echo "db.sh: the postgres user cannot write $PGDIR (a parent folder is not searchable);" \
-                 "set ROTA_PG_DIR to a folder it can reach" >&2
+            echo "db.sh: the postgres user cannot write $PGDIR; set ROTA_PG_DIR to a folder it can reach" >&2
             exit 1
         fi
     fi
