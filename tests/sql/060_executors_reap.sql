@@ -1,6 +1,6 @@
 -- Executors: register, heartbeat, stop (release without spending an attempt), reap.
 BEGIN;
-SELECT plan(40);
+SELECT plan(43);
 
 SELECT rota.define_queue('q', concurrency => 3, max_attempts => 2, lease => '20 seconds', backoff_base => '1 second', backoff_max => '10 seconds');
 SELECT rota.define_queue('k', concurrency_key_limit => 1, max_attempts => 5);
@@ -26,6 +26,13 @@ SELECT is((SELECT lease_expires_at FROM rota.tasks WHERE executor = 'w2'), now()
 SELECT is((SELECT last_heartbeat_at FROM rota.executors WHERE id = 'w1'), now(), 'last_heartbeat_at updated');
 SELECT is((SELECT array_agg(x ORDER BY x) FROM rota.heartbeat('w1', ARRAY[(SELECT id FROM rota.tasks WHERE key = 'h3'), -7]) AS x),
           ARRAY[-7, (SELECT id FROM rota.tasks WHERE key = 'h3')]::bigint[], 'held ids it no longer runs are returned');
+-- a process restarted under a killed one's id holds none of its tasks: they must expire
+UPDATE rota.tasks SET lease_expires_at = now() - interval '5 seconds' WHERE executor = 'w1' AND state = 'running';
+SELECT is((SELECT count(*) FROM rota.heartbeat('w1', ARRAY[(SELECT min(id) FROM rota.tasks WHERE executor = 'w1' AND state = 'running')])),
+          0::bigint, 'heartbeat with held');
+SELECT is((SELECT count(*) FROM rota.tasks WHERE executor = 'w1' AND state = 'running' AND lease_expires_at > now()),
+          1::bigint, 'with held, only the held task is renewed');
+SELECT is((SELECT count(*) FROM rota.heartbeat('w1')), 0::bigint, 'without held, every task of the executor is renewed');
 
 -- reap: an expired lease goes back to queued with backoff and an attempt row
 SELECT is(rota.reap(), 1, 'reap recovers the expired task of w2');
