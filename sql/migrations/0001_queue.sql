@@ -1583,10 +1583,13 @@ BEGIN
     END IF;
     -- SKIP LOCKED: a row locked right now is being completed, failed or reaped; the next
     -- heartbeat renews it if it is still ours, and waiting could deadlock with a batch.
+    -- With `held`, only the tasks the process really runs are renewed: a process restarted
+    -- under the id of a killed one must not keep the dead one's tasks alive forever.
     RETURN QUERY
     WITH mine AS (
         SELECT t.id, t.queue FROM rota.tasks t
         WHERE t.executor = heartbeat.executor AND t.state = 'running'
+          AND (heartbeat.held IS NULL OR t.id = ANY (heartbeat.held))
         FOR UPDATE SKIP LOCKED),
     renewed AS (
         UPDATE rota.tasks t
