@@ -371,6 +371,7 @@ final class ScheduleTests: XCTestCase {
     struct SeenFire: Sendable {
         var taskID: Int64
         var scheduledAt: Date?
+        var handlerStartedAt: Date
         var key: String?
         var payload: SchedulePayload
     }
@@ -386,7 +387,8 @@ final class ScheduleTests: XCTestCase {
         let seen = Recorder<SeenFire>()
         var handlers = RotaHandlers()
         handlers.register("record") { (payload: SchedulePayload, context) in
-            seen.append(SeenFire(taskID: context.taskID, scheduledAt: context.scheduledAt, key: context.key, payload: payload))
+            seen.append(SeenFire(taskID: context.taskID, scheduledAt: context.scheduledAt,
+                                 handlerStartedAt: context.startedAt, key: context.key, payload: payload))
         }
         try await withWorker(url: url, queues: [queue: 2], handlers: handlers) { _, _ in
             try await client.query("SELECT rota.define_schedule($1, '* * * * * *', $2, 'record')", [schedule, queue])
@@ -412,6 +414,9 @@ final class ScheduleTests: XCTestCase {
             XCTAssertEqual(scheduledAt.timeIntervalSince1970, fireAt.timeIntervalSince1970, accuracy: 0.0005,
                            "scheduledAt is the fire instant (manual: \(manual))")
             XCTAssertGreaterThanOrEqual(startedAt, fireAt, "the task started at or after its scheduled time")
+            // one host clock for both, so only rounding of the stored instant is tolerated
+            XCTAssertGreaterThanOrEqual(fire.handlerStartedAt.timeIntervalSince1970 + 0.001, fireAt.timeIntervalSince1970,
+                                        "the handler's start time is at or after the scheduled time")
             XCTAssertEqual(fire.payload.schedule, schedule)
             XCTAssertEqual(fire.payload.scheduled_at, try row.decode("iso", as: String.self))
             print("scheduled task \(fire.taskID)\(manual ? " (manual)" : ""): scheduledAt \(fire.payload.scheduled_at), "

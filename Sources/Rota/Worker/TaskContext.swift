@@ -21,6 +21,9 @@ public struct TaskContext: Sendable {
     public let runAt: Date?
     /// For a task enqueued by a schedule (key `schedule:<name>:<fire_at>`), the fire instant.
     public let scheduledAt: Date?
+    /// When this attempt's handler started (this process's clock), so a scheduled handler
+    /// can tell how late it runs: `startedAt.timeIntervalSince(scheduledAt)`.
+    public let startedAt: Date
     /// The executor running the task.
     public let executorID: String
     /// A logger with the task's id, name and attempt attached.

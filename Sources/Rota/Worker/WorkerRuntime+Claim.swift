@@ -128,7 +128,7 @@ extension WorkerRuntime {
         let context = TaskContext(taskID: task.id, attempt: task.attempt, queue: task.queue, task: task.task,
                                   key: task.key, parentID: task.parentID, enqueuedAt: task.enqueuedAt,
                                   runAt: task.runAt, scheduledAt: TaskContext.scheduledAt(fromKey: task.key),
-                                  executorID: executorID, logger: taskLogger)
+                                  startedAt: Date(), executorID: executorID, logger: taskLogger)
         let timeout = handler.timeout ?? configuration.defaultTaskTimeout
         let payload = task.payload
         return await withTaskGroup(of: HandlerOutcome?.self) { group in
