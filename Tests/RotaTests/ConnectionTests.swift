@@ -122,17 +122,30 @@ final class ConnectionTests: XCTestCase {
         let connection = ReconnectingConnection(connectionString: url, connectTimeout: .seconds(5))
         let pid = try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int.self)
         let admin = try await PostgresConnection.connect(url)
-        try await admin.query("SELECT pg_terminate_backend($1::int)", [pid])
-        await admin.close()
+
+        // Closed by the server while idle: noticed before the next statement is sent, which
+        // then runs on a new connection instead of failing.
+        let gone = try await admin.query("SELECT pg_terminate_backend($1::int, 5000) AS gone", [pid])[0]
+        XCTAssertTrue(try gone.decode("gone", as: Bool.self))
+        let newPID = try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int.self)
+        XCTAssertNotEqual(newPID, pid)
+
+        // Lost while a statement runs: its outcome is unknown, so the error reaches the caller.
+        async let sleeping = connection.query("SELECT pg_sleep(30)")
+        _ = try await waitUntil("the statement is running") {
+            try await admin.query("SELECT count(*) AS n FROM pg_stat_activity WHERE pid = $1::int AND query LIKE '%pg_sleep(30)%' AND state = 'active'",
+                                  [newPID])[0].decode("n", as: Int.self) == 1
+        }
+        try await admin.query("SELECT pg_terminate_backend($1::int)", [newPID])
         do {
-            try await connection.query("SELECT 1")
-            XCTFail("a query on a terminated connection succeeded")
+            _ = try await sleeping
+            XCTFail("a statement whose connection was terminated succeeded")
         } catch let error as RotaError {
             XCTAssertEqual(error.code, .connectionLost)
         }
-        let newPID = try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode("pid", as: Int.self)
-        XCTAssertNotEqual(newPID, pid)
-        // Prepared statements are prepared again on the new connection.
+        await admin.close()
+
+        // The next statement connects again; prepared statements are prepared again on it.
         let two = try await connection.query("SELECT $1::int + 1 AS n", [1])[0].decode("n", as: Int.self)
         XCTAssertEqual(two, 2)
         await connection.close()

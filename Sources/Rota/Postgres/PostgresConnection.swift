@@ -108,7 +108,29 @@ public final class PostgresConnection: @unchecked Sendable {
         guard let handle, !isBroken else {
             throw RotaError(.connectionLost, "the connection to PostgreSQL is broken")
         }
+        if Self.closedByServerWhileIdle(handle) {
+            broken.store(true, ordering: .relaxed)
+            var error = RotaError(.connectionLost,
+                                  "the server closed the idle connection: \(Self.errorMessage(handle))")
+            error.statementNotSent = true
+            throw error
+        }
         return handle
+    }
+
+    /// Whether the server closed this connection while nothing was in flight (a restart, a
+    /// terminated backend, an idle timeout). Checked before each statement, at the cost of
+    /// one non-blocking poll(), so that the statement can go to a new connection: it was
+    /// never sent, so running it there cannot run it twice.
+    private static func closedByServerWhileIdle(_ connection: OpaquePointer) -> Bool {
+        var descriptor = pollfd(fd: PQsocket(connection), events: Int16(POLLIN), revents: 0)
+        // Readable while idle: a notice or parameter status, or the server's goodbye message
+        // followed by EOF, which libpq sees only on the read after the message.
+        for _ in 0..<3 {
+            guard poll(&descriptor, 1, 0) > 0 else { return false }
+            if PQconsumeInput(connection) == 0 || PQstatus(connection) != CONNECTION_OK { return true }
+        }
+        return false
     }
 
     private func executePrepared(_ sql: String, _ parameters: [String?]) throws -> PostgresRows {

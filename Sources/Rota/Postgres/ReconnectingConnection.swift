@@ -5,7 +5,9 @@ import Logging
 ///
 /// A statement that fails because the connection broke is *not* re-run (its outcome is
 /// unknown): the error (``RotaError/Code/connectionLost``) reaches the caller, who knows
-/// whether the statement is safe to repeat. Prepared statements are prepared again on the
+/// whether the statement is safe to repeat. The exception is a connection that the server
+/// closed while it sat idle: that is noticed before the statement is sent, so the
+/// statement goes to a new connection instead of failing. Prepared statements are prepared again on the
 /// new connection automatically, on first use.
 public actor ReconnectingConnection {
     /// The libpq connection string.
@@ -69,6 +71,7 @@ public actor ReconnectingConnection {
             return try await connection.query(sql, parameters)
         } catch let error as RotaError where error.isConnectionError {
             await dropIfCurrent(connection)
+            if error.statementNotSent { return try await self.connection().query(sql, parameters) }
             throw error
         }
     }
@@ -80,6 +83,7 @@ public actor ReconnectingConnection {
             try await connection.executeScript(sql)
         } catch let error as RotaError where error.isConnectionError {
             await dropIfCurrent(connection)
+            if error.statementNotSent { return try await self.connection().executeScript(sql) }
             throw error
         }
     }

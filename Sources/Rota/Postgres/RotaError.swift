@@ -88,6 +88,9 @@ public struct RotaError: Error, Sendable, Hashable, CustomStringConvertible {
     public var detail: String?
     /// The server's HINT, if any.
     public var hint: String?
+    /// A connection error found before the statement was sent: running the statement on a
+    /// new connection cannot run it twice.
+    var statementNotSent = false
 
     /// Creates an error.
     public init(_ code: Code, _ message: String, sqlState: String? = nil, detail: String? = nil, hint: String? = nil) {
