@@ -73,6 +73,7 @@ struct BenchCommand: AsyncParsableCommand {
                     figures.add("w1.\(count)p_tasks_per_s", result.rate)
                     figures.add("w1.\(count)p_tasks_per_s_from_spawn", result.rateFromSpawn)
                     figures.add("w1.\(count)p_peak_rss_mib", result.peakRSS)
+                    figures.add("w1.\(count)p_worker_cpu_us_per_task", result.cpuPerTask)
                 }
             }
             if selected.contains("w2") {
@@ -209,6 +210,8 @@ struct BenchReport {
             Line(name: "W3 enqueue -> claim (started_at), p99", key: "w3.claim_p99_ms", unit: "ms", decimals: 2, goal: .none),
             Line(name: "W4 W1 2 proc over \(prefill / 1000)k finished rows", key: "w4.2p_tasks_per_s", unit: "tasks/s",
                  decimals: 0, ratioTo: ("w1.2p_tasks_per_s", "W1 2 proc"), goal: .atLeast(0.8)),
+            Line(name: "worker CPU per task (W1, 2 proc)", key: "w1.2p_worker_cpu_us_per_task", unit: "us", decimals: 1,
+                 goal: .none),
             Line(name: "worker peak RSS (W1, 2 proc)", key: "w1.2p_peak_rss_mib", unit: "MiB", decimals: 1, goal: .none),
             Line(name: "idle worker CPU (5 s)", key: "idle.cpu_percent", unit: "% core", decimals: 2, goal: .atMost(1)),
             Line(name: "idle worker RSS", key: "idle.rss_mib", unit: "MiB", decimals: 1, goal: .atMost(50)),
@@ -310,7 +313,7 @@ struct BenchReport {
             "runs": runs, "tasks": tasks, "concurrency": concurrency, "prefill": prefill, "elapsed_s": elapsed,
             "figures": entries, "all": all,
         ]
-        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        let data = (try? JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
 }

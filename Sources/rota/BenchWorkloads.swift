@@ -30,7 +30,8 @@ final class BenchWorkloads: @unchecked Sendable {
     func freshDatabase(_ name: String, schema: Bool = true) async throws -> String {
         let admin = try await PostgresConnection.connect(serverURL)
         do {
-            try await admin.executeScript("SET client_min_messages = warning; DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+            try await admin.executeScript("SET client_min_messages = warning")
+            try await admin.executeScript("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
             try await admin.executeScript("CREATE DATABASE \"\(name)\"")
         } catch {
             await admin.close()
@@ -51,7 +52,8 @@ final class BenchWorkloads: @unchecked Sendable {
 
     func dropDatabase(_ name: String) async {
         guard let admin = try? await PostgresConnection.connect(serverURL) else { return }
-        try? await admin.executeScript("SET client_min_messages = warning; DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
+        try? await admin.executeScript("SET client_min_messages = warning")
+        try? await admin.executeScript("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
         await admin.close()
     }
 
@@ -119,13 +121,15 @@ final class BenchWorkloads: @unchecked Sendable {
         while true {
             let rows = try await connection.query(
                 """
-                SELECT NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'queued' AND queue = $1)
-                   AND NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'running') AS drained
+                SELECT NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'queued' AND queue = $1
+                                   ORDER BY priority, run_at, id LIMIT 1)
+                   AND NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'running'
+                                   ORDER BY executor LIMIT 1) AS drained
                 """, [queue])
             if try rows[0].decode("drained", as: Bool.self) { return }
             try checkAlive(workers)
             guard ContinuousClock.now < deadline else { throw CommandFailure("tasks not drained within \(timeout)") }
-            try await Task.sleep(for: .milliseconds(20))
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
@@ -138,6 +142,8 @@ final class BenchWorkloads: @unchecked Sendable {
         var rateFromSpawn: Double
         /// Highest VmHWM of the workers, MiB.
         var peakRSS: Double
+        /// CPU time of all workers (user + system, whole life) per task, microseconds.
+        var cpuPerTask: Double
     }
 
     /// Enqueues `tasks` noop tasks (one statement), then starts `processes` workers and
@@ -153,9 +159,13 @@ final class BenchWorkloads: @unchecked Sendable {
         let spawnedAt = try await connection.query("SELECT clock_timestamp()::text AS t")[0].decode("t", as: String.self)
         let workers = try spawnWorkers(databaseURL, count: processes, tag: tag)
         var peak = 0
+        var ticks = 0
         do {
             try await waitDrained(connection, workers: workers, timeout: .seconds(300))
-            for worker in workers { peak = max(peak, worker.statusKB("VmHWM") ?? 0) }
+            for worker in workers {
+                peak = max(peak, worker.statusKB("VmHWM") ?? 0)
+                ticks += worker.cpuTicks() ?? 0
+            }
         } catch {
             await stopWorkers(workers)
             throw error
@@ -173,7 +183,8 @@ final class BenchWorkloads: @unchecked Sendable {
         let window = try row.decode("window", as: Double.self)
         let fromSpawn = try row.decode("from_spawn", as: Double.self)
         return DrainResult(rate: Double(tasks) / window, rateFromSpawn: Double(tasks) / fromSpawn,
-                           peakRSS: Double(peak) / 1024)
+                           peakRSS: Double(peak) / 1024,
+                           cpuPerTask: Double(ticks) / clockTicksPerSecond * 1e6 / Double(tasks))
     }
 
     /// Adds `rows` finished tasks directly (one INSERT ... SELECT), then VACUUM ANALYZE.

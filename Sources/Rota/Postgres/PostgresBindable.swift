@@ -93,21 +93,26 @@ public struct PostgresInterval: PostgresBindable, Hashable {
 enum PostgresArrayLiteral {
     /// `{"a","b",NULL}` with backslash escapes for quotes and backslashes.
     static func encode(_ elements: [String?]) -> String {
-        var out = "{"
+        // On UTF-8 bytes: `"` and `\` are ASCII, and no byte of a multi-byte sequence is.
+        let quote = UInt8(ascii: "\""), backslash = UInt8(ascii: "\\")
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + elements.reduce(0) { $0 + ($1?.utf8.count ?? 4) + 3 })
+        out.append(UInt8(ascii: "{"))
         for (index, element) in elements.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.append(UInt8(ascii: ",")) }
             guard let element else {
-                out += "NULL"
+                out.append(contentsOf: "NULL".utf8)
                 continue
             }
-            out += "\""
-            for character in element {
-                if character == "\"" || character == "\\" { out += "\\" }
-                out.append(character)
+            out.append(quote)
+            for byte in element.utf8 {
+                if byte == quote || byte == backslash { out.append(backslash) }
+                out.append(byte)
             }
-            out += "\""
+            out.append(quote)
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Parses a one-dimensional array in PostgreSQL's text output format.

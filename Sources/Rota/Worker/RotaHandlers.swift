@@ -56,6 +56,8 @@ public struct RotaHandlers: Sendable {
     subscript(name: String) -> Handler? { handlers[name] }
 
     private static func decode<Payload: Decodable>(_ type: Payload.Type, _ json: String, task: String) throws -> Payload {
+        // The common empty payload needs no JSON parser (JSONDecoder would accept it too).
+        if json == "{}", let empty = EmptyPayload() as? Payload { return empty }
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         do {

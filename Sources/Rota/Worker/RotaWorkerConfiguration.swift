@@ -23,6 +23,10 @@ public struct RotaWorkerConfiguration: Sendable {
     public var defaultTaskTimeout: Duration?
     /// How long finished results wait to be written together.
     public var completionBatchWindow: Duration = .milliseconds(2)
+    /// While at least half of the worker's capacity is busy, how long the claim loop waits
+    /// for more handlers to end before it claims, so that claims take several tasks at once
+    /// (`.zero`: claim as soon as any capacity is free). An idle worker claims at once.
+    public var claimGatherWindow: Duration = .milliseconds(2)
     /// Most results written by one statement.
     public var maxCompletionBatch: Int = 500
     /// Delays between retries after database errors.

@@ -87,7 +87,15 @@ extension WorkerRuntime {
                 }
                 if clock.now - lastPrune >= configuration.pruneInterval {
                     lastPrune = clock.now
-                    try await maintenanceConnection.query("SELECT rota.prune()")
+                    // Full batches mean more is due: keep going (within a time budget, so
+                    // reaping is not held up) so that pruning keeps up with any completion rate.
+                    let batch = 10_000
+                    let budgetEnd = clock.now + .seconds(5)
+                    while !Task.isCancelled {
+                        let pruned = try await maintenanceConnection.query(
+                            "SELECT rota.prune($1::int) AS pruned", [batch])[0].decode("pruned", as: Int.self)
+                        if pruned < batch || clock.now >= budgetEnd { break }
+                    }
                 }
             } catch {
                 logger.debug("maintenance failed", metadata: ["error": "\(error)"])

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# `make bench`: builds the release binary and runs `rota bench` against the project-local
+# PostgreSQL (or the server of $DATABASE_URL). Arguments go to `rota bench`, e.g.
+#
+#   scripts/bench.sh                 the full table (about 5 minutes)
+#   scripts/bench.sh --json          the same as JSON
+#   scripts/bench.sh --only w1,w3 --runs 1
+#
+# It creates and drops databases rota_bench_* on that server.
+set -euo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$ROOT"
+
+SCRATCH="${ROTA_BENCH_SCRATCH:-.build}"
+swift build -c release --scratch-path "$SCRATCH" --product rota >&2
+server="$(server_url)"
+export ROTA_SQL_DIR="$ROOT/sql"
+exec "$SCRATCH/release/rota" bench --database-url "$server" "$@"
