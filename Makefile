@@ -5,10 +5,13 @@ SHELL := /bin/bash
 DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: all db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
+.PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
         demo bench pgext clean
 
 all: build
+
+deps:
+	@scripts/deps.sh
 
 db:
 	@$(DB) start
@@ -25,7 +28,8 @@ migrate:
 build:
 	swift build $(SWIFT_BUILD_FLAGS)
 
-test: test-sql test-isolation test-pgext test-swift
+test: deps
+	@$(MAKE) --no-print-directory test-sql test-isolation test-pgext test-swift
 
 test-sql:
 	@scripts/test-sql.sh
@@ -39,10 +43,10 @@ test-pgext:
 test-swift:
 	@scripts/test-swift.sh
 
-demo:
+demo: deps
 	@scripts/demo.sh
 
-bench:
+bench: deps
 	@scripts/bench.sh
 
 pgext:
