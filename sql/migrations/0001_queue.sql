@@ -173,7 +173,8 @@ CREATE TABLE rota.queue_rate_tokens (
 ) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 
 -- concurrency_key_limit rows per (queue, concurrency key), created on first use by a
--- claim, deleted by prune once all are free.
+-- claim, deleted by prune once all are free. Rows above a lowered limit are never taken
+-- again; while busy they count against the limit (rota._take_key_slot).
 CREATE TABLE rota.key_slots (
     queue           text NOT NULL,
     concurrency_key text NOT NULL,
@@ -274,14 +275,35 @@ $fn$;
 
 -- Locks a free key slot of (queue, key), creating the key's slots on first use; NULL
 -- when the key is at its limit. Creation runs under a try-lock so that a claim never
--- waits on another claim's uncommitted rows (which could deadlock two claimers).
+-- waits on another claim's uncommitted rows (which could deadlock two claimers). Busy
+-- slots above a lowered limit count against it: then a start needs one more free slot
+-- than there are such rows, all locked here (SKIP LOCKED: slots locked by others count
+-- as being taken) and kept locked until commit, so concurrent claims cannot overshoot.
 CREATE FUNCTION rota._take_key_slot(p_queue text, p_key text, p_limit integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     v_slot integer;
+    v_busy_above integer;
+    v_free integer[];
 BEGIN
+    SELECT count(*) INTO v_busy_above
+    FROM rota.key_slots k
+    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot > p_limit AND k.task_id IS NOT NULL;
+    IF v_busy_above > 0 THEN
+        -- transitional, after a lowered limit (rows above it exist, so 1..p_limit do too)
+        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+        FROM (SELECT k.slot FROM rota.key_slots k
+              WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
+              ORDER BY k.slot
+              LIMIT v_busy_above + 1
+              FOR UPDATE SKIP LOCKED) AS f;
+        IF coalesce(cardinality(v_free), 0) > v_busy_above THEN
+            RETURN v_free[1];
+        END IF;
+        RETURN NULL;
+    END IF;
     SELECT k.slot INTO v_slot
     FROM rota.key_slots k
     WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
@@ -309,17 +331,6 @@ BEGIN
     FOR UPDATE SKIP LOCKED;
     RETURN v_slot;
 END;
-$fn$;
-
--- Deletes slot rows above the limit that a free just released (their over_limit was
--- returned by the freeing UPDATE, so the common free stays a single HOT update).
-CREATE FUNCTION rota._drop_over_slots(p_queues text[], p_slots integer[])
-RETURNS void
-LANGUAGE sql VOLATILE
-AS $fn$
-    DELETE FROM rota.queue_slots s
-    USING unnest(p_queues, p_slots) AS o(queue, slot)
-    WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
 $fn$;
 
 -- Takes up to p_n free slots of a queue whose limit p_k has busy slot rows above it
@@ -1068,16 +1079,51 @@ COMMENT ON FUNCTION rota.claim(text, text[], integer)
 -- Complete / fail
 -- ---------------------------------------------------------------------------------
 
--- Wakes the workers of queues whose freed slots have ready work waiting: without it only
--- the process that freed a slot would claim again at once, and the others would wait for
--- their poll, piling the work of a limited queue onto one replica.
-CREATE FUNCTION rota._notify_freed(p_queues text[])
+-- Frees the slots of tasks that stopped running (one call per batch, after their task rows) and wakes their queues.
+CREATE FUNCTION rota._release_holds(p_ids bigint[], p_queues text[], p_slots integer[], p_key_slots integer[],
+                                    p_keys text[], p_ready text[] DEFAULT NULL)
 RETURNS void
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $fn$
-    SELECT pg_notify('rota_enqueue', q.name)
-    FROM (SELECT DISTINCT x AS name FROM unnest(p_queues) AS x) AS q
+DECLARE
+    v_over_queues text[];
+    v_over_slots integer[];
+    v_freed text[];
+BEGIN
+    -- Parallel arrays from the updated task rows. Frees match on task_id, so a stale slot
+    -- number frees nothing. Slot rows above a lowered limit go once free (the freeing
+    -- UPDATE returns over_limit, so the common free stays a single HOT update).
+    IF array_remove(p_slots, NULL) <> '{}' THEN
+        WITH f AS (
+            UPDATE rota.queue_slots s SET task_id = NULL
+            FROM unnest(p_ids, p_queues, p_slots) AS d(id, queue, slot)
+            WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
+            RETURNING s.queue, s.slot, s.over_limit)
+        SELECT array_agg(f.queue), array_agg(f.slot) INTO v_over_queues, v_over_slots
+        FROM f WHERE f.over_limit;
+        IF v_over_queues IS NOT NULL THEN
+            DELETE FROM rota.queue_slots s
+            USING unnest(v_over_queues, v_over_slots) AS o(queue, slot)
+            WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
+        END IF;
+    END IF;
+    IF array_remove(p_key_slots, NULL) <> '{}' THEN
+        UPDATE rota.key_slots k SET task_id = NULL
+        FROM unnest(p_ids, p_queues, p_keys, p_key_slots) AS d(id, queue, ckey, slot)
+        WHERE d.slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.ckey
+          AND k.slot = d.slot AND k.task_id = d.id;
+    END IF;
+    -- p_ready: queues that got ready tasks. Queues with a freed slot and ready work are
+    -- woken too: else only the process that freed it would claim again at once, and the
+    -- others would wait for their poll, piling a limited queue's work onto one replica.
+    PERFORM pg_notify('rota_enqueue', x) FROM unnest(p_ready) AS x;
+    SELECT array_agg(DISTINCT d.queue) INTO v_freed
+    FROM unnest(p_queues, p_slots, p_key_slots) AS d(queue, slot, kslot)
+    WHERE (d.slot IS NOT NULL OR d.kslot IS NOT NULL) AND d.queue <> ALL (coalesce(p_ready, '{}'));
+    PERFORM pg_notify('rota_enqueue', q.name)
+    FROM unnest(v_freed) AS q(name)
     WHERE EXISTS (SELECT 1 FROM rota.tasks t WHERE t.state = 'queued' AND t.queue = q.name AND t.run_at <= now());
+END;
 $fn$;
 
 -- Marks a running task succeeded (cancelled if a cancel was requested); false when fenced off.
@@ -1091,7 +1137,6 @@ DECLARE
     v_slot integer;
     v_kslot integer;
     v_ckey text;
-    v_over boolean;
 BEGIN
     IF complete.result IS NOT NULL THEN
         PERFORM rota._check_size('rota.complete', 'result', complete.result);
@@ -1102,20 +1147,9 @@ BEGIN
     WHERE t.id = complete.id AND t.attempts = complete.attempt AND t.lease_expires_at IS NOT NULL
     RETURNING t.queue, t.slot, t.key_slot, t.concurrency_key INTO v_queue, v_slot, v_kslot, v_ckey;
     IF FOUND THEN
-        IF v_slot IS NOT NULL THEN
-            UPDATE rota.queue_slots s SET task_id = NULL
-            WHERE s.queue = v_queue AND s.slot = v_slot AND s.task_id = complete.id
-            RETURNING s.over_limit INTO v_over;
-            IF v_over THEN
-                PERFORM rota._drop_over_slots(ARRAY[v_queue], ARRAY[v_slot]);
-            END IF;
-        END IF;
-        IF v_kslot IS NOT NULL THEN
-            UPDATE rota.key_slots k SET task_id = NULL
-            WHERE k.queue = v_queue AND k.concurrency_key = v_ckey AND k.slot = v_kslot AND k.task_id = complete.id;
-        END IF;
         IF v_slot IS NOT NULL OR v_kslot IS NOT NULL THEN
-            PERFORM rota._notify_freed(ARRAY[v_queue]);
+            PERFORM rota._release_holds(ARRAY[complete.id], ARRAY[v_queue], ARRAY[v_slot], ARRAY[v_kslot],
+                                        ARRAY[v_ckey]);
         END IF;
         RETURN true;
     END IF;
@@ -1137,9 +1171,10 @@ DECLARE
     v_n integer := cardinality(complete_many.ids);
     v_done bigint[];
     v_i integer;
-    v_over_queues text[];
-    v_over_slots integer[];
-    v_freed text[];
+    v_queues text[];
+    v_slots integer[];
+    v_kslots integer[];
+    v_ckeys text[];
 BEGIN
     IF complete_many.ids IS NULL OR complete_many.attempts IS NULL THEN
         PERFORM rota._invalid(c_fn, 'ids/attempts', 'must not be NULL', NULL);
@@ -1182,29 +1217,14 @@ BEGIN
             result = i.result, finished_at = now(), lease_expires_at = NULL
         FROM input i, locked l
         WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_expires_at IS NOT NULL
-        RETURNING t.id, t.queue, t.slot, t.key_slot, t.concurrency_key),
-    free_slots AS (
-        UPDATE rota.queue_slots s SET task_id = NULL
-        FROM done d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
-        RETURNING s.queue, s.slot, s.over_limit),
-    free_keys AS (
-        UPDATE rota.key_slots k SET task_id = NULL
-        FROM done d
-        WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
-          AND k.slot = d.key_slot AND k.task_id = d.id)
-    SELECT array_agg(done.id),
-           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
-           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit),
-           array_agg(DISTINCT done.queue) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL)
-    INTO v_done, v_over_queues, v_over_slots, v_freed
+        RETURNING t.id, t.queue, t.slot, t.key_slot, t.concurrency_key)
+    SELECT array_agg(done.id ORDER BY done.id), array_agg(done.queue ORDER BY done.id),
+           array_agg(done.slot ORDER BY done.id), array_agg(done.key_slot ORDER BY done.id),
+           array_agg(done.concurrency_key ORDER BY done.id)
+    INTO v_done, v_queues, v_slots, v_kslots, v_ckeys
     FROM done;
-    IF v_over_queues IS NOT NULL THEN
-        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
-    END IF;
-    IF v_freed IS NOT NULL THEN
-        PERFORM rota._notify_freed(v_freed);
-    END IF;
+    -- the slot rows after the task rows, in one call for the batch
+    PERFORM rota._release_holds(v_done, v_queues, v_slots, v_kslots, v_ckeys);
     IF coalesce(cardinality(v_done), 0) < v_n THEN
         PERFORM rota._check_attempts(c_fn, complete_many.ids, complete_many.attempts);
     END IF;
@@ -1229,9 +1249,10 @@ DECLARE
     v_states text[];
     v_notify text[];
     v_bad integer;
-    v_over_queues text[];
-    v_over_slots integer[];
-    v_freed text[];
+    v_queues text[];
+    v_slots integer[];
+    v_kslots integer[];
+    v_ckeys text[];
 BEGIN
     IF _fail.ids IS NULL OR _fail.attempts IS NULL OR _fail.errors IS NULL THEN
         PERFORM rota._invalid(c_fn, 'ids/attempts/errors', 'must not be NULL', NULL);
@@ -1295,34 +1316,18 @@ BEGIN
                   t.concurrency_key, t.last_error),
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
-        SELECT upd.id, upd.attempts, upd.executor, upd.started_at, now(), 'failed', upd.last_error FROM upd),
-    free_slots AS (
-        UPDATE rota.queue_slots s SET task_id = NULL
-        FROM upd d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
-        RETURNING s.queue, s.slot, s.over_limit),
-    free_keys AS (
-        UPDATE rota.key_slots k SET task_id = NULL
-        FROM upd d
-        WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
-          AND k.slot = d.key_slot AND k.task_id = d.id)
+        SELECT upd.id, upd.attempts, upd.executor, upd.started_at, now(), 'failed', upd.last_error FROM upd)
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
-           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
-           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit),
-           array_agg(DISTINCT upd.queue) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
-    INTO v_ids, v_states, v_notify, v_over_queues, v_over_slots, v_freed
+           array_agg(upd.queue ORDER BY upd.id), array_agg(upd.slot ORDER BY upd.id),
+           array_agg(upd.key_slot ORDER BY upd.id), array_agg(upd.concurrency_key ORDER BY upd.id)
+    INTO v_ids, v_states, v_notify, v_queues, v_slots, v_kslots, v_ckeys
     FROM upd;
-    IF v_over_queues IS NOT NULL THEN
-        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
-    END IF;
     IF coalesce(cardinality(v_ids), 0) < v_n THEN
         PERFORM rota._check_attempts(c_fn, _fail.ids, _fail.attempts);
     END IF;
-    PERFORM pg_notify('rota_enqueue', x) FROM unnest(v_notify) AS x;
-    IF v_freed IS NOT NULL THEN
-        PERFORM rota._notify_freed(v_freed);
-    END IF;
+    -- the slot rows after the task rows, in one call for the batch
+    PERFORM rota._release_holds(v_ids, v_queues, v_slots, v_kslots, v_ckeys, v_notify);
     RETURN QUERY SELECT u.i, u.s FROM unnest(v_ids, v_states) AS u(i, s);
 END;
 $fn$;
@@ -1618,8 +1623,11 @@ AS $fn$
 DECLARE
     v_count integer;
     v_notify text[];
-    v_over_queues text[];
-    v_over_slots integer[];
+    v_ids bigint[];
+    v_queues text[];
+    v_slots integer[];
+    v_kslots integer[];
+    v_ckeys text[];
 BEGIN
     UPDATE rota.executors e SET stopped_at = now() WHERE e.id = stop_executor.executor;
     IF NOT FOUND THEN
@@ -1644,26 +1652,15 @@ BEGIN
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
         SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', 'released by rota.stop_executor'
-        FROM upd u),
-    free_slots AS (
-        UPDATE rota.queue_slots s SET task_id = NULL
-        FROM upd d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
-        RETURNING s.queue, s.slot, s.over_limit),
-    free_keys AS (
-        UPDATE rota.key_slots k SET task_id = NULL
-        FROM upd d
-        WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
-          AND k.slot = d.key_slot AND k.task_id = d.id)
+        FROM upd u)
     SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued'),
-           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
-           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
-    INTO v_count, v_notify, v_over_queues, v_over_slots
+           array_agg(upd.id ORDER BY upd.id), array_agg(upd.queue ORDER BY upd.id),
+           array_agg(upd.slot ORDER BY upd.id), array_agg(upd.key_slot ORDER BY upd.id),
+           array_agg(upd.concurrency_key ORDER BY upd.id)
+    INTO v_count, v_notify, v_ids, v_queues, v_slots, v_kslots, v_ckeys
     FROM upd;
-    IF v_over_queues IS NOT NULL THEN
-        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
-    END IF;
-    PERFORM pg_notify('rota_enqueue', x) FROM unnest(v_notify) AS x;
+    -- the slot rows after the task rows, in one call for the batch
+    PERFORM rota._release_holds(v_ids, v_queues, v_slots, v_kslots, v_ckeys, v_notify);
     RETURN v_count;
 END;
 $fn$;
@@ -1678,8 +1675,11 @@ AS $fn$
 DECLARE
     v_count integer;
     v_notify text[];
-    v_over_queues text[];
-    v_over_slots integer[];
+    v_ids bigint[];
+    v_queues text[];
+    v_slots integer[];
+    v_kslots integer[];
+    v_ckeys text[];
 BEGIN
     -- SKIP LOCKED: a locked row is being completed, failed or renewed right now, and
     -- several reapers (one per replica) must not queue up behind each other.
@@ -1710,26 +1710,15 @@ BEGIN
                   t.concurrency_key, t.last_error),
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
-        SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'lease_expired', u.last_error FROM upd u),
-    free_slots AS (
-        UPDATE rota.queue_slots s SET task_id = NULL
-        FROM upd d
-        WHERE d.slot IS NOT NULL AND s.queue = d.queue AND s.slot = d.slot AND s.task_id = d.id
-        RETURNING s.queue, s.slot, s.over_limit),
-    free_keys AS (
-        UPDATE rota.key_slots k SET task_id = NULL
-        FROM upd d
-        WHERE d.key_slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.concurrency_key
-          AND k.slot = d.key_slot AND k.task_id = d.id)
+        SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'lease_expired', u.last_error FROM upd u)
     SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
-           (SELECT array_agg(f.queue) FROM free_slots f WHERE f.over_limit),
-           (SELECT array_agg(f.slot) FROM free_slots f WHERE f.over_limit)
-    INTO v_count, v_notify, v_over_queues, v_over_slots
+           array_agg(upd.id ORDER BY upd.id), array_agg(upd.queue ORDER BY upd.id),
+           array_agg(upd.slot ORDER BY upd.id), array_agg(upd.key_slot ORDER BY upd.id),
+           array_agg(upd.concurrency_key ORDER BY upd.id)
+    INTO v_count, v_notify, v_ids, v_queues, v_slots, v_kslots, v_ckeys
     FROM upd;
-    IF v_over_queues IS NOT NULL THEN
-        PERFORM rota._drop_over_slots(v_over_queues, v_over_slots);
-    END IF;
-    PERFORM pg_notify('rota_enqueue', x) FROM unnest(v_notify) AS x;
+    -- the slot rows after the task rows, in one call for the batch
+    PERFORM rota._release_holds(v_ids, v_queues, v_slots, v_kslots, v_ckeys, v_notify);
     RETURN v_count;
 END;
 $fn$;

@@ -1,6 +1,6 @@
 -- Claim: order, delays, pause, batch size, concurrency slots, rate tokens, key limits.
 BEGIN;
-SELECT plan(69);
+SELECT plan(76);
 
 SELECT rota.register_executor('w1');
 SELECT rota.register_executor('w2');
@@ -178,6 +178,24 @@ SELECT rota.enqueue('keyed', 'k', concurrency_key => 'cust-1');
 SELECT is((SELECT count(*) FROM rota.claim('w2', ARRAY['keyed'], 10)), 1::bigint, 'a raised key limit adds key slots on demand');
 SELECT is((SELECT count(*) FROM rota.key_slots WHERE queue = 'keyed' AND concurrency_key = 'cust-1' AND task_id IS NOT NULL),
           2::bigint, 'two cust-1 key slots in use');
+
+-- a lowered key limit: busy key slots above it count against it (3 running, limit 3 -> 1)
+SELECT rota.define_queue('keylow', concurrency_key_limit => 3);
+SELECT rota.enqueue_many('keylow', 'k', ARRAY['{}', '{}', '{}', '{}', '{}']::jsonb[], concurrency_key => 'c');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 3::bigint, 'three start under key limit 3');
+SELECT rota.define_queue('keylow', concurrency_key_limit => 1);
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 1), 1),
+          'the task in key slot 1 completes');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 0::bigint,
+          'two still run above the lowered key limit 1: nothing starts in the freed slot');
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 3), 1),
+          'the task in key slot 3 completes');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 0::bigint, 'one still runs: at the limit, nothing starts');
+SELECT rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 2), 1);
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 1::bigint,
+          'once all above the limit ended, exactly one starts');
+SELECT is((SELECT array_agg(slot) FROM rota.key_slots WHERE queue = 'keylow' AND task_id IS NOT NULL), ARRAY[1],
+          'in key slot 1');
 
 SELECT * FROM finish();
 ROLLBACK;
