@@ -32,6 +32,7 @@ let package = Package(
             dependencies: [
                 "Rota",
                 "RotaExamples",
+                "RotaChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -41,11 +42,24 @@ let package = Package(
             name: "RotaExamples",
             dependencies: ["Rota", .product(name: "Logging", package: "swift-log")]
         ),
+        // Child processes for `rota bench` and the multi-process tests (not a product).
+        .target(name: "RotaChildProcess"),
+        // What the test targets share: the test database, waiting, in-process workers.
+        .target(
+            name: "RotaTestSupport",
+            dependencies: [
+                "Rota",
+                "RotaChildProcess",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "RotaExamplesTests",
             dependencies: [
                 "RotaExamples",
                 "Rota",
+                "RotaTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -54,6 +68,8 @@ let package = Package(
             name: "RotaTests",
             dependencies: [
                 "Rota",
+                "RotaChildProcess",
+                "RotaTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

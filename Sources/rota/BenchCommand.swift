@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Rota
+import RotaChildProcess
 
 /// `rota bench`: the throughput and latency figures of Rota against the commit rate of the
 /// same cluster (`pgbench -N`), as one table (or JSON). See docs/bench.md.

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Rota
+import RotaChildProcess
 
 /// The workloads of `rota bench`. Every time figure of a worker workload is read from the
 /// database clock (task rows); client-side rates (W2, pgbench) from the client's clock.
@@ -38,7 +39,7 @@ final class BenchWorkloads: @unchecked Sendable {
             throw error
         }
         await admin.close()
-        let databaseURL = url(serverURL, withDatabase: name)
+        let databaseURL = ConnectionString.replacingDatabase(in: serverURL, with: name)
         if schema {
             var logger = Logger(label: "rota.bench")
             logger.logLevel = .warning
@@ -80,8 +81,8 @@ final class BenchWorkloads: @unchecked Sendable {
 
     private func runPgbench(_ arguments: [String], name: String) async throws -> String {
         guard let pgbench = findTool("pgbench") else { throw CommandFailure("pgbench not found in PATH") }
-        let child = try BenchChild([pgbench] + arguments, logPath: "\(workDir)/\(name).log")
-        let status = await child.waitForExit(timeout: .seconds(600))
+        let child = try ChildProcess([pgbench] + arguments, logPath: "\(workDir)/\(name).log")
+        let status = try await child.waitForExit(timeout: .seconds(600))
         guard status == 0 else { throw CommandFailure("\(name) failed (status \(status.map(String.init) ?? "?")): \(child.output)") }
         return child.output
     }
@@ -95,28 +96,29 @@ final class BenchWorkloads: @unchecked Sendable {
 
     // MARK: - Workers
 
-    func spawnWorkers(_ databaseURL: String, count: Int, tag: String) throws -> [BenchChild] {
+    func spawnWorkers(_ databaseURL: String, count: Int, tag: String) throws -> [ChildProcess] {
         try (0..<count).map { index in
-            try BenchChild([binary, "worker", "--queues", queue, "--concurrency", "\(concurrency)",
-                            "--database-url", databaseURL, "--log-level", verbose ? "info" : "warning",
-                            "--executor-id", "bench-\(tag)-\(index)"],
-                           logPath: "\(workDir)/worker-\(tag)-\(index).log")
+            try ChildProcess([binary, "worker", "--queues", queue, "--concurrency", "\(concurrency)",
+                              "--database-url", databaseURL, "--log-level", verbose ? "info" : "warning",
+                              "--executor-id", "bench-\(tag)-\(index)"],
+                             logPath: "\(workDir)/worker-\(tag)-\(index).log")
         }
     }
 
-    func stopWorkers(_ workers: [BenchChild]) async {
+    func stopWorkers(_ workers: [ChildProcess]) async {
         for worker in workers { worker.signal(SIGTERM) }
-        for worker in workers { await worker.stop() }
+        // A cancelled bench still kills its workers (ChildProcess's deinit).
+        for worker in workers { try? await worker.stop() }
     }
 
-    private func checkAlive(_ workers: [BenchChild]) throws {
+    private func checkAlive(_ workers: [ChildProcess]) throws {
         for worker in workers where !worker.isRunning {
             throw CommandFailure("a worker exited (status \(worker.status.map(String.init) ?? "?")): \(worker.output.suffix(2000))")
         }
     }
 
     /// Polls until no task of the queue is queued or running (partial-index probes, cheap).
-    private func waitDrained(_ connection: PostgresConnection, workers: [BenchChild], timeout: Duration) async throws {
+    private func waitDrained(_ connection: PostgresConnection, workers: [ChildProcess], timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
             let rows = try await connection.query(

@@ -1,5 +1,6 @@
 import Foundation
 import Rota
+import RotaTestSupport
 import RotaExamples
 import XCTest
 
@@ -27,7 +28,7 @@ final class DefinitionsTests: XCTestCase {
         let client = RotaClient(connectionString: url, logger: quietLogger("rota.test.client"))
         addTeardownBlock {
             await client.close()
-            await ExamplesTestDatabase.drop(name)
+            await TestEnvironment.dropDatabase(name)
         }
         let production = RotaExamples.definitions(accelerated: false)
         let first = try await production.apply(using: client)
@@ -55,23 +56,23 @@ final class DefinitionsTests: XCTestCase {
     }
 
     func testTheEmbeddedSchemaIsTheSchemaFile() throws {
-        let file = try String(contentsOf: ExamplesTestDatabase.repositoryRoot
+        let file = try String(contentsOf: TestEnvironment.repositoryRoot
             .appendingPathComponent("examples/monthly-reports/schema.sql"), encoding: .utf8)
         XCTAssertEqual(MonthlyReports.schemaSQL + "\n", file)
     }
 
     func testPrepareWorkerCreatesTheTablesAppliesTheDefinitionsAndAddsHandlersAndQueues() async throws {
-        let server = try ExamplesTestDatabase.serverURL()
+        let server = try await TestEnvironment.serverURL()
         let name = ExamplesTestDatabase.name(for: self)
         let admin = try await PostgresConnection.connect(server)
         try await admin.executeScript("DROP DATABASE IF EXISTS \"\(name)\" WITH (FORCE)")
         try await admin.executeScript("CREATE DATABASE \"\(name)\"")
         await admin.close()
-        let url = ExamplesTestDatabase.url(server, withDatabase: name)
+        let url = TestEnvironment.url(server, withDatabase: name)
         let client = RotaClient(connectionString: url, logger: quietLogger("rota.test.client"))
         addTeardownBlock {
             await client.close()
-            await ExamplesTestDatabase.drop(name)
+            await TestEnvironment.dropDatabase(name)
         }
         try await client.migrate()
         let folder = try TemporaryFolder()

@@ -1,5 +1,6 @@
 import Foundation
 @testable import Rota
+import RotaTestSupport
 import XCTest
 
 final class ConnectionTests: XCTestCase {

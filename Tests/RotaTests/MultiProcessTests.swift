@@ -1,5 +1,7 @@
 import Foundation
 import Rota
+import RotaChildProcess
+import RotaTestSupport
 import XCTest
 
 /// `rota worker` OS processes against one database: SIGKILL of a worker and a database
@@ -146,7 +148,7 @@ final class MultiProcessTests: XCTestCase {
 
     func testDatabaseRestartMidRunLosesNothing() async throws {
         let binary = try TestEnvironment.rotaBinary()
-        let server = try TestEnvironment.serverURL()
+        let server = try await TestEnvironment.serverURL()
         let local = try await TestEnvironment.runCommand([TestEnvironment.repositoryRoot.appendingPathComponent("scripts/db.sh").path, "url"])
         func port(_ url: String) -> Int? { URLComponents(string: url)?.port }
         let localURL = local.output.trimmingCharacters(in: .whitespacesAndNewlines)

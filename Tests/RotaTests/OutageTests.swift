@@ -1,11 +1,12 @@
 import Foundation
 import Rota
+import RotaTestSupport
 import XCTest
 
 /// The worker when its database becomes unreachable for longer than a lease.
 final class OutageTests: XCTestCase {
     func testHeartbeatsFailingLongerThanTheLeaseCancelTheHandlerAndGiveTheTaskBack() async throws {
-        let server = try TestEnvironment.serverURL()
+        let server = try await TestEnvironment.serverURL()
         let name = "rota_test_swift_outage"
         let url = try await TestEnvironment.freshDatabase(name)
         let client = RotaClient(connectionString: url, connectTimeout: .seconds(5))

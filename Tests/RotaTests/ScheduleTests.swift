@@ -1,5 +1,6 @@
 import Foundation
 import Rota
+import RotaTestSupport
 import XCTest
 
 /// Cron schedules driven by real workers: exactly one fire per instant across `rota worker`
@@ -14,7 +15,7 @@ final class ScheduleTests: XCTestCase {
     /// Whether the test server is the project-local cluster, which `scripts/db.sh restart` restarts
     /// (the same check as ``MultiProcessTests/testDatabaseRestartMidRunLosesNothing``).
     static func serverIsTheProjectLocalCluster() async throws -> Bool {
-        let server = try TestEnvironment.serverURL()
+        let server = try await TestEnvironment.serverURL()
         let local = try await TestEnvironment.runCommand([dbScript, "url"])
         let localURL = local.output.trimmingCharacters(in: .whitespacesAndNewlines)
         guard local.status == 0, let localPort = URLComponents(string: localURL)?.port else { return false }

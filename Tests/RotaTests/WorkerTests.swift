@@ -1,5 +1,6 @@
 import Foundation
 import Rota
+import RotaTestSupport
 import ServiceLifecycle
 import XCTest
 
