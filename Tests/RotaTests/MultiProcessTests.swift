@@ -81,9 +81,10 @@ final class MultiProcessTests: XCTestCase {
         let victim = try XCTUnwrap(workers.first { $0.executorID == victimID })
         victim.signal(SIGKILL)
         let killedAt = clock.now
+        // Only once it is gone: a completion it sent just before the signal may still commit.
+        _ = try await victim.waitForExit(timeout: .seconds(5))
         let orphaned = try await client.query(
             "SELECT id FROM rota.tasks WHERE executor = $1 AND state = 'running'", [victimID]).map { try $0.decode(at: 0, as: Int64.self) }
-        _ = try await victim.waitForExit(timeout: .seconds(5))
         print("SIGKILLed worker \(victimID) holding \(orphaned.count) running task(s) \(killedAt - started) into the run")
 
         var recovery: Duration = .zero
