@@ -23,9 +23,7 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
-        let client = connection.client()
-        try await client.migrate()
-        await client.close()
+        try await connection.withClient { try await $0.migrate() }
         print("rota: schema is up to date")
     }
 }
@@ -42,10 +40,10 @@ struct StatusCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = connection.client()
-        let report = Report(queues: try await client.queueStats(), executors: try await client.executorStatus(),
-                            schedules: try await client.scheduleStatus())
-        await client.close()
+        let report = try await connection.withClient { client in
+            Report(queues: try await client.queueStats(), executors: try await client.executorStatus(),
+                   schedules: try await client.scheduleStatus())
+        }
         if json {
             try printJSON(report)
             return
@@ -100,9 +98,8 @@ struct ApplyCommand: AsyncParsableCommand {
             }
             data = contents
         }
-        let client = connection.client()
-        let outcome = try await client.apply(definitionsJSON: PostgresJSON(text: String(decoding: data, as: UTF8.self)))
-        await client.close()
+        let document = PostgresJSON(text: String(decoding: data, as: UTF8.self))
+        let outcome = try await connection.withClient { try await $0.apply(definitionsJSON: document) }
         print(outcome)
     }
 }
@@ -128,9 +125,7 @@ struct TasksCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let client = connection.client()
-            let tasks = try await client.tasks(queue: queue, state: state, limit: limit)
-            await client.close()
+            let tasks = try await connection.withClient { try await $0.tasks(queue: queue, state: state, limit: limit) }
             if json {
                 try printJSON(tasks)
                 return
@@ -151,9 +146,7 @@ struct TasksCommand: AsyncParsableCommand {
         @Flag(help: "Print JSON.") var json = false
 
         func run() async throws {
-            let client = connection.client()
-            let found = try await client.task(id: id)
-            await client.close()
+            let found = try await connection.withClient { try await $0.task(id: id) }
             guard let task = found else { throw CommandFailure("no task with id \(id)") }
             if json {
                 try printJSON(task)
@@ -205,11 +198,11 @@ struct EnqueueCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = connection.client()
         let options = EnqueueOptions(key: key, runAt: try runAt.map(parseTimestamp), priority: priority,
                                      maxAttempts: maxAttempts, concurrencyKey: concurrencyKey, parentID: parentId)
-        let id = try await client.enqueue(queue: queue, task: task, payloadJSON: PostgresJSON(text: payload), options: options)
-        await client.close()
+        let id = try await connection.withClient {
+            try await $0.enqueue(queue: queue, task: task, payloadJSON: PostgresJSON(text: payload), options: options)
+        }
         print(id)
     }
 }
@@ -220,9 +213,7 @@ struct CancelCommand: AsyncParsableCommand {
     @Argument(help: "The task id.") var id: Int64
 
     func run() async throws {
-        let client = connection.client()
-        let state = try await client.cancel(taskID: id)
-        await client.close()
+        let state = try await connection.withClient { try await $0.cancel(taskID: id) }
         print(state)
     }
 }
@@ -233,9 +224,7 @@ struct RetryCommand: AsyncParsableCommand {
     @Argument(help: "The task id.") var id: Int64
 
     func run() async throws {
-        let client = connection.client()
-        try await client.retry(taskID: id)
-        await client.close()
+        try await connection.withClient { try await $0.retry(taskID: id) }
         print("queued")
     }
 }
@@ -262,14 +251,12 @@ struct DefineQueueCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = connection.client()
         let options = QueueOptions(
             concurrency: concurrency, rateLimit: rateLimit, ratePeriod: ratePeriod.map(Duration.seconds(parsing:)),
             maxAttempts: maxAttempts, lease: .seconds(parsing: lease), concurrencyKeyLimit: concurrencyKeyLimit,
             backoffBase: .seconds(parsing: backoffBase), backoffMax: .seconds(parsing: backoffMax),
             retention: .seconds(parsing: retention))
-        try await client.defineQueue(name, options: options)
-        await client.close()
+        try await connection.withClient { try await $0.defineQueue(name, options: options) }
         print("queue \(name) defined")
     }
 }
@@ -280,9 +267,7 @@ struct PauseQueueCommand: AsyncParsableCommand {
     @Argument(help: "The queue name.") var name: String
 
     func run() async throws {
-        let client = connection.client()
-        try await client.pauseQueue(name)
-        await client.close()
+        try await connection.withClient { try await $0.pauseQueue(name) }
         print("queue \(name) paused")
     }
 }
@@ -293,9 +278,7 @@ struct ResumeQueueCommand: AsyncParsableCommand {
     @Argument(help: "The queue name.") var name: String
 
     func run() async throws {
-        let client = connection.client()
-        try await client.resumeQueue(name)
-        await client.close()
+        try await connection.withClient { try await $0.resumeQueue(name) }
         print("queue \(name) resumed")
     }
 }
@@ -307,9 +290,7 @@ struct DropQueueCommand: AsyncParsableCommand {
     @Flag(help: "Drop it with its tasks.") var force = false
 
     func run() async throws {
-        let client = connection.client()
-        try await client.dropQueue(name, force: force)
-        await client.close()
+        try await connection.withClient { try await $0.dropQueue(name, force: force) }
         print("queue \(name) dropped")
     }
 }

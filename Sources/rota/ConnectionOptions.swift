@@ -14,9 +14,18 @@ struct ConnectionOptions: ParsableArguments {
         return ProcessInfo.processInfo.environment["DATABASE_URL"] ?? ""
     }
 
-    func client() -> RotaClient {
+    /// Runs `body` with a client that is closed afterwards, also when `body` throws.
+    func withClient<Result: Sendable>(_ body: (RotaClient) async throws -> Result) async throws -> Result {
         // A command line should fail fast when the database is not there.
-        RotaClient(connectionString: connectionString, logger: Logger(label: "rota.cli"), connectTimeout: .zero)
+        let client = RotaClient(connectionString: connectionString, logger: Logger(label: "rota.cli"), connectTimeout: .zero)
+        do {
+            let result = try await body(client)
+            await client.close()
+            return result
+        } catch {
+            await client.close()
+            throw error
+        }
     }
 }
 

@@ -11,18 +11,10 @@ final class OutageTests: XCTestCase {
         let url = try await TestEnvironment.freshDatabase(name)
         let client = RotaClient(connectionString: url, connectTimeout: .seconds(5))
         try await client.defineQueue("o_lease", options: QueueOptions(lease: .seconds(1), backoffBase: .milliseconds(100)))
-        let started = Recorder<Int64>()
-        let cancelled = Recorder<Int64>()
+        let blocking = UntilCancelledHandler()
+        let started = blocking.started, cancelled = blocking.cancelled
         var handlers = RotaHandlers()
-        handlers.register("forever") { (_: EmptyPayload, context) in
-            started.append(context.taskID)
-            do {
-                try await Task.sleep(for: .seconds(60))
-            } catch {
-                cancelled.append(context.taskID)
-                throw error
-            }
-        }
+        blocking.register("forever", in: &handlers)
         let admin = try await PostgresConnection.connect(server)
         do {
             try await withWorker(url: url, queues: ["o_lease": 1], handlers: handlers) { _, _ in

@@ -23,6 +23,26 @@ final class Recorder<Element: Sendable>: Sendable {
     var count: Int { items.withLock { $0.count } }
 }
 
+/// A handler that runs until it is cancelled, recording which tasks started and which
+/// were cancelled.
+struct UntilCancelledHandler: Sendable {
+    let started = Recorder<Int64>()
+    let cancelled = Recorder<Int64>()
+
+    func register(_ task: String, in handlers: inout RotaHandlers) {
+        let started = started, cancelled = cancelled
+        handlers.register(task) { (_: EmptyPayload, context) in
+            started.append(context.taskID)
+            do {
+                try await Task.sleep(for: .seconds(60))
+            } catch {
+                cancelled.append(context.taskID)
+                throw error
+            }
+        }
+    }
+}
+
 extension RotaClient {
     /// The state of a task (nil when there is no such task).
     func state(of id: Int64) async throws -> String? {

@@ -137,18 +137,10 @@ final class WorkerTests: XCTestCase {
         let url = try await database()
         let client = RotaClient(connectionString: url)
         try await client.defineQueue("w_cancel", options: QueueOptions(lease: .seconds(3)))
-        let started = Recorder<Int64>()
-        let cancelled = Recorder<Int64>()
+        let blocking = UntilCancelledHandler()
+        let started = blocking.started, cancelled = blocking.cancelled
         var handlers = RotaHandlers()
-        handlers.register("forever") { (_: EmptyPayload, context) in
-            started.append(context.taskID)
-            do {
-                try await Task.sleep(for: .seconds(60))
-            } catch {
-                cancelled.append(context.taskID)
-                throw error
-            }
-        }
+        blocking.register("forever", in: &handlers)
         try await withWorker(url: url, queues: ["w_cancel": 1], handlers: handlers) { _, _ in
             let id = try await client.enqueue(queue: "w_cancel", task: "forever")
             try await waitUntil("the handler started") { started.count == 1 }
@@ -221,18 +213,10 @@ final class WorkerTests: XCTestCase {
         let url = try await database()
         let client = RotaClient(connectionString: url)
         try await client.defineQueue("w_release")
-        let started = Recorder<Int64>()
-        let cancelled = Recorder<Int64>()
+        let blocking = UntilCancelledHandler()
+        let started = blocking.started, cancelled = blocking.cancelled
         var handlers = RotaHandlers()
-        handlers.register("long") { (_: EmptyPayload, context) in
-            started.append(context.taskID)
-            do {
-                try await Task.sleep(for: .seconds(60))
-            } catch {
-                cancelled.append(context.taskID)
-                throw error
-            }
-        }
+        blocking.register("long", in: &handlers)
         var id: Int64 = 0
         let clock = ContinuousClock()
         var shutdownStarted = clock.now
@@ -282,18 +266,10 @@ final class WorkerTests: XCTestCase {
         // A long backoff keeps the reaped task from being claimed again during the test.
         try await client.defineQueue("w_lost", options: QueueOptions(lease: .seconds(30), backoffBase: .seconds(600),
                                                                      backoffMax: .seconds(600)))
-        let started = Recorder<Int64>()
-        let cancelled = Recorder<Int64>()
+        let blocking = UntilCancelledHandler()
+        let started = blocking.started, cancelled = blocking.cancelled
         var handlers = RotaHandlers()
-        handlers.register("forever") { (_: EmptyPayload, context) in
-            started.append(context.taskID)
-            do {
-                try await Task.sleep(for: .seconds(60))
-            } catch {
-                cancelled.append(context.taskID)
-                throw error
-            }
-        }
+        blocking.register("forever", in: &handlers)
         try await withWorker(url: url, queues: ["w_lost": 1], handlers: handlers,
                              configure: { $0.heartbeatInterval = .milliseconds(200) }) { _, _ in
             let id = try await client.enqueue(queue: "w_lost", task: "forever")

@@ -1086,6 +1086,8 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
+    v_held_slots boolean := coalesce(array_remove(p_slots, NULL), '{}') <> '{}';
+    v_held_keys boolean := coalesce(array_remove(p_key_slots, NULL), '{}') <> '{}';
     v_over_queues text[];
     v_over_slots integer[];
     v_freed text[];
@@ -1093,7 +1095,7 @@ BEGIN
     -- Parallel arrays from the updated task rows. Frees match on task_id, so a stale slot
     -- number frees nothing. Slot rows above a lowered limit go once free (the freeing
     -- UPDATE returns over_limit, so the common free stays a single HOT update).
-    IF array_remove(p_slots, NULL) <> '{}' THEN
+    IF v_held_slots THEN
         WITH f AS (
             UPDATE rota.queue_slots s SET task_id = NULL
             FROM unnest(p_ids, p_queues, p_slots) AS d(id, queue, slot)
@@ -1107,7 +1109,7 @@ BEGIN
             WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
         END IF;
     END IF;
-    IF array_remove(p_key_slots, NULL) <> '{}' THEN
+    IF v_held_keys THEN
         UPDATE rota.key_slots k SET task_id = NULL
         FROM unnest(p_ids, p_queues, p_keys, p_key_slots) AS d(id, queue, ckey, slot)
         WHERE d.slot IS NOT NULL AND k.queue = d.queue AND k.concurrency_key = d.ckey
@@ -1117,6 +1119,10 @@ BEGIN
     -- woken too: else only the process that freed it would claim again at once, and the
     -- others would wait for their poll, piling a limited queue's work onto one replica.
     PERFORM pg_notify('rota_enqueue', x) FROM unnest(p_ready) AS x;
+    -- queues without limits hold nothing: their completions stop here
+    IF NOT (v_held_slots OR v_held_keys) THEN
+        RETURN;
+    END IF;
     SELECT array_agg(DISTINCT d.queue) INTO v_freed
     FROM unnest(p_queues, p_slots, p_key_slots) AS d(queue, slot, kslot)
     WHERE (d.slot IS NOT NULL OR d.kslot IS NOT NULL) AND d.queue <> ALL (coalesce(p_ready, '{}'));

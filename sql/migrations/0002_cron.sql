@@ -381,6 +381,46 @@ AS $fn$
                                   + make_interval(hours => (s / 3600 - s / 3600 / 2)::int)
 $fn$;
 
+-- The first second in (p_lo, p_hi] whose UTC offset in the session's zone is no longer
+-- p_offset: the instant of a DST transition, found by bisection (p_lo has p_offset).
+CREATE FUNCTION rota._cron_transition(p_lo bigint, p_hi bigint, p_offset int)
+RETURNS bigint
+LANGUAGE plpgsql STABLE STRICT PARALLEL SAFE
+AS $fn$
+DECLARE
+    v_mid bigint;
+BEGIN
+    WHILE p_hi - p_lo > 1 LOOP
+        v_mid := (p_lo + p_hi) / 2;
+        IF date_part('timezone', rota._cron_ts(v_mid))::int = p_offset THEN
+            p_lo := v_mid;
+        ELSE
+            p_hi := v_mid;
+        END IF;
+    END LOOP;
+    RETURN p_hi;
+END;
+$fn$;
+
+-- Raises RO013 naming p_fn unless p_timezone is a zone name cron can be evaluated in: what
+-- SET TimeZone accepts, less numeric offsets, intervals and special values. Its own SET
+-- clause undoes the trial setting.
+CREATE FUNCTION rota._check_timezone(p_fn text, p_timezone text)
+RETURNS void
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+SET "TimeZone" = 'UTC'
+AS $fn$
+BEGIN
+    IF p_timezone IS NULL OR p_timezone !~ '^[A-Za-z][A-Za-z0-9_+/-]*$'
+       OR lower(p_timezone) IN ('inf', 'infinity', 'nan') OR lower(p_timezone) LIKE 'interval%' THEN
+        RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+    END IF;
+    PERFORM set_config('TimeZone', p_timezone, true);
+EXCEPTION WHEN invalid_parameter_value THEN
+    RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+END;
+$fn$;
+
 -- The PL/pgSQL implementation of rota.cron_next (see the contract at the top of 0002).
 -- It switches TimeZone to the schedule's zone for its own duration (SET clause), so the
 -- conversions use PostgreSQL's zone code exactly as the C version does.
@@ -395,26 +435,15 @@ DECLARE
     v_o_now int;
     v_o_old int;
     v_o_new int;
-    v_lo    bigint;
     v_hi    bigint;
-    v_mid   bigint;
     v_ws    bigint;
     v_ylim  int;
     v_m     bigint;
     v_t     bigint;
 BEGIN
     s := rota._cron_parse(cron, 'rota.cron_next');
-    IF timezone !~ '^[A-Za-z][A-Za-z0-9_+/-]*$' OR lower(timezone) IN ('inf', 'infinity', 'nan')
-       OR lower(timezone) LIKE 'interval%' THEN
-        RAISE EXCEPTION USING ERRCODE = 'RO013',
-            MESSAGE = format('rota.cron_next: unknown time zone "%s"', timezone);
-    END IF;
-    BEGIN
-        PERFORM set_config('TimeZone', timezone, true);
-    EXCEPTION WHEN invalid_parameter_value THEN
-        RAISE EXCEPTION USING ERRCODE = 'RO013',
-            MESSAGE = format('rota.cron_next: unknown time zone "%s"', timezone);
-    END;
+    PERFORM rota._check_timezone('rota.cron_next', timezone);
+    PERFORM set_config('TimeZone', timezone, true);
     IF NOT isfinite(after) OR after < timestamptz '0001-01-02 00:00:00+00'
        OR after >= timestamptz '294276-01-01 00:00:00+00' THEN
         RETURN NULL;
@@ -427,16 +456,7 @@ BEGIN
     v_ws := v_a + v_o_now + 1;
     v_o_old := date_part('timezone', rota._cron_ts(v_a - 86400))::int;
     IF v_o_old > v_o_now THEN
-        v_lo := v_a - 86400;
-        v_hi := v_a;
-        WHILE v_hi - v_lo > 1 LOOP
-            v_mid := (v_lo + v_hi) / 2;
-            IF date_part('timezone', rota._cron_ts(v_mid))::int = v_o_old THEN
-                v_lo := v_mid;
-            ELSE
-                v_hi := v_mid;
-            END IF;
-        END LOOP;
+        v_hi := rota._cron_transition(v_a - 86400, v_a, v_o_old);
         v_ws := greatest(v_ws, v_hi + v_o_old);
     END IF;
     v_ylim := least(extract(year FROM rota._cron_ts(v_ws) AT TIME ZONE 'UTC')::int + 100, 294275);
@@ -452,16 +472,7 @@ BEGIN
         IF v_o_old = v_o_new THEN
             v_t := v_m - v_o_old;
         ELSE
-            v_lo := v_m - 86400;
-            v_hi := v_m + 86400;
-            WHILE v_hi - v_lo > 1 LOOP
-                v_mid := (v_lo + v_hi) / 2;
-                IF date_part('timezone', rota._cron_ts(v_mid))::int = v_o_old THEN
-                    v_lo := v_mid;
-                ELSE
-                    v_hi := v_mid;
-                END IF;
-            END LOOP;
+            v_hi := rota._cron_transition(v_m - 86400, v_m + 86400, v_o_old);
             IF v_m - v_o_old < v_hi THEN
                 v_t := v_m - v_o_old;          -- exists before the transition (first pass)
             ELSIF v_m - v_o_new >= v_hi THEN

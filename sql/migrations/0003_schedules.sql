@@ -66,22 +66,6 @@ CREATE TABLE rota.schedule_fires (
 
 CREATE INDEX schedule_fires_task_idx ON rota.schedule_fires (task_id);
 
--- Raises RO013 unless p_timezone is a time zone name the server knows.
-CREATE FUNCTION rota._validate_timezone(p_caller text, p_timezone text)
-RETURNS void
-LANGUAGE plpgsql STABLE
-AS $fn$
-BEGIN
-    IF p_timezone IS NULL OR p_timezone = '' THEN
-        RAISE EXCEPTION '%: timezone must not be empty', p_caller USING ERRCODE = 'RO013';
-    END IF;
-    PERFORM now() AT TIME ZONE p_timezone;
-EXCEPTION WHEN invalid_parameter_value THEN
-    RAISE EXCEPTION '%: unknown time zone "%"', p_caller, p_timezone
-        USING ERRCODE = 'RO013', HINT = 'Use an IANA name such as Europe/Berlin (see pg_timezone_names).';
-END;
-$fn$;
-
 -- A fire instant in ISO 8601 UTC; milliseconds appear only when the instant has them
 -- (manual fires), so cron fires read 2026-01-01T00:00:00Z.
 CREATE FUNCTION rota._iso_utc(p_at timestamptz)
@@ -152,7 +136,10 @@ BEGIN
                   HINT = 'Names start with a letter or digit and hold letters, digits, _ . : - (at most 128).';
     END IF;
     PERFORM rota.validate_cron(cron);
-    PERFORM rota._validate_timezone('rota.define_schedule', timezone);
+    IF timezone IS NULL OR timezone = '' THEN
+        RAISE EXCEPTION 'rota.define_schedule: timezone must not be empty' USING ERRCODE = 'RO013';
+    END IF;
+    PERFORM rota._check_timezone('rota.define_schedule', timezone);
     IF NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = define_schedule.queue) THEN
         RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', queue USING ERRCODE = 'RO001';
     END IF;
