@@ -113,7 +113,7 @@ extension WorkerRuntime {
                 let fired = try await maintenanceConnection.query("SELECT * FROM rota.fire_due($1)", [executorID])
                 if !fired.isEmpty { logger.debug("fired schedules", metadata: ["count": "\(fired.count)"]) }
                 let rows = try await maintenanceConnection.query(
-                    "SELECT extract(epoch FROM min(next_fire_at) - clock_timestamp())::float8 AS delay FROM rota.schedules WHERE enabled")
+                    "SELECT extract(epoch FROM rota.next_fire_at() - clock_timestamp())::float8 AS delay")
                 if let delay = try rows.first?.decode("delay", as: Double?.self) {
                     // A due fire that another replica holds right now is retried shortly.
                     timeout = min(timeout, .milliseconds(max(50, Int64(delay * 1000) + 1)))
