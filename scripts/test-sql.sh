@@ -14,7 +14,7 @@ cd "$ROOT"
 URL="$(fresh_db rota_test_sql)"
 
 # install.sql must be a no-op the second time, and safe from two processes at once.
-schema_dump() { pg_dump --schema-only --schema=rota -d "$1" | grep -v '^\\\(un\)\?restrict'; psql -X -Atq -d "$1" -c 'SELECT version, name, checksum FROM rota.migrations ORDER BY 1'; }
+schema_dump() { pg_dump --schema-only --schema=rota -d "$1" | grep -v '^\\\(un\)\?restrict'; psql -X -Atq -d "$1" -c 'SELECT version, name, checksum FROM rota._migrations ORDER BY 1' -c 'SELECT name, checksum FROM rota._code ORDER BY 1'; }
 before="$(schema_dump "$URL")"
 psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -f sql/install.sql >/dev/null
 if [ "$before" != "$(schema_dump "$URL")" ]; then

@@ -1,0 +1,424 @@
+SELECT rota._apply_code('claim', $code$
+
+-- Locks a free key slot of (queue, key), creating the key's slots on first use; NULL
+-- when the key is at its limit. Creation runs under a try-lock so that a claim never
+-- waits on another claim's uncommitted rows (which could deadlock two claimers). Busy
+-- slots above a lowered limit count against it: then a start needs one more free slot
+-- than there are such rows, all locked here (SKIP LOCKED: slots locked by others count
+-- as being taken) and kept locked until commit, so concurrent claims cannot overshoot.
+CREATE OR REPLACE FUNCTION rota._take_key_slot(p_queue text, p_key text, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_slot integer;
+    v_busy_above integer;
+    v_free integer[];
+BEGIN
+    SELECT count(*) INTO v_busy_above
+    FROM rota._key_slots k
+    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot > p_limit AND k.task_id IS NOT NULL;
+    IF v_busy_above > 0 THEN
+        -- transitional, after a lowered limit (rows above it exist, so 1..p_limit do too)
+        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+        FROM (SELECT k.slot FROM rota._key_slots k
+              WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
+              ORDER BY k.slot
+              LIMIT v_busy_above + 1
+              FOR UPDATE SKIP LOCKED) AS f;
+        IF coalesce(cardinality(v_free), 0) > v_busy_above THEN
+            RETURN v_free[1];
+        END IF;
+        RETURN NULL;
+    END IF;
+    SELECT k.slot INTO v_slot
+    FROM rota._key_slots k
+    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
+    ORDER BY k.slot
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED;
+    IF FOUND THEN
+        RETURN v_slot;
+    END IF;
+    IF (SELECT count(*) FROM rota._key_slots k WHERE k.queue = p_queue AND k.concurrency_key = p_key
+                                                 AND k.slot <= p_limit) >= p_limit THEN
+        RETURN NULL;
+    END IF;
+    IF NOT pg_try_advisory_xact_lock(hashtext('rota._key_slots'), hashtext(p_queue || ':' || p_key)) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO rota._key_slots (queue, concurrency_key, slot)
+    SELECT p_queue, p_key, g FROM generate_series(1, p_limit) AS g
+    ON CONFLICT DO NOTHING;
+    SELECT k.slot INTO v_slot
+    FROM rota._key_slots k
+    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
+    ORDER BY k.slot
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED;
+    RETURN v_slot;
+END;
+$fn$;
+
+-- Takes up to p_n free slots of a queue whose limit p_k has busy slot rows above it
+-- (after a lowered limit): locks those rows (waiting when p_wait, so that claimers
+-- serialize in this transitional state only), checks in a fresh snapshot that they are
+-- all the rows above the current limit, and allows at most
+-- (free slots it could lock) - (busy slots above K) new starts. Slots locked by others
+-- count as being taken. NULL or empty: no start (the caller tries again later).
+CREATE OR REPLACE FUNCTION rota._take_slots_over_limit(p_queue text, p_k integer, p_n integer, p_wait boolean)
+RETURNS integer[]
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_k integer := p_k;
+    v_locked integer[];
+    v_busy integer;
+    v_k_now integer;
+    v_above integer[];
+    v_free integer[];
+BEGIN
+    FOR i IN 1..5 LOOP
+        IF p_wait THEN
+            SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
+            INTO v_locked, v_busy
+            FROM (SELECT s.slot, s.task_id FROM rota._queue_slots s
+                  WHERE s.queue = p_queue AND s.slot > v_k
+                  ORDER BY s.slot
+                  FOR UPDATE) AS o;
+        ELSE
+            -- this claim already holds another queue's over-limit rows: waiting here could
+            -- deadlock with a claimer that takes the queues in the other order
+            SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
+            INTO v_locked, v_busy
+            FROM (SELECT s.slot, s.task_id FROM rota._queue_slots s
+                  WHERE s.queue = p_queue AND s.slot > v_k
+                  ORDER BY s.slot
+                  FOR UPDATE SKIP LOCKED) AS o;
+        END IF;
+        -- a fresh snapshot: the limit now, and every row above it
+        SELECT q.concurrency,
+               ARRAY(SELECT o.slot FROM rota._queue_slots o
+                     WHERE o.queue = q.name AND o.slot > q.concurrency ORDER BY o.slot)
+        INTO v_k_now, v_above
+        FROM rota.queues q WHERE q.name = p_queue;
+        IF v_k_now IS NULL THEN
+            RETURN NULL;
+        END IF;
+        IF v_k_now = v_k AND v_above = coalesce(v_locked, '{}') THEN
+            IF cardinality(v_above) = 0 THEN
+                -- the rows above K went away meanwhile; the next claim takes the plain path
+                RETURN NULL;
+            END IF;
+            -- We hold every row above K, so define_queue cannot change the limit or add
+            -- such rows before we commit (it locks them first).
+            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+            FROM (SELECT s.slot FROM rota._queue_slots s
+                  WHERE s.queue = p_queue AND s.task_id IS NULL AND s.slot <= v_k
+                  ORDER BY s.slot
+                  LIMIT p_n + v_busy
+                  FOR UPDATE SKIP LOCKED) AS f;
+            RETURN v_free[1:least(p_n, coalesce(cardinality(v_free), 0) - v_busy)];
+        END IF;
+        IF NOT p_wait THEN
+            RETURN NULL;
+        END IF;
+        v_k := v_k_now;
+    END LOOP;
+    RETURN NULL;
+END;
+$fn$;
+
+-- Takes up to max ready tasks of the given queues for an executor and starts their leases.
+CREATE OR REPLACE FUNCTION rota.claim(executor text, queues text[], max integer DEFAULT 1)
+RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
+              enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
+              lease_expires_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+-- `LIMIT max` makes every custom plan look cheaper than the generic one, so without this
+-- each call would be planned afresh; the generic plans below are built not to depend on
+-- row estimates (ids are passed as arrays to primary-key lookups).
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.claim';
+    v_stopped timestamptz;
+    v_open text[];
+    v_found integer;
+    v_limited boolean;
+    v_missing text;
+    v_q rota.queues;
+    v_left integer;
+    v_n integer;
+    v_got integer;
+    v_slots integer[];
+    v_tokens integer[];
+    v_c record;
+    v_kslot integer;
+    v_over integer;
+    v_lease interval;
+    v_ids bigint[];
+    v_k integer;
+    v_above boolean;
+    v_hold_over boolean := false;
+BEGIN
+    IF claim.max IS NULL OR claim.max < 1 OR claim.max > 10000 THEN
+        PERFORM rota._invalid(c_fn, 'max', 'must be between 1 and 10000', claim.max::text);
+    END IF;
+    SELECT e.stopped_at INTO v_stopped FROM rota.executors e WHERE e.id = claim.executor;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'rota.claim: unknown executor % (call rota.register_executor first)',
+            coalesce(quote_literal(claim.executor), 'NULL') USING ERRCODE = 'RO004';
+    END IF;
+    IF claim.queues IS NULL OR cardinality(claim.queues) = 0 THEN
+        PERFORM rota._invalid(c_fn, 'queues', 'must name at least one queue', quote_nullable(claim.queues::text));
+    END IF;
+    SELECT array_agg(q.name ORDER BY q.name) FILTER (WHERE NOT q.paused),
+           count(*),
+           min(q.lease) FILTER (WHERE NOT q.paused),
+           coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
+                                              OR q.concurrency_key_limit IS NOT NULL)), false)
+    INTO v_open, v_found, v_lease, v_limited
+    FROM rota.queues q WHERE q.name = ANY (claim.queues);
+    IF v_found < cardinality(claim.queues) THEN
+        SELECT x INTO v_missing FROM unnest(claim.queues) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
+        IF FOUND THEN
+            RAISE EXCEPTION 'rota.claim: unknown queue %', coalesce(quote_literal(v_missing), 'NULL')
+                USING ERRCODE = 'RO001';
+        END IF;
+    END IF;
+    -- A stopped executor takes nothing until it registers again: its tasks were released.
+    IF v_stopped IS NOT NULL OR v_open IS NULL THEN
+        RETURN;
+    END IF;
+
+    IF NOT v_limited THEN
+        IF cardinality(v_open) = 1 THEN
+            -- The hot path: one ordered index scan over ready rows, one UPDATE.
+            RETURN QUERY
+            WITH cand AS (
+                SELECT t.id FROM rota.tasks t
+                WHERE t.state = 'queued' AND t.queue = v_open[1] AND t.run_at <= now()
+                ORDER BY t.priority, t.run_at, t.id
+                LIMIT claim.max
+                FOR UPDATE SKIP LOCKED),
+            upd AS (
+                UPDATE rota.tasks t
+                SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
+                    started_at = clock_timestamp(), lease_expires_at = now() + v_lease, slot = NULL, key_slot = NULL
+                WHERE t.id = ANY (ARRAY(SELECT cand.id FROM cand))
+                RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
+                          t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at,
+                          t.priority AS o_priority)
+            SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
+                   upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
+            FROM upd ORDER BY upd.o_priority, upd.run_at, upd.id;
+            RETURN;
+        END IF;
+        -- Several queues: the best few candidates of each queue (ordered index scans),
+        -- merged, then locked with SKIP LOCKED in claim order. Over-fetching leaves
+        -- room for candidates that other claimers hold.
+        v_over := claim.max * 2 + 8;
+        RETURN QUERY
+        WITH pick AS (
+            SELECT c.id FROM unnest(v_open) AS qn(name)
+            CROSS JOIN LATERAL (
+                SELECT x.id, x.priority, x.run_at FROM rota.tasks x
+                WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
+                ORDER BY x.priority, x.run_at, x.id
+                LIMIT v_over) AS c
+            ORDER BY c.priority, c.run_at, c.id
+            LIMIT v_over),
+        cand AS (
+            SELECT t.id FROM rota.tasks t
+            WHERE t.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND t.state = 'queued' AND t.run_at <= now()
+            ORDER BY t.priority, t.run_at, t.id
+            LIMIT claim.max
+            FOR UPDATE SKIP LOCKED),
+        upd AS (
+            UPDATE rota.tasks t
+            SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
+                started_at = clock_timestamp(),
+                lease_expires_at = now() + (SELECT q.lease FROM rota.queues q WHERE q.name = t.queue),
+                slot = NULL, key_slot = NULL
+            WHERE t.id = ANY (ARRAY(SELECT cand.id FROM cand))
+            RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
+                      t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority AS o_priority)
+        SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
+               upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
+        FROM upd ORDER BY upd.o_priority, upd.run_at, upd.id;
+        RETURN;
+    END IF;
+
+    -- Some queue has limits: serve the queues one at a time, in the order given.
+    v_left := claim.max;
+    FOR v_q IN
+        SELECT q.* FROM unnest(claim.queues) WITH ORDINALITY AS x(name, ord)
+        JOIN rota.queues q ON q.name = x.name
+        WHERE NOT q.paused
+        ORDER BY x.ord
+    LOOP
+        EXIT WHEN v_left <= 0;
+        -- Cheap probe first, so that idle polls lock no slot or token rows.
+        -- (ORDER BY + LIMIT 1 keeps the generic plan on the ready index.)
+        PERFORM 1 FROM (SELECT t.id FROM rota.tasks t
+                        WHERE t.state = 'queued' AND t.queue = v_q.name AND t.run_at <= now()
+                        ORDER BY t.priority, t.run_at, t.id LIMIT 1) AS probe;
+        CONTINUE WHEN NOT FOUND;
+        v_n := v_left;
+        v_slots := NULL;
+        v_tokens := NULL;
+        IF v_q.concurrency IS NOT NULL THEN
+            -- One statement, so one snapshot for the limit, the probe for busy slot rows
+            -- above it (an index range probe; none in the common case) and the free slots
+            -- under it: a limit lowered meanwhile cannot be missed.
+            WITH lim AS MATERIALIZED (
+                SELECT q.concurrency AS k,
+                       EXISTS (SELECT 1 FROM rota._queue_slots o
+                               WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
+                FROM rota.queues q WHERE q.name = v_q.name),
+            free AS (
+                SELECT s.slot FROM rota._queue_slots s
+                WHERE s.queue = v_q.name AND s.task_id IS NULL
+                  AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
+                ORDER BY s.slot LIMIT v_n
+                FOR UPDATE SKIP LOCKED)
+            SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
+                   (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
+            INTO v_k, v_above, v_slots;
+            IF v_above THEN
+                -- Busy slots above the limit count against it (transitional, after a
+                -- lowered limit).
+                v_slots := rota._take_slots_over_limit(v_q.name, v_k, v_n, NOT v_hold_over);
+                v_hold_over := true;
+            END IF;
+            v_n := coalesce(cardinality(v_slots), 0);
+            CONTINUE WHEN v_n = 0;
+        END IF;
+        IF v_q.rate_limit IS NOT NULL THEN
+            SELECT array_agg(r.token ORDER BY r.token) INTO v_tokens FROM (
+                SELECT r.token FROM rota._queue_rate_tokens r
+                WHERE r.queue = v_q.name AND r.used_at <= now() - v_q.rate_period AND r.token <= v_q.rate_limit
+                ORDER BY r.token LIMIT v_n
+                FOR UPDATE SKIP LOCKED) AS r;
+            v_n := coalesce(cardinality(v_tokens), 0);
+            CONTINUE WHEN v_n = 0;
+        END IF;
+
+        IF v_q.concurrency_key_limit IS NULL THEN
+            SELECT array_agg(c.id) INTO v_ids FROM (
+                SELECT t.id FROM rota.tasks t
+                WHERE t.state = 'queued' AND t.queue = v_q.name AND t.run_at <= now()
+                ORDER BY t.priority, t.run_at, t.id
+                LIMIT v_n
+                FOR UPDATE SKIP LOCKED) AS c;
+            CONTINUE WHEN v_ids IS NULL;
+            -- the i-th locked task takes the i-th locked slot and the i-th token
+            RETURN QUERY
+            WITH upd AS (
+                UPDATE rota.tasks t
+                SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
+                    started_at = clock_timestamp(), lease_expires_at = now() + v_q.lease,
+                    slot = v_slots[array_position(v_ids, t.id)], key_slot = NULL
+                WHERE t.id = ANY (v_ids)
+                RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
+                          t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at,
+                          t.priority AS o_priority)
+            SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
+                   upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
+            FROM upd ORDER BY upd.o_priority, upd.run_at, upd.id;
+            IF v_slots IS NOT NULL THEN
+                UPDATE rota._queue_slots s SET task_id = v_ids[array_position(v_slots, s.slot)]
+                WHERE s.queue = v_q.name AND s.slot = ANY (v_slots[1:cardinality(v_ids)]);
+            END IF;
+            IF v_tokens IS NOT NULL THEN
+                UPDATE rota._queue_rate_tokens r SET used_at = now()
+                WHERE r.queue = v_q.name AND r.token = ANY (v_tokens[1:cardinality(v_ids)]);
+            END IF;
+            v_left := v_left - cardinality(v_ids);
+            CONTINUE;
+        END IF;
+
+        -- Key limits: walk the best candidates (without locking them), take a key slot
+        -- for keyed ones, then lock the task itself. Saturated keys are passed over, so
+        -- one busy key does not block the queue.
+        v_got := 0;
+        FOR v_c IN
+            SELECT t.id, t.concurrency_key AS ckey FROM rota.tasks t
+            WHERE t.state = 'queued' AND t.queue = v_q.name AND t.run_at <= now()
+            ORDER BY t.priority, t.run_at, t.id
+            LIMIT v_n * 4 + 32
+        LOOP
+            EXIT WHEN v_got >= v_n;
+            v_kslot := NULL;
+            IF v_c.ckey IS NOT NULL THEN
+                v_kslot := rota._take_key_slot(v_q.name, v_c.ckey, v_q.concurrency_key_limit);
+                CONTINUE WHEN v_kslot IS NULL;
+            END IF;
+            PERFORM 1 FROM rota.tasks t WHERE t.id = v_c.id AND t.state = 'queued' AND t.run_at <= now()
+            FOR UPDATE SKIP LOCKED;
+            CONTINUE WHEN NOT FOUND;
+            v_got := v_got + 1;
+            RETURN QUERY
+            WITH upd AS (
+                UPDATE rota.tasks t
+                SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
+                    started_at = clock_timestamp(), lease_expires_at = now() + v_q.lease,
+                    slot = v_slots[v_got], key_slot = v_kslot
+                WHERE t.id = v_c.id
+                RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
+                          t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at)
+            SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
+                   upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
+            FROM upd;
+            IF v_kslot IS NOT NULL THEN
+                UPDATE rota._key_slots k SET task_id = v_c.id
+                WHERE k.queue = v_q.name AND k.concurrency_key = v_c.ckey AND k.slot = v_kslot;
+            END IF;
+            IF v_slots IS NOT NULL THEN
+                UPDATE rota._queue_slots s SET task_id = v_c.id WHERE s.queue = v_q.name AND s.slot = v_slots[v_got];
+            END IF;
+        END LOOP;
+        IF v_tokens IS NOT NULL AND v_got > 0 THEN
+            UPDATE rota._queue_rate_tokens r SET used_at = now()
+            WHERE r.queue = v_q.name AND r.token = ANY (v_tokens[1:v_got]);
+        END IF;
+        v_left := v_left - v_got;
+    END LOOP;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.claim(text, text[], integer)
+    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail.';
+
+-- Earliest run_at of a queued task in the given (unpaused) queues; a worker sleeps until then.
+CREATE OR REPLACE FUNCTION rota.next_run_at(queues text[])
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_missing text;
+    v_next timestamptz;
+BEGIN
+    IF next_run_at.queues IS NULL OR cardinality(next_run_at.queues) = 0 THEN
+        PERFORM rota._invalid('rota.next_run_at', 'queues', 'must name at least one queue', quote_nullable(next_run_at.queues::text));
+    END IF;
+    SELECT x INTO v_missing FROM unnest(next_run_at.queues) AS x
+    WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
+    IF FOUND THEN
+        RAISE EXCEPTION 'rota.next_run_at: unknown queue %', coalesce(quote_literal(v_missing), 'NULL') USING ERRCODE = 'RO001';
+    END IF;
+    SELECT min(m.run_at) INTO v_next
+    FROM rota.queues q
+    CROSS JOIN LATERAL (SELECT t.run_at FROM rota.tasks t
+                        WHERE t.state = 'queued' AND t.queue = q.name
+                        ORDER BY t.run_at LIMIT 1) AS m
+    WHERE q.name = ANY (next_run_at.queues) AND NOT q.paused;
+    RETURN v_next;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.next_run_at(text[]) IS 'Earliest run_at of a queued task in these queues (paused ones excluded), or NULL.';
+
+$code$);
