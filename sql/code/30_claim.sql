@@ -13,21 +13,21 @@ AS $fn$
 DECLARE
     v_slot integer;
     v_busy_above integer;
-    v_free integer[];
+    v_free_slots integer[];
 BEGIN
     SELECT count(*) INTO v_busy_above
     FROM rota._key_slots k
     WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot > p_limit AND k.task_id IS NOT NULL;
     IF v_busy_above > 0 THEN
         -- transitional, after a lowered limit (rows above it exist, so 1..p_limit do too)
-        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
         FROM (SELECT k.slot FROM rota._key_slots k
               WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
               ORDER BY k.slot
               LIMIT v_busy_above + 1
               FOR UPDATE SKIP LOCKED) AS f;
-        IF coalesce(cardinality(v_free), 0) > v_busy_above THEN
-            RETURN v_free[1];
+        IF coalesce(cardinality(v_free_slots), 0) > v_busy_above THEN
+            RETURN v_free_slots[1];
         END IF;
         RETURN NULL;
     END IF;
@@ -60,39 +60,39 @@ BEGIN
 END;
 $fn$;
 
--- Takes up to p_n free slots of a queue whose limit p_k has busy slot rows above it
+-- Takes up to p_wanted free slots of a queue whose limit p_limit has busy slot rows above it
 -- (after a lowered limit): locks those rows (waiting when p_wait, so that claimers
 -- serialize in this transitional state only), checks in a fresh snapshot that they are
 -- all the rows above the current limit, and allows at most
 -- (free slots it could lock) - (busy slots above K) new starts. Slots locked by others
 -- count as being taken. NULL or empty: no start (the caller tries again later).
-CREATE OR REPLACE FUNCTION rota._take_slots_over_limit(p_queue text, p_k integer, p_n integer, p_wait boolean)
+CREATE OR REPLACE FUNCTION rota._take_slots_over_limit(p_queue text, p_limit integer, p_wanted integer, p_wait boolean)
 RETURNS integer[]
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_k integer := p_k;
-    v_locked integer[];
-    v_busy integer;
-    v_k_now integer;
-    v_above integer[];
-    v_free integer[];
+    v_limit integer := p_limit;
+    v_locked_above integer[];
+    v_busy_above integer;
+    v_limit_now integer;
+    v_rows_above integer[];
+    v_free_slots integer[];
 BEGIN
     FOR i IN 1..5 LOOP
         IF p_wait THEN
             SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
-            INTO v_locked, v_busy
+            INTO v_locked_above, v_busy_above
             FROM (SELECT s.slot, s.task_id FROM rota._queue_slots s
-                  WHERE s.queue = p_queue AND s.slot > v_k
+                  WHERE s.queue = p_queue AND s.slot > v_limit
                   ORDER BY s.slot
                   FOR UPDATE) AS o;
         ELSE
             -- this claim already holds another queue's over-limit rows: waiting here could
             -- deadlock with a claimer that takes the queues in the other order
             SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
-            INTO v_locked, v_busy
+            INTO v_locked_above, v_busy_above
             FROM (SELECT s.slot, s.task_id FROM rota._queue_slots s
-                  WHERE s.queue = p_queue AND s.slot > v_k
+                  WHERE s.queue = p_queue AND s.slot > v_limit
                   ORDER BY s.slot
                   FOR UPDATE SKIP LOCKED) AS o;
         END IF;
@@ -100,32 +100,84 @@ BEGIN
         SELECT q.concurrency,
                ARRAY(SELECT o.slot FROM rota._queue_slots o
                      WHERE o.queue = q.name AND o.slot > q.concurrency ORDER BY o.slot)
-        INTO v_k_now, v_above
+        INTO v_limit_now, v_rows_above
         FROM rota.queues q WHERE q.name = p_queue;
-        IF v_k_now IS NULL THEN
+        IF v_limit_now IS NULL THEN
             RETURN NULL;
         END IF;
-        IF v_k_now = v_k AND v_above = coalesce(v_locked, '{}') THEN
-            IF cardinality(v_above) = 0 THEN
+        IF v_limit_now = v_limit AND v_rows_above = coalesce(v_locked_above, '{}') THEN
+            IF cardinality(v_rows_above) = 0 THEN
                 -- the rows above K went away meanwhile; the next claim takes the plain path
                 RETURN NULL;
             END IF;
             -- We hold every row above K, so define_queue cannot change the limit or add
             -- such rows before we commit (it locks them first).
-            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
             FROM (SELECT s.slot FROM rota._queue_slots s
-                  WHERE s.queue = p_queue AND s.task_id IS NULL AND s.slot <= v_k
+                  WHERE s.queue = p_queue AND s.task_id IS NULL AND s.slot <= v_limit
                   ORDER BY s.slot
-                  LIMIT p_n + v_busy
+                  LIMIT p_wanted + v_busy_above
                   FOR UPDATE SKIP LOCKED) AS f;
-            RETURN v_free[1:least(p_n, coalesce(cardinality(v_free), 0) - v_busy)];
+            RETURN v_free_slots[1:least(p_wanted, coalesce(cardinality(v_free_slots), 0) - v_busy_above)];
         END IF;
         IF NOT p_wait THEN
             RETURN NULL;
         END IF;
-        v_k := v_k_now;
+        v_limit := v_limit_now;
     END LOOP;
     RETURN NULL;
+END;
+$fn$;
+
+-- Starts the leases of locked queued tasks for an executor: the one UPDATE of every claim
+-- path. The i-th id takes the i-th of p_slots and p_key_slots (NULL: none held); p_lease
+-- NULL means each task's own queue lease. Returns the tasks in claim order, with the fire
+-- time of schedule fires (found through schedule_fires, so keys are never parsed).
+CREATE OR REPLACE FUNCTION rota._start_tasks(p_executor text, p_ids bigint[], p_lease interval,
+                                             p_slots integer[] DEFAULT NULL, p_key_slots integer[] DEFAULT NULL)
+RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
+              enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
+              lease_expires_at timestamptz, scheduled_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH started AS (
+        UPDATE rota.tasks t
+        SET state = 'running', executor = p_executor, attempts = t.attempts + 1,
+            started_at = clock_timestamp(),
+            lease_expires_at = now() + coalesce(p_lease, (SELECT q.lease FROM rota.queues q WHERE q.name = t.queue)),
+            slot = CASE WHEN p_slots IS NOT NULL THEN p_slots[array_position(p_ids, t.id)] END,
+            key_slot = CASE WHEN p_key_slots IS NOT NULL THEN p_key_slots[array_position(p_ids, t.id)] END
+        WHERE t.id = ANY (p_ids)
+        RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
+                  t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority)
+    SELECT s.id, s.queue, s.task, s.payload, s.attempts, s.key, s.parent_id, s.enqueued_at,
+           s.run_at, s.max_attempts, s.concurrency_key, s.lease_expires_at,
+           CASE WHEN s.key LIKE 'schedule:%'
+                THEN (SELECT f.fire_at FROM rota.schedule_fires f WHERE f.task_id = s.id) END
+    FROM started s
+    ORDER BY s.priority, s.run_at, s.id;
+END;
+$fn$;
+
+-- Marks the limit rows that tasks just started hold: the i-th id holds the i-th slot and
+-- uses the i-th rate token. (Key slots are marked as they are taken, in claim.) Undone by
+-- _release_holds.
+CREATE OR REPLACE FUNCTION rota._take_holds(p_queue text, p_ids bigint[], p_slots integer[], p_tokens integer[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    IF p_slots IS NOT NULL THEN
+        UPDATE rota._queue_slots s SET task_id = p_ids[array_position(p_slots, s.slot)]
+        WHERE s.queue = p_queue AND s.slot = ANY (p_slots[1:cardinality(p_ids)]);
+    END IF;
+    IF p_tokens IS NOT NULL THEN
+        UPDATE rota._queue_rate_tokens r SET used_at = now()
+        WHERE r.queue = p_queue AND r.token = ANY (p_tokens[1:cardinality(p_ids)]);
+    END IF;
 END;
 $fn$;
 
@@ -133,7 +185,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota.claim(executor text, queues text[], max integer DEFAULT 1)
 RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
               enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
-              lease_expires_at timestamptz)
+              lease_expires_at timestamptz, scheduled_at timestamptz)
 LANGUAGE plpgsql VOLATILE
 -- `LIMIT max` makes every custom plan look cheaper than the generic one, so without this
 -- each call would be planned afresh; the generic plans below are built not to depend on
@@ -143,30 +195,30 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.claim';
-    v_stopped timestamptz;
-    v_open text[];
-    v_found integer;
-    v_limited boolean;
-    v_missing text;
-    v_q rota.queues;
-    v_left integer;
-    v_n integer;
-    v_got integer;
+    v_stopped_at timestamptz;
+    v_open_queues text[];
+    v_known_count integer;
+    v_any_limited boolean;
+    v_unknown_queue text;
+    v_lease interval;
+    v_candidates_per_queue integer;
+    v_queue rota.queues;
+    v_still_wanted integer;
+    v_startable integer;
+    v_limit integer;
+    v_busy_above_limit boolean;
+    v_holding_over_limit boolean := false;
     v_slots integer[];
     v_tokens integer[];
-    v_c record;
-    v_kslot integer;
-    v_over integer;
-    v_lease interval;
+    v_candidate record;
+    v_key_slot integer;
     v_ids bigint[];
-    v_k integer;
-    v_above boolean;
-    v_hold_over boolean := false;
+    v_key_slots integer[];
 BEGIN
     IF claim.max IS NULL OR claim.max < 1 OR claim.max > 10000 THEN
         PERFORM rota._invalid(c_fn, 'max', 'must be between 1 and 10000', claim.max::text);
     END IF;
-    SELECT e.stopped_at INTO v_stopped FROM rota.executors e WHERE e.id = claim.executor;
+    SELECT e.stopped_at INTO v_stopped_at FROM rota.executors e WHERE e.id = claim.executor;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'rota.claim: unknown executor % (call rota.register_executor first)',
             coalesce(quote_literal(claim.executor), 'NULL') USING ERRCODE = 'RO004';
@@ -179,98 +231,77 @@ BEGIN
            min(q.lease) FILTER (WHERE NOT q.paused),
            coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
                                               OR q.concurrency_key_limit IS NOT NULL)), false)
-    INTO v_open, v_found, v_lease, v_limited
+    INTO v_open_queues, v_known_count, v_lease, v_any_limited
     FROM rota.queues q WHERE q.name = ANY (claim.queues);
-    IF v_found < cardinality(claim.queues) THEN
-        SELECT x INTO v_missing FROM unnest(claim.queues) AS x
+    IF v_known_count < cardinality(claim.queues) THEN
+        SELECT x INTO v_unknown_queue FROM unnest(claim.queues) AS x
         WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
         IF FOUND THEN
-            RAISE EXCEPTION 'rota.claim: unknown queue %', coalesce(quote_literal(v_missing), 'NULL')
+            RAISE EXCEPTION 'rota.claim: unknown queue %', coalesce(quote_literal(v_unknown_queue), 'NULL')
                 USING ERRCODE = 'RO001';
         END IF;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
-    IF v_stopped IS NOT NULL OR v_open IS NULL THEN
+    IF v_stopped_at IS NOT NULL OR v_open_queues IS NULL THEN
         RETURN;
     END IF;
 
-    IF NOT v_limited THEN
-        IF cardinality(v_open) = 1 THEN
-            -- The hot path: one ordered index scan over ready rows, one UPDATE.
-            RETURN QUERY
-            WITH cand AS (
-                SELECT t.id FROM rota.tasks t
-                WHERE t.state = 'queued' AND t.queue = v_open[1] AND t.run_at <= now()
-                ORDER BY t.priority, t.run_at, t.id
-                LIMIT claim.max
-                FOR UPDATE SKIP LOCKED),
-            upd AS (
-                UPDATE rota.tasks t
-                SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                    started_at = clock_timestamp(), lease_expires_at = now() + v_lease, slot = NULL, key_slot = NULL
-                WHERE t.id = ANY (ARRAY(SELECT cand.id FROM cand))
-                RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
-                          t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at,
-                          t.priority AS o_priority)
-            SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
-                   upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
-            FROM upd ORDER BY upd.o_priority, upd.run_at, upd.id;
-            RETURN;
+    IF NOT v_any_limited THEN
+        IF cardinality(v_open_queues) = 1 THEN
+            -- The hot path: one ordered index scan over ready rows.
+            SELECT array_agg(c.id) INTO v_ids
+            FROM (SELECT t.id FROM rota.tasks t
+                  WHERE t.state = 'queued' AND t.queue = v_open_queues[1] AND t.run_at <= now()
+                  ORDER BY t.priority, t.run_at, t.id
+                  LIMIT claim.max
+                  FOR UPDATE SKIP LOCKED) AS c;
+        ELSE
+            -- Several queues: the best few candidates of each queue (ordered index scans),
+            -- merged, then locked with SKIP LOCKED in claim order. Over-fetching leaves
+            -- room for candidates that other claimers hold. Each task gets its queue's lease.
+            v_candidates_per_queue := claim.max * 2 + 8;
+            v_lease := NULL;
+            WITH pick AS (
+                SELECT c.id FROM unnest(v_open_queues) AS qn(name)
+                CROSS JOIN LATERAL (
+                    SELECT x.id, x.priority, x.run_at FROM rota.tasks x
+                    WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
+                    ORDER BY x.priority, x.run_at, x.id
+                    LIMIT v_candidates_per_queue) AS c
+                ORDER BY c.priority, c.run_at, c.id
+                LIMIT v_candidates_per_queue)
+            SELECT array_agg(c.id) INTO v_ids
+            FROM (SELECT t.id FROM rota.tasks t
+                  WHERE t.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND t.state = 'queued' AND t.run_at <= now()
+                  ORDER BY t.priority, t.run_at, t.id
+                  LIMIT claim.max
+                  FOR UPDATE SKIP LOCKED) AS c;
         END IF;
-        -- Several queues: the best few candidates of each queue (ordered index scans),
-        -- merged, then locked with SKIP LOCKED in claim order. Over-fetching leaves
-        -- room for candidates that other claimers hold.
-        v_over := claim.max * 2 + 8;
-        RETURN QUERY
-        WITH pick AS (
-            SELECT c.id FROM unnest(v_open) AS qn(name)
-            CROSS JOIN LATERAL (
-                SELECT x.id, x.priority, x.run_at FROM rota.tasks x
-                WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
-                ORDER BY x.priority, x.run_at, x.id
-                LIMIT v_over) AS c
-            ORDER BY c.priority, c.run_at, c.id
-            LIMIT v_over),
-        cand AS (
-            SELECT t.id FROM rota.tasks t
-            WHERE t.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND t.state = 'queued' AND t.run_at <= now()
-            ORDER BY t.priority, t.run_at, t.id
-            LIMIT claim.max
-            FOR UPDATE SKIP LOCKED),
-        upd AS (
-            UPDATE rota.tasks t
-            SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                started_at = clock_timestamp(),
-                lease_expires_at = now() + (SELECT q.lease FROM rota.queues q WHERE q.name = t.queue),
-                slot = NULL, key_slot = NULL
-            WHERE t.id = ANY (ARRAY(SELECT cand.id FROM cand))
-            RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
-                      t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority AS o_priority)
-        SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
-               upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
-        FROM upd ORDER BY upd.o_priority, upd.run_at, upd.id;
+        IF v_ids IS NOT NULL THEN
+            RETURN QUERY SELECT * FROM rota._start_tasks(claim.executor, v_ids, v_lease);
+        END IF;
         RETURN;
     END IF;
 
     -- Some queue has limits: serve the queues one at a time, in the order given.
-    v_left := claim.max;
-    FOR v_q IN
+    v_still_wanted := claim.max;
+    FOR v_queue IN
         SELECT q.* FROM unnest(claim.queues) WITH ORDINALITY AS x(name, ord)
         JOIN rota.queues q ON q.name = x.name
         WHERE NOT q.paused
         ORDER BY x.ord
     LOOP
-        EXIT WHEN v_left <= 0;
+        EXIT WHEN v_still_wanted <= 0;
         -- Cheap probe first, so that idle polls lock no slot or token rows.
         -- (ORDER BY + LIMIT 1 keeps the generic plan on the ready index.)
         PERFORM 1 FROM (SELECT t.id FROM rota.tasks t
-                        WHERE t.state = 'queued' AND t.queue = v_q.name AND t.run_at <= now()
+                        WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
                         ORDER BY t.priority, t.run_at, t.id LIMIT 1) AS probe;
         CONTINUE WHEN NOT FOUND;
-        v_n := v_left;
+        v_startable := v_still_wanted;
         v_slots := NULL;
         v_tokens := NULL;
-        IF v_q.concurrency IS NOT NULL THEN
+        IF v_queue.concurrency IS NOT NULL THEN
             -- One statement, so one snapshot for the limit, the probe for busy slot rows
             -- above it (an index range probe; none in the common case) and the free slots
             -- under it: a limit lowered meanwhile cannot be missed.
@@ -278,119 +309,86 @@ BEGIN
                 SELECT q.concurrency AS k,
                        EXISTS (SELECT 1 FROM rota._queue_slots o
                                WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
-                FROM rota.queues q WHERE q.name = v_q.name),
+                FROM rota.queues q WHERE q.name = v_queue.name),
             free AS (
                 SELECT s.slot FROM rota._queue_slots s
-                WHERE s.queue = v_q.name AND s.task_id IS NULL
+                WHERE s.queue = v_queue.name AND s.task_id IS NULL
                   AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
-                ORDER BY s.slot LIMIT v_n
+                ORDER BY s.slot LIMIT v_startable
                 FOR UPDATE SKIP LOCKED)
             SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
                    (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
-            INTO v_k, v_above, v_slots;
-            IF v_above THEN
+            INTO v_limit, v_busy_above_limit, v_slots;
+            IF v_busy_above_limit THEN
                 -- Busy slots above the limit count against it (transitional, after a
                 -- lowered limit).
-                v_slots := rota._take_slots_over_limit(v_q.name, v_k, v_n, NOT v_hold_over);
-                v_hold_over := true;
+                v_slots := rota._take_slots_over_limit(v_queue.name, v_limit, v_startable, NOT v_holding_over_limit);
+                v_holding_over_limit := true;
             END IF;
-            v_n := coalesce(cardinality(v_slots), 0);
-            CONTINUE WHEN v_n = 0;
+            v_startable := coalesce(cardinality(v_slots), 0);
+            CONTINUE WHEN v_startable = 0;
         END IF;
-        IF v_q.rate_limit IS NOT NULL THEN
+        IF v_queue.rate_limit IS NOT NULL THEN
             SELECT array_agg(r.token ORDER BY r.token) INTO v_tokens FROM (
                 SELECT r.token FROM rota._queue_rate_tokens r
-                WHERE r.queue = v_q.name AND r.used_at <= now() - v_q.rate_period AND r.token <= v_q.rate_limit
-                ORDER BY r.token LIMIT v_n
+                WHERE r.queue = v_queue.name AND r.used_at <= now() - v_queue.rate_period
+                  AND r.token <= v_queue.rate_limit
+                ORDER BY r.token LIMIT v_startable
                 FOR UPDATE SKIP LOCKED) AS r;
-            v_n := coalesce(cardinality(v_tokens), 0);
-            CONTINUE WHEN v_n = 0;
+            v_startable := coalesce(cardinality(v_tokens), 0);
+            CONTINUE WHEN v_startable = 0;
         END IF;
 
-        IF v_q.concurrency_key_limit IS NULL THEN
+        IF v_queue.concurrency_key_limit IS NULL THEN
             SELECT array_agg(c.id) INTO v_ids FROM (
                 SELECT t.id FROM rota.tasks t
-                WHERE t.state = 'queued' AND t.queue = v_q.name AND t.run_at <= now()
+                WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
                 ORDER BY t.priority, t.run_at, t.id
-                LIMIT v_n
+                LIMIT v_startable
                 FOR UPDATE SKIP LOCKED) AS c;
-            CONTINUE WHEN v_ids IS NULL;
-            -- the i-th locked task takes the i-th locked slot and the i-th token
-            RETURN QUERY
-            WITH upd AS (
-                UPDATE rota.tasks t
-                SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                    started_at = clock_timestamp(), lease_expires_at = now() + v_q.lease,
-                    slot = v_slots[array_position(v_ids, t.id)], key_slot = NULL
-                WHERE t.id = ANY (v_ids)
-                RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
-                          t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at,
-                          t.priority AS o_priority)
-            SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
-                   upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
-            FROM upd ORDER BY upd.o_priority, upd.run_at, upd.id;
-            IF v_slots IS NOT NULL THEN
-                UPDATE rota._queue_slots s SET task_id = v_ids[array_position(v_slots, s.slot)]
-                WHERE s.queue = v_q.name AND s.slot = ANY (v_slots[1:cardinality(v_ids)]);
-            END IF;
-            IF v_tokens IS NOT NULL THEN
-                UPDATE rota._queue_rate_tokens r SET used_at = now()
-                WHERE r.queue = v_q.name AND r.token = ANY (v_tokens[1:cardinality(v_ids)]);
-            END IF;
-            v_left := v_left - cardinality(v_ids);
-            CONTINUE;
+            v_key_slots := NULL;
+        ELSE
+            -- Key limits: walk the best candidates (without locking them), take a key slot
+            -- for keyed ones, then lock the task itself. Saturated keys are passed over, so
+            -- one busy key does not block the queue.
+            v_ids := '{}';
+            v_key_slots := '{}';
+            FOR v_candidate IN
+                SELECT t.id, t.concurrency_key FROM rota.tasks t
+                WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
+                ORDER BY t.priority, t.run_at, t.id
+                LIMIT v_startable * 4 + 32
+            LOOP
+                EXIT WHEN cardinality(v_ids) >= v_startable;
+                v_key_slot := NULL;
+                IF v_candidate.concurrency_key IS NOT NULL THEN
+                    v_key_slot := rota._take_key_slot(v_queue.name, v_candidate.concurrency_key,
+                                                      v_queue.concurrency_key_limit);
+                    CONTINUE WHEN v_key_slot IS NULL;
+                END IF;
+                PERFORM 1 FROM rota.tasks t
+                WHERE t.id = v_candidate.id AND t.state = 'queued' AND t.run_at <= now()
+                FOR UPDATE SKIP LOCKED;
+                CONTINUE WHEN NOT FOUND;
+                -- held at once, so that the next candidate of the same key sees it taken
+                IF v_key_slot IS NOT NULL THEN
+                    UPDATE rota._key_slots k SET task_id = v_candidate.id
+                    WHERE k.queue = v_queue.name AND k.concurrency_key = v_candidate.concurrency_key
+                      AND k.slot = v_key_slot;
+                END IF;
+                v_ids := v_ids || v_candidate.id;
+                v_key_slots := v_key_slots || v_key_slot;
+            END LOOP;
         END IF;
-
-        -- Key limits: walk the best candidates (without locking them), take a key slot
-        -- for keyed ones, then lock the task itself. Saturated keys are passed over, so
-        -- one busy key does not block the queue.
-        v_got := 0;
-        FOR v_c IN
-            SELECT t.id, t.concurrency_key AS ckey FROM rota.tasks t
-            WHERE t.state = 'queued' AND t.queue = v_q.name AND t.run_at <= now()
-            ORDER BY t.priority, t.run_at, t.id
-            LIMIT v_n * 4 + 32
-        LOOP
-            EXIT WHEN v_got >= v_n;
-            v_kslot := NULL;
-            IF v_c.ckey IS NOT NULL THEN
-                v_kslot := rota._take_key_slot(v_q.name, v_c.ckey, v_q.concurrency_key_limit);
-                CONTINUE WHEN v_kslot IS NULL;
-            END IF;
-            PERFORM 1 FROM rota.tasks t WHERE t.id = v_c.id AND t.state = 'queued' AND t.run_at <= now()
-            FOR UPDATE SKIP LOCKED;
-            CONTINUE WHEN NOT FOUND;
-            v_got := v_got + 1;
-            RETURN QUERY
-            WITH upd AS (
-                UPDATE rota.tasks t
-                SET state = 'running', executor = claim.executor, attempts = t.attempts + 1,
-                    started_at = clock_timestamp(), lease_expires_at = now() + v_q.lease,
-                    slot = v_slots[v_got], key_slot = v_kslot
-                WHERE t.id = v_c.id
-                RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
-                          t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at)
-            SELECT upd.id, upd.queue, upd.task, upd.payload, upd.attempts, upd.key, upd.parent_id, upd.enqueued_at,
-                   upd.run_at, upd.max_attempts, upd.concurrency_key, upd.lease_expires_at
-            FROM upd;
-            IF v_kslot IS NOT NULL THEN
-                UPDATE rota._key_slots k SET task_id = v_c.id
-                WHERE k.queue = v_q.name AND k.concurrency_key = v_c.ckey AND k.slot = v_kslot;
-            END IF;
-            IF v_slots IS NOT NULL THEN
-                UPDATE rota._queue_slots s SET task_id = v_c.id WHERE s.queue = v_q.name AND s.slot = v_slots[v_got];
-            END IF;
-        END LOOP;
-        IF v_tokens IS NOT NULL AND v_got > 0 THEN
-            UPDATE rota._queue_rate_tokens r SET used_at = now()
-            WHERE r.queue = v_q.name AND r.token = ANY (v_tokens[1:v_got]);
-        END IF;
-        v_left := v_left - v_got;
+        CONTINUE WHEN coalesce(cardinality(v_ids), 0) = 0;
+        RETURN QUERY SELECT * FROM rota._start_tasks(claim.executor, v_ids, v_queue.lease, v_slots, v_key_slots);
+        PERFORM rota._take_holds(v_queue.name, v_ids, v_slots, v_tokens);
+        v_still_wanted := v_still_wanted - cardinality(v_ids);
     END LOOP;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.claim(text, text[], integer)
-    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail.';
+    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail; scheduled_at is the fire time of a schedule''s task.';
 
 -- Earliest run_at of a queued task in the given (unpaused) queues; a worker sleeps until then.
 CREATE OR REPLACE FUNCTION rota.next_run_at(queues text[])
