@@ -62,8 +62,8 @@ BEGIN
         FOR UPDATE SKIP LOCKED),
     renewed AS (
         UPDATE rota.tasks t
-        SET lease_expires_at = now() + coalesce(q.lease, interval '30 seconds')
-        FROM mine m LEFT JOIN rota.queues q ON q.name = m.queue
+        SET lease_expires_at = now() + q.lease
+        FROM mine m JOIN rota.queues q ON q.name = m.queue
         WHERE t.id = m.id
         RETURNING t.id, t.cancel_requested)
     SELECT r.id FROM renewed r WHERE r.cancel_requested
@@ -85,13 +85,9 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    v_count integer;
-    v_notify text[];
-    v_ids bigint[];
-    v_queues text[];
-    v_slots integer[];
-    v_kslots integer[];
-    v_ckeys text[];
+    v_released integer;
+    v_ready_queues text[];
+    v_held_ids bigint[];
 BEGIN
     UPDATE rota.executors e SET stopped_at = now() WHERE e.id = stop_executor.executor;
     IF NOT FOUND THEN
@@ -105,27 +101,25 @@ BEGIN
         FOR UPDATE),
     upd AS (
         UPDATE rota.tasks t
-        SET state = CASE WHEN t.cancel_requested THEN 'cancelled' ELSE 'queued' END,
+        SET state = rota._unless_cancelled(t.cancel_requested, 'queued'),
             attempts_refunded = t.attempts_refunded + 1,
             finished_at = CASE WHEN t.cancel_requested THEN now() END,
             run_at = CASE WHEN t.cancel_requested THEN t.run_at ELSE now() END,
             lease_expires_at = NULL
         FROM mine m
         WHERE t.id = m.id AND t.executor = stop_executor.executor AND t.state = 'running'
-        RETURNING t.id, t.queue, t.state, t.attempts, t.executor, t.started_at, t.slot, t.key_slot, t.concurrency_key),
+        RETURNING t.id, t.queue, t.state, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
         SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', 'released by rota.stop_executor'
         FROM upd u)
     SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued'),
-           array_agg(upd.id ORDER BY upd.id), array_agg(upd.queue ORDER BY upd.id),
-           array_agg(upd.slot ORDER BY upd.id), array_agg(upd.key_slot ORDER BY upd.id),
-           array_agg(upd.concurrency_key ORDER BY upd.id)
-    INTO v_count, v_notify, v_ids, v_queues, v_slots, v_kslots, v_ckeys
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
+    INTO v_released, v_ready_queues, v_held_ids
     FROM upd;
     -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_ids, v_queues, v_slots, v_kslots, v_ckeys, v_notify);
-    RETURN v_count;
+    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    RETURN v_released;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.stop_executor(text)
@@ -137,53 +131,27 @@ RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_count integer;
-    v_notify text[];
-    v_ids bigint[];
-    v_queues text[];
-    v_slots integer[];
-    v_kslots integer[];
-    v_ckeys text[];
+    v_expired_ids bigint[];
+    v_errors text[];
 BEGIN
     -- SKIP LOCKED: a locked row is being completed, failed or renewed right now, and
     -- several reapers (one per replica) must not queue up behind each other.
-    WITH expired AS (
-        SELECT t.id,
-               CASE WHEN t.cancel_requested THEN 'cancelled'
-                    WHEN t.attempts - t.attempts_refunded >= t.max_attempts THEN 'failed'
-                    ELSE 'queued' END AS new_state,
-               now() + rota._backoff(coalesce(q.backoff_base, interval '1 second'),
-                                     coalesce(q.backoff_max, interval '1 hour'),
-                                     t.attempts - t.attempts_refunded) AS next_run
-        FROM rota.tasks t
-        LEFT JOIN rota.queues q ON q.name = t.queue
-        WHERE t.state = 'running' AND t.lease_expires_at < now()
-        ORDER BY t.id
-        LIMIT 10000
-        FOR UPDATE OF t SKIP LOCKED),
-    upd AS (
-        UPDATE rota.tasks t
-        SET state = x.new_state,
-            run_at = CASE WHEN x.new_state = 'queued' THEN x.next_run ELSE t.run_at END,
-            finished_at = CASE WHEN x.new_state = 'queued' THEN NULL ELSE now() END,
-            lease_expires_at = NULL,
-            last_error = 'lease expired (executor ' || t.executor || ')'
-        FROM expired x
-        WHERE t.id = x.id
-        RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot,
-                  t.concurrency_key, t.last_error),
-    history AS (
-        INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
-        SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'lease_expired', u.last_error FROM upd u)
-    SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
-           array_agg(upd.id ORDER BY upd.id), array_agg(upd.queue ORDER BY upd.id),
-           array_agg(upd.slot ORDER BY upd.id), array_agg(upd.key_slot ORDER BY upd.id),
-           array_agg(upd.concurrency_key ORDER BY upd.id)
-    INTO v_count, v_notify, v_ids, v_queues, v_slots, v_kslots, v_ckeys
-    FROM upd;
-    -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_ids, v_queues, v_slots, v_kslots, v_ckeys, v_notify);
-    RETURN v_count;
+    SELECT array_agg(x.id ORDER BY x.id), array_agg(x.error ORDER BY x.id)
+    INTO v_expired_ids, v_errors
+    FROM (SELECT t.id, 'lease expired (executor ' || t.executor || ')' AS error
+          FROM rota.tasks t
+          WHERE t.state = 'running' AND t.lease_expires_at < now()
+          ORDER BY t.id
+          LIMIT 10000
+          FOR UPDATE SKIP LOCKED) AS x;
+    IF v_expired_ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    RETURN (SELECT count(*)
+            FROM rota._after_failure(v_expired_ids, v_errors,
+                                     array_fill(true, ARRAY[cardinality(v_expired_ids)]),
+                                     array_fill(NULL::interval, ARRAY[cardinality(v_expired_ids)]),
+                                     'lease_expired'));
 END;
 $fn$;
 COMMENT ON FUNCTION rota.reap()
