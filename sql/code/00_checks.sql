@@ -11,15 +11,45 @@ BEGIN
 END;
 $fn$;
 
--- Names of queues, tasks and executors share one pattern so they are safe in keys,
--- NOTIFY payloads and logs.
+-- Names of queues, tasks, executors, steps and schedules share one pattern so they are
+-- safe in keys, NOTIFY payloads and logs. (The tables' *_format CHECK constraints repeat
+-- it as the last line of defence.)
+CREATE OR REPLACE FUNCTION rota._name_pattern()
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$';
+$fn$;
+
+-- Raises RO010 unless p_value is a name (rota._name_pattern).
 CREATE OR REPLACE FUNCTION rota._check_name(p_fn text, p_arg text, p_value text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
 BEGIN
-    IF p_value IS NULL OR p_value !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' THEN
-        PERFORM rota._invalid(p_fn, p_arg, 'must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$', quote_nullable(p_value));
+    IF p_value IS NULL OR p_value !~ rota._name_pattern() THEN
+        PERFORM rota._invalid(p_fn, p_arg, 'must match ' || rota._name_pattern(), quote_nullable(p_value));
+    END IF;
+END;
+$fn$;
+
+-- Keys (idempotency and concurrency keys) are 1 to 512 characters long (NULL: no key).
+CREATE OR REPLACE FUNCTION rota._is_key_length(p_value text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT char_length(p_value) BETWEEN 1 AND 512;
+$fn$;
+
+-- Raises RO010 unless a key has a valid length (rota._is_key_length); the message shows
+-- its first 40 characters only.
+CREATE OR REPLACE FUNCTION rota._check_key_length(p_fn text, p_arg text, p_value text)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+BEGIN
+    IF NOT rota._is_key_length(p_value) THEN
+        PERFORM rota._invalid(p_fn, p_arg, 'must be 1 to 512 characters', quote_literal(left(p_value, 40)));
     END IF;
 END;
 $fn$;

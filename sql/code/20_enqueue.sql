@@ -28,11 +28,11 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     v_max_attempts integer;
-    v_n integer := coalesce(cardinality(p_payloads), 0);
-    v_i integer;
+    v_count integer := coalesce(cardinality(p_payloads), 0);
+    v_bad_index integer;
     v_ids bigint[];
     v_missing integer[];
-    v_loops integer := 0;
+    v_rounds integer := 0;
 BEGIN
     SELECT q.max_attempts INTO v_max_attempts FROM rota.queues q WHERE q.name = p_queue;
     IF NOT FOUND THEN
@@ -42,30 +42,28 @@ BEGIN
     IF p_max_attempts < 1 THEN
         PERFORM rota._invalid(p_fn, 'max_attempts', 'must be >= 1', p_max_attempts::text);
     END IF;
-    IF char_length(p_concurrency_key) NOT BETWEEN 1 AND 512 THEN
-        PERFORM rota._invalid(p_fn, 'concurrency_key', 'must be 1 to 512 characters', quote_literal(left(p_concurrency_key, 40)));
-    END IF;
+    PERFORM rota._check_key_length(p_fn, 'concurrency_key', p_concurrency_key);
     IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
         RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
     END IF;
-    IF p_keys IS NOT NULL AND cardinality(p_keys) <> v_n THEN
-        PERFORM rota._invalid(p_fn, 'keys', 'must have as many elements as payloads (' || v_n || ')',
+    IF p_keys IS NOT NULL AND cardinality(p_keys) <> v_count THEN
+        PERFORM rota._invalid(p_fn, 'keys', 'must have as many elements as payloads (' || v_count || ')',
             cardinality(p_keys)::text);
     END IF;
     -- one set-based pass per check, so big batches do not pay a function call per element
-    SELECT u.ord INTO v_i FROM unnest(p_payloads) WITH ORDINALITY AS u(p, ord)
+    SELECT u.ord INTO v_bad_index FROM unnest(p_payloads) WITH ORDINALITY AS u(p, ord)
     WHERE pg_column_size(u.p) * 6 > 1048576 AND octet_length(u.p::text) > 1048576
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
-        PERFORM rota._check_size(p_fn, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' ELSE 'payloads[' || v_i || ']' END,
-                                 p_payloads[v_i]);
+        PERFORM rota._check_size(p_fn, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' ELSE 'payloads[' || v_bad_index || ']' END,
+                                 p_payloads[v_bad_index]);
     END IF;
-    SELECT u.ord INTO v_i FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
-    WHERE char_length(u.k) NOT BETWEEN 1 AND 512
+    SELECT u.ord INTO v_bad_index FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
+    WHERE NOT rota._is_key_length(u.k)
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
-        PERFORM rota._invalid(p_fn, CASE WHEN p_fn = 'rota.enqueue' THEN 'key' ELSE 'keys[' || v_i || ']' END,
-            'must be 1 to 512 characters', quote_literal(left(p_keys[v_i], 40)));
+        PERFORM rota._check_key_length(p_fn, CASE WHEN p_fn = 'rota.enqueue' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END,
+                                       p_keys[v_bad_index]);
     END IF;
 
     IF p_keys IS NULL THEN
@@ -86,9 +84,9 @@ BEGIN
     -- With keys: insert what is new, then read back every key. A key whose row is
     -- invisible to us (inserted by a session that has since committed after our
     -- snapshot, or deleted meanwhile) is retried with a fresh statement.
-    v_ids := array_fill(NULL::bigint, ARRAY[v_n]);
+    v_ids := array_fill(NULL::bigint, ARRAY[v_count]);
     LOOP
-        v_loops := v_loops + 1;
+        v_rounds := v_rounds + 1;
         WITH ins AS (
             INSERT INTO rota.tasks (queue, task, payload, key, run_at, priority, max_attempts, concurrency_key, parent_id)
             SELECT p_queue, p_task, coalesce(u.payload, '{}'), u.key, coalesce(p_run_at, now()), coalesce(p_priority, 0),
@@ -119,7 +117,7 @@ BEGIN
         -- keys within one call map to the one row inserted.
         SELECT array_agg(ord) INTO v_missing FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord) WHERE x.id IS NULL;
         EXIT WHEN v_missing IS NULL;
-        IF v_loops >= 5 THEN
+        IF v_rounds >= 5 THEN
             RAISE EXCEPTION '%: could not insert or find the task with key % (concurrent deletes?)', p_fn,
                 quote_literal(p_keys[v_missing[1]]) USING ERRCODE = '40001';
         END IF;

@@ -42,6 +42,16 @@
 
 SELECT rota._apply_code('cron', $code$
 
+-- Raises RO012 for a cron expression in the one format every cron error uses.
+CREATE OR REPLACE FUNCTION rota._invalid_cron(p_fn text, p_cron text, p_problem text)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'RO012', MESSAGE = format('%s: invalid cron expression "%s": %s', p_fn, p_cron, p_problem);
+END;
+$fn$;
+
 -- Parses a cron expression into bitmaps; raises RO012 naming the field and value.
 -- p_fn is the function name the error message starts with.
 CREATE OR REPLACE FUNCTION rota._cron_parse(p_cron text, p_fn text DEFAULT 'rota.cron_next')
@@ -78,7 +88,7 @@ DECLARE
     v_ok     boolean;
 BEGIN
     IF v_src = '' THEN
-        RAISE EXCEPTION USING ERRCODE = 'RO012', MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || 'expression is empty';
+        PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is empty');
     END IF;
     IF left(v_src, 1) = '@' THEN
         v_src := CASE lower(v_src)
@@ -91,15 +101,13 @@ BEGIN
             WHEN '@annually' THEN '0 0 1 1 *'
         END;
         IF v_src IS NULL THEN
-            RAISE EXCEPTION USING ERRCODE = 'RO012',
-                MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || format('unknown macro "%s"', btrim(p_cron, E' \t\n\r\f\x0b'));
+            PERFORM rota._invalid_cron(p_fn, p_cron, format('unknown macro "%s"', btrim(p_cron, E' \t\n\r\f\x0b')));
         END IF;
     END IF;
     v_fields := regexp_split_to_array(v_src, E'[ \t\n\r\f\x0b]+');
     v_n := cardinality(v_fields);
     IF v_n NOT IN (5, 6) THEN
-        RAISE EXCEPTION USING ERRCODE = 'RO012',
-            MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || format('expected 5 or 6 fields, found %s', v_n);
+        PERFORM rota._invalid_cron(p_fn, p_cron, format('expected 5 or 6 fields, found %s', v_n));
     END IF;
     FOR v_i IN 1 .. v_n LOOP
         v_k := v_i + 6 - v_n;
@@ -137,9 +145,8 @@ BEGIN
                     END IF;
                     IF v_tok ~ '^[0-9]+$' THEN
                         IF length(v_tok) > 9 OR v_tok::int < c_min[v_k] OR v_tok::int > c_max[v_k] THEN
-                            RAISE EXCEPTION USING ERRCODE = 'RO012',
-                                MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || format('%s field value %s out of range %s-%s',
-                                                             v_fname, v_tok, c_min[v_k], c_max[v_k]);
+                            PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field value %s out of range %s-%s',
+                                                             v_fname, v_tok, c_min[v_k], c_max[v_k]));
                         END IF;
                         v_v := v_tok::int;
                     ELSIF v_k = 5 AND upper(v_tok) = ANY (c_months) THEN
@@ -147,8 +154,7 @@ BEGIN
                     ELSIF v_k = 6 AND upper(v_tok) = ANY (c_days) THEN
                         v_v := array_position(c_days, upper(v_tok)) - 1;
                     ELSE
-                        RAISE EXCEPTION USING ERRCODE = 'RO012',
-                            MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || format('%s field value "%s" is invalid', v_fname, v_tok);
+                        PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field value "%s" is invalid', v_fname, v_tok));
                     END IF;
                     IF v_j = 1 THEN
                         v_lo := v_v;
@@ -162,18 +168,15 @@ BEGIN
             v_s := 1;
             IF v_step IS NOT NULL THEN
                 IF v_step !~ '^[0-9]+$' THEN
-                    RAISE EXCEPTION USING ERRCODE = 'RO012',
-                        MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || format('%s field step "%s" is invalid', v_fname, v_step);
+                    PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field step "%s" is invalid', v_fname, v_step));
                 END IF;
                 IF length(v_step) > 9 OR v_step::int < 1 OR v_step::int > v_span THEN
-                    RAISE EXCEPTION USING ERRCODE = 'RO012',
-                        MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || format('%s field step %s out of range 1-%s', v_fname, v_step, v_span);
+                    PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field step %s out of range 1-%s', v_fname, v_step, v_span));
                 END IF;
                 v_s := v_step::int;
             END IF;
             IF v_lo > v_hi THEN
-                RAISE EXCEPTION USING ERRCODE = 'RO012',
-                    MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || format('%s field range "%s" is reversed', v_fname, v_base);
+                PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field range "%s" is reversed', v_fname, v_base));
             END IF;
             IF v_s = 1 THEN
                 v_b := v_b | (((1::bigint << (v_hi + 1)) - 1) & ~((1::bigint << v_lo) - 1));
@@ -204,8 +207,7 @@ BEGIN
             END IF;
         END LOOP;
         IF NOT v_ok THEN
-            RAISE EXCEPTION USING ERRCODE = 'RO012',
-                MESSAGE = format('%s: invalid cron expression "%s": ', p_fn, p_cron) || 'day-of-month field never matches: no selected day exists in the selected months';
+            PERFORM rota._invalid_cron(p_fn, p_cron, 'day-of-month field never matches: no selected day exists in the selected months');
         END IF;
     END IF;
     RETURN v_spec;

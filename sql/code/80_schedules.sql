@@ -87,7 +87,7 @@ DECLARE
     v_old rota.schedules;
     v_next timestamptz;
 BEGIN
-    IF name IS NULL OR name !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' THEN
+    IF name IS NULL OR name !~ rota._name_pattern() THEN
         RAISE EXCEPTION 'rota.define_schedule: invalid schedule name "%"', name
             USING ERRCODE = 'RO010',
                   HINT = 'Names start with a letter or digit and hold letters, digits, _ . : - (at most 128).';
@@ -100,7 +100,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = define_schedule.queue) THEN
         RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', queue USING ERRCODE = 'RO001';
     END IF;
-    IF task IS NULL OR task !~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$' THEN
+    IF task IS NULL OR task !~ rota._name_pattern() THEN
         RAISE EXCEPTION 'rota.define_schedule: invalid task name "%"', task USING ERRCODE = 'RO010';
     END IF;
     IF payload IS NULL OR jsonb_typeof(payload) <> 'object' THEN
