@@ -29,6 +29,29 @@ BEGIN
 END;
 $fn$;
 
+-- Calls a define function (rota.define_queue, rota.define_schedule) with the keys of a
+-- definition as named arguments. Optional keys that are absent or null are left out, so
+-- the function's own parameter defaults apply: those are the one place defaults live.
+-- Required keys are always passed (NULL when absent), so the function names them in its
+-- error. p_json: keys whose parameter is jsonb (passed as JSON; the others as text).
+CREATE OR REPLACE FUNCTION rota._call_define(p_function text, p_definition jsonb, p_required text[],
+                                             p_optional text[], p_json text[] DEFAULT '{}')
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_arguments text;
+BEGIN
+    SELECT string_agg(format('%I => %L', a.name,
+                             CASE WHEN a.name = ANY (p_json) THEN (p_definition -> a.name)::text
+                                  ELSE p_definition ->> a.name END), ', ' ORDER BY a.position)
+    INTO v_arguments
+    FROM unnest(p_required || p_optional) WITH ORDINALITY AS a(name, position)
+    WHERE a.name = ANY (p_required) OR jsonb_typeof(p_definition -> a.name) <> 'null';
+    EXECUTE format('SELECT %s(%s)', p_function, v_arguments);
+END;
+$fn$;
+
 -- Applies a definitions document of queues and schedules; older versions change nothing.
 CREATE OR REPLACE FUNCTION rota.apply(definitions jsonb)
 RETURNS jsonb
@@ -86,17 +109,9 @@ BEGIN
                 PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', v_item ->> 'name'));
             END IF;
             v_queue_names := v_queue_names || (v_item ->> 'name');
-            PERFORM rota.define_queue(
-                v_item ->> 'name',
-                (v_item ->> 'concurrency')::integer,
-                (v_item ->> 'rate_limit')::integer,
-                (v_item ->> 'rate_period')::interval,
-                coalesce((v_item ->> 'max_attempts')::integer, 5),
-                coalesce((v_item ->> 'lease')::interval, interval '30 seconds'),
-                (v_item ->> 'concurrency_key_limit')::integer,
-                coalesce((v_item ->> 'backoff_base')::interval, interval '1 second'),
-                coalesce((v_item ->> 'backoff_max')::interval, interval '1 hour'),
-                coalesce((v_item ->> 'retention')::interval, interval '7 days'));
+            PERFORM rota._call_define('rota.define_queue', v_item, ARRAY['name'],
+                ARRAY['concurrency', 'rate_limit', 'rate_period', 'max_attempts', 'lease', 'concurrency_key_limit',
+                      'backoff_base', 'backoff_max', 'retention']);
             IF (v_item ->> 'paused')::boolean THEN
                 PERFORM rota.pause_queue(v_item ->> 'name');
             ELSIF v_item ? 'paused' THEN
@@ -114,16 +129,8 @@ BEGIN
                 PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', v_item ->> 'name'));
             END IF;
             v_schedule_names := v_schedule_names || (v_item ->> 'name');
-            PERFORM rota.define_schedule(
-                v_item ->> 'name',
-                v_item ->> 'cron',
-                v_item ->> 'queue',
-                v_item ->> 'task',
-                coalesce(v_item -> 'payload', '{}'),
-                coalesce(v_item ->> 'timezone', 'UTC'),
-                coalesce(v_item ->> 'catch_up', 'latest'),
-                coalesce((v_item ->> 'enabled')::boolean, true),
-                coalesce((v_item ->> 'catch_up_max')::integer, 100));
+            PERFORM rota._call_define('rota.define_schedule', v_item, ARRAY['name', 'cron', 'queue', 'task'],
+                ARRAY['payload', 'timezone', 'catch_up', 'enabled', 'catch_up_max'], ARRAY['payload']);
             UPDATE rota.schedules SET managed = true WHERE name = v_item ->> 'name' AND NOT managed;
             v_index := v_index + 1;
         END LOOP;

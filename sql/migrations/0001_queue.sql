@@ -16,20 +16,22 @@
 -- (functions do not SET search_path: that would cost a GUC save/restore on each call).
 SELECT rota._migrate(1, 'queue', $migration$
 
+-- The limits and defaults have no column DEFAULTs: rota.define_queue writes every one, and
+-- its parameter defaults are the one place where a queue's defaults live.
 CREATE TABLE rota.queues (
     name                  text PRIMARY KEY
         CONSTRAINT queues_name_format CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$'),
     concurrency           integer CONSTRAINT queues_concurrency_positive CHECK (concurrency > 0),
     rate_limit            integer CONSTRAINT queues_rate_limit_positive CHECK (rate_limit > 0),
     rate_period           interval CONSTRAINT queues_rate_period_positive CHECK (rate_period > interval '0'),
-    max_attempts          integer NOT NULL DEFAULT 5 CONSTRAINT queues_max_attempts_positive CHECK (max_attempts >= 1),
-    lease                 interval NOT NULL DEFAULT interval '30 seconds'
+    max_attempts          integer NOT NULL CONSTRAINT queues_max_attempts_positive CHECK (max_attempts >= 1),
+    lease                 interval NOT NULL
         CONSTRAINT queues_lease_positive CHECK (lease > interval '0'),
     concurrency_key_limit integer CONSTRAINT queues_key_limit_positive CHECK (concurrency_key_limit > 0),
-    backoff_base          interval NOT NULL DEFAULT interval '1 second'
+    backoff_base          interval NOT NULL
         CONSTRAINT queues_backoff_base_positive CHECK (backoff_base > interval '0'),
-    backoff_max           interval NOT NULL DEFAULT interval '1 hour',
-    retention             interval NOT NULL DEFAULT interval '7 days'
+    backoff_max           interval NOT NULL,
+    retention             interval NOT NULL
         CONSTRAINT queues_retention_positive CHECK (retention > interval '0'),
     paused                boolean NOT NULL DEFAULT false,
     created_at            timestamptz NOT NULL DEFAULT now(),

@@ -6,16 +6,18 @@
 -- primary key makes a second fire of (S, T) impossible even across redefinitions.
 SELECT rota._migrate(3, 'schedules', $migration$
 
+-- No column DEFAULTs for what rota.define_schedule writes: its parameter defaults are the
+-- one place where a schedule's defaults live.
 CREATE TABLE rota.schedules (
     name          text PRIMARY KEY,
     cron          text NOT NULL,
-    timezone      text NOT NULL DEFAULT 'UTC',
+    timezone      text NOT NULL,
     queue         text NOT NULL REFERENCES rota.queues (name) ON UPDATE CASCADE,
     task          text NOT NULL,
-    payload       jsonb NOT NULL DEFAULT '{}',
-    catch_up      text NOT NULL DEFAULT 'latest',
-    catch_up_max  integer NOT NULL DEFAULT 100,
-    enabled       boolean NOT NULL DEFAULT true,
+    payload       jsonb NOT NULL,
+    catch_up      text NOT NULL,
+    catch_up_max  integer NOT NULL,
+    enabled       boolean NOT NULL,
     -- set by rota.apply; only managed schedules are disabled when a definitions document omits them
     managed       boolean NOT NULL DEFAULT false,
     next_fire_at  timestamptz,
