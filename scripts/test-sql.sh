@@ -23,6 +23,7 @@ if [ "$before" != "$(schema_dump "$URL")" ]; then
     exit 1
 fi
 echo "ok - install.sql twice: no change"
+"$ROOT/scripts/schema-snapshot.sh" --check "$URL"
 CONC="$(with_dbname "$(server_url)" rota_test_install)"
 psql -X -q -v ON_ERROR_STOP=1 -d "$(server_url)" -c 'DROP DATABASE IF EXISTS rota_test_install WITH (FORCE)' \
     -c 'CREATE DATABASE rota_test_install' >/dev/null 2>&1
