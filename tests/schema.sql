@@ -107,24 +107,24 @@ CREATE FUNCTION rota._check_attempts(p_fn text, p_ids bigint[], p_attempts integ
     LANGUAGE plpgsql STABLE
     AS $$
 DECLARE
-    v_id bigint;
+    v_task_id bigint;
     v_attempt integer;
-    v_have integer;
-    v_found boolean;
+    v_attempts_so_far integer;
+    v_task_exists boolean;
 BEGIN
-    FOR v_id, v_attempt, v_have, v_found IN
+    FOR v_task_id, v_attempt, v_attempts_so_far, v_task_exists IN
         SELECT i.id, i.attempt, t.attempts, t.id IS NOT NULL
         FROM unnest(p_ids, p_attempts) AS i(id, attempt)
         LEFT JOIN rota.tasks t ON t.id = i.id
         WHERE t.id IS NULL OR i.attempt IS NULL OR i.attempt < 1 OR i.attempt > t.attempts
         LIMIT 1
     LOOP
-        IF NOT v_found THEN
-            RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_id::text, 'NULL')
+        IF NOT v_task_exists THEN
+            RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_task_id::text, 'NULL')
                 USING ERRCODE = 'RO002';
         END IF;
         RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
-            p_fn, coalesce(v_attempt::text, 'NULL'), v_id, v_have
+            p_fn, coalesce(v_attempt::text, 'NULL'), v_task_id, v_attempts_so_far
             USING ERRCODE = 'RO021';
     END LOOP;
 END;
@@ -270,15 +270,15 @@ CREATE FUNCTION rota._cron_next_plpgsql(cron text, after timestamp with time zon
     AS $$
 DECLARE
     s       rota._cron_spec;
-    v_a     bigint;
-    v_o_now int;
-    v_o_old int;
-    v_o_new int;
-    v_hi    bigint;
-    v_ws    bigint;
-    v_ylim  int;
-    v_m     bigint;
-    v_t     bigint;
+    v_after_s     bigint;
+    v_offset_now int;
+    v_offset_before int;
+    v_offset_after int;
+    v_transition_s    bigint;
+    v_wall_from    bigint;
+    v_year_limit  int;
+    v_wall_match     bigint;
+    v_fire_s     bigint;
 BEGIN
     s := rota._cron_parse(cron, 'rota.cron_next');
     PERFORM rota._check_timezone('rota.cron_next', timezone);
@@ -290,40 +290,40 @@ BEGIN
 
     -- W(after) and the high-water mark of the wall clock: in the second pass of a
     -- repeated hour the clock has already shown later wall times.
-    v_a := floor(extract(epoch FROM after))::bigint;
-    v_o_now := date_part('timezone', rota._cron_ts(v_a))::int;
-    v_ws := v_a + v_o_now + 1;
-    v_o_old := date_part('timezone', rota._cron_ts(v_a - 86400))::int;
-    IF v_o_old > v_o_now THEN
-        v_hi := rota._cron_transition(v_a - 86400, v_a, v_o_old);
-        v_ws := greatest(v_ws, v_hi + v_o_old);
+    v_after_s := floor(extract(epoch FROM after))::bigint;
+    v_offset_now := date_part('timezone', rota._cron_ts(v_after_s))::int;
+    v_wall_from := v_after_s + v_offset_now + 1;
+    v_offset_before := date_part('timezone', rota._cron_ts(v_after_s - 86400))::int;
+    IF v_offset_before > v_offset_now THEN
+        v_transition_s := rota._cron_transition(v_after_s - 86400, v_after_s, v_offset_before);
+        v_wall_from := greatest(v_wall_from, v_transition_s + v_offset_before);
     END IF;
-    v_ylim := least(extract(year FROM rota._cron_ts(v_ws) AT TIME ZONE 'UTC')::int + 100, 294275);
+    v_year_limit := least(extract(year FROM rota._cron_ts(v_wall_from) AT TIME ZONE 'UTC')::int + 100, 294275);
 
     LOOP
-        v_m := rota._cron_next_wall(s, v_ws, v_ylim);
-        IF v_m IS NULL THEN
+        v_wall_match := rota._cron_next_wall(s, v_wall_from, v_year_limit);
+        IF v_wall_match IS NULL THEN
             RETURN NULL;
         END IF;
-        -- the first instant the wall clock reaches v_m
-        v_o_old := date_part('timezone', rota._cron_ts(v_m - 86400))::int;
-        v_o_new := date_part('timezone', rota._cron_ts(v_m + 86400))::int;
-        IF v_o_old = v_o_new THEN
-            v_t := v_m - v_o_old;
+        -- the first instant the wall clock reaches v_wall_match
+        v_offset_before := date_part('timezone', rota._cron_ts(v_wall_match - 86400))::int;
+        v_offset_after := date_part('timezone', rota._cron_ts(v_wall_match + 86400))::int;
+        IF v_offset_before = v_offset_after THEN
+            v_fire_s := v_wall_match - v_offset_before;
         ELSE
-            v_hi := rota._cron_transition(v_m - 86400, v_m + 86400, v_o_old);
-            IF v_m - v_o_old < v_hi THEN
-                v_t := v_m - v_o_old;          -- exists before the transition (first pass)
-            ELSIF v_m - v_o_new >= v_hi THEN
-                v_t := v_m - v_o_new;          -- exists after the transition only
+            v_transition_s := rota._cron_transition(v_wall_match - 86400, v_wall_match + 86400, v_offset_before);
+            IF v_wall_match - v_offset_before < v_transition_s THEN
+                v_fire_s := v_wall_match - v_offset_before;          -- exists before the transition (first pass)
+            ELSIF v_wall_match - v_offset_after >= v_transition_s THEN
+                v_fire_s := v_wall_match - v_offset_after;          -- exists after the transition only
             ELSE
-                v_t := v_hi;                   -- in the gap: the first instant after it
+                v_fire_s := v_transition_s;                   -- in the gap: the first instant after it
             END IF;
         END IF;
-        IF rota._cron_ts(v_t) > after THEN
-            RETURN rota._cron_ts(v_t);
+        IF rota._cron_ts(v_fire_s) > after THEN
+            RETURN rota._cron_ts(v_fire_s);
         END IF;
-        v_ws := v_m + 1;
+        v_wall_from := v_wall_match + 1;
     END LOOP;
 END;
 $$;
@@ -464,25 +464,25 @@ DECLARE
     c_mdays  CONSTANT int[]  := ARRAY[31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
     v_src    text := btrim(p_cron, E' \t\n\r\f\x0b');
     v_fields text[];
-    v_n      int;
-    v_k      int;
+    v_field_count      int;
+    v_field_index      int;
     v_bits   bigint[] := ARRAY[1, 0, 0, 0, 0, 0];
     v_field  text;
-    v_fname  text;
-    v_el     text;
+    v_field_name  text;
+    v_element     text;
     v_base   text;
     v_step   text;
-    v_tok    text;
+    v_token    text;
     v_pos    int;
     v_lo     int;
     v_hi     int;
-    v_s      int;
-    v_v      int;
-    v_b      bigint;
-    v_span   int;
+    v_step_size      int;
+    v_value      int;
+    v_field_bits      bigint;
+    v_field_span   int;
     v_spec   rota._cron_spec;
-    v_mindom int;
-    v_ok     boolean;
+    v_first_dom int;
+    v_dom_exists     boolean;
 BEGIN
     IF v_src = '' THEN
         PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is empty');
@@ -502,108 +502,108 @@ BEGIN
         END IF;
     END IF;
     v_fields := regexp_split_to_array(v_src, E'[ \t\n\r\f\x0b]+');
-    v_n := cardinality(v_fields);
-    IF v_n NOT IN (5, 6) THEN
-        PERFORM rota._invalid_cron(p_fn, p_cron, format('expected 5 or 6 fields, found %s', v_n));
+    v_field_count := cardinality(v_fields);
+    IF v_field_count NOT IN (5, 6) THEN
+        PERFORM rota._invalid_cron(p_fn, p_cron, format('expected 5 or 6 fields, found %s', v_field_count));
     END IF;
-    FOR v_i IN 1 .. v_n LOOP
-        v_k := v_i + 6 - v_n;
+    FOR v_i IN 1 .. v_field_count LOOP
+        v_field_index := v_i + 6 - v_field_count;
         v_field := v_fields[v_i];
-        v_fname := c_names[v_k];
-        v_span := c_max[v_k] - c_min[v_k] + 1;
-        v_b := 0;
+        v_field_name := c_names[v_field_index];
+        v_field_span := c_max[v_field_index] - c_min[v_field_index] + 1;
+        v_field_bits := 0;
         IF v_field = '*' THEN   -- fast path: the whole range
-            v_b := ((1::bigint << (c_max[v_k] + 1)) - 1) & ~((1::bigint << c_min[v_k]) - 1);
+            v_field_bits := ((1::bigint << (c_max[v_field_index] + 1)) - 1) & ~((1::bigint << c_min[v_field_index]) - 1);
             v_field := '';
         END IF;
-        FOREACH v_el IN ARRAY string_to_array(v_field, ',') LOOP
+        FOREACH v_element IN ARRAY string_to_array(v_field, ',') LOOP
             -- split off the step
-            v_pos := strpos(v_el, '/');
+            v_pos := strpos(v_element, '/');
             IF v_pos > 0 THEN
-                v_base := left(v_el, v_pos - 1);
-                v_step := substr(v_el, v_pos + 1);
+                v_base := left(v_element, v_pos - 1);
+                v_step := substr(v_element, v_pos + 1);
             ELSE
-                v_base := v_el;
+                v_base := v_element;
                 v_step := NULL;
             END IF;
             -- the base: *, N, or N-M
             IF v_base = '*' THEN
-                v_lo := c_min[v_k];
-                v_hi := c_max[v_k];
+                v_lo := c_min[v_field_index];
+                v_hi := c_max[v_field_index];
             ELSE
                 v_pos := strpos(v_base, '-');
                 FOR v_j IN 1 .. CASE WHEN v_pos > 0 THEN 2 ELSE 1 END LOOP
                     IF v_pos = 0 THEN
-                        v_tok := v_base;
+                        v_token := v_base;
                     ELSIF v_j = 1 THEN
-                        v_tok := left(v_base, v_pos - 1);
+                        v_token := left(v_base, v_pos - 1);
                     ELSE
-                        v_tok := substr(v_base, v_pos + 1);
+                        v_token := substr(v_base, v_pos + 1);
                     END IF;
-                    IF v_tok ~ '^[0-9]+$' THEN
-                        IF length(v_tok) > 9 OR v_tok::int < c_min[v_k] OR v_tok::int > c_max[v_k] THEN
+                    IF v_token ~ '^[0-9]+$' THEN
+                        IF length(v_token) > 9 OR v_token::int < c_min[v_field_index] OR v_token::int > c_max[v_field_index] THEN
                             PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field value %s out of range %s-%s',
-                                                             v_fname, v_tok, c_min[v_k], c_max[v_k]));
+                                                             v_field_name, v_token, c_min[v_field_index], c_max[v_field_index]));
                         END IF;
-                        v_v := v_tok::int;
-                    ELSIF v_k = 5 AND upper(v_tok) = ANY (c_months) THEN
-                        v_v := array_position(c_months, upper(v_tok));
-                    ELSIF v_k = 6 AND upper(v_tok) = ANY (c_days) THEN
-                        v_v := array_position(c_days, upper(v_tok)) - 1;
+                        v_value := v_token::int;
+                    ELSIF v_field_index = 5 AND upper(v_token) = ANY (c_months) THEN
+                        v_value := array_position(c_months, upper(v_token));
+                    ELSIF v_field_index = 6 AND upper(v_token) = ANY (c_days) THEN
+                        v_value := array_position(c_days, upper(v_token)) - 1;
                     ELSE
-                        PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field value "%s" is invalid', v_fname, v_tok));
+                        PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field value "%s" is invalid', v_field_name, v_token));
                     END IF;
                     IF v_j = 1 THEN
-                        v_lo := v_v;
-                        v_hi := CASE WHEN v_step IS NULL THEN v_v ELSE c_max[v_k] END;
+                        v_lo := v_value;
+                        v_hi := CASE WHEN v_step IS NULL THEN v_value ELSE c_max[v_field_index] END;
                     ELSE
-                        v_hi := v_v;
+                        v_hi := v_value;
                     END IF;
                 END LOOP;
             END IF;
             -- the step
-            v_s := 1;
+            v_step_size := 1;
             IF v_step IS NOT NULL THEN
                 IF v_step !~ '^[0-9]+$' THEN
-                    PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field step "%s" is invalid', v_fname, v_step));
+                    PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field step "%s" is invalid', v_field_name, v_step));
                 END IF;
-                IF length(v_step) > 9 OR v_step::int < 1 OR v_step::int > v_span THEN
-                    PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field step %s out of range 1-%s', v_fname, v_step, v_span));
+                IF length(v_step) > 9 OR v_step::int < 1 OR v_step::int > v_field_span THEN
+                    PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field step %s out of range 1-%s', v_field_name, v_step, v_field_span));
                 END IF;
-                v_s := v_step::int;
+                v_step_size := v_step::int;
             END IF;
             IF v_lo > v_hi THEN
-                PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field range "%s" is reversed', v_fname, v_base));
+                PERFORM rota._invalid_cron(p_fn, p_cron, format('%s field range "%s" is reversed', v_field_name, v_base));
             END IF;
-            IF v_s = 1 THEN
-                v_b := v_b | (((1::bigint << (v_hi + 1)) - 1) & ~((1::bigint << v_lo) - 1));
+            IF v_step_size = 1 THEN
+                v_field_bits := v_field_bits | (((1::bigint << (v_hi + 1)) - 1) & ~((1::bigint << v_lo) - 1));
             ELSE
-                FOR v_v IN v_lo .. v_hi BY v_s LOOP
-                    v_b := v_b | (1::bigint << v_v);
+                FOR v_value IN v_lo .. v_hi BY v_step_size LOOP
+                    v_field_bits := v_field_bits | (1::bigint << v_value);
                 END LOOP;
             END IF;
         END LOOP;
-        IF v_k = 6 AND (v_b & 128) <> 0 THEN
-            v_b := (v_b & 127) | 1;   -- 7 is Sunday
+        IF v_field_index = 6 AND (v_field_bits & 128) <> 0 THEN
+            v_field_bits := (v_field_bits & 127) | 1;   -- 7 is Sunday
         END IF;
-        v_bits[v_k] := v_b;
+        v_bits[v_field_index] := v_field_bits;
     END LOOP;
 
     v_spec := ROW(v_bits[1], v_bits[2], v_bits[3], v_bits[4], v_bits[5], v_bits[6],
-                  left(v_fields[v_n - 2], 1) = '*', left(v_fields[v_n], 1) = '*')::rota._cron_spec;
+                  left(v_fields[v_field_count - 2], 1) = '*', left(v_fields[v_field_count], 1) = '*')::rota._cron_spec;
 
     -- Never-matching day-of-month: only possible when both fields must match and the
     -- day-of-week field starts with "*" (a day-of-month starting with "*" includes 1).
     IF v_spec.dow_star AND NOT v_spec.dom_star THEN
-        v_mindom := round(ln((v_spec.doms & -v_spec.doms)::float8) / ln(2::float8))::int;
-        v_ok := false;
+        v_first_dom := round(ln((v_spec.doms & -v_spec.doms)::float8) / ln(2::float8))::int;
+        v_dom_exists := false;
         FOR v_m IN 1 .. 12 LOOP
-            IF (v_spec.months >> v_m) & 1 = 1 AND c_mdays[v_m] >= v_mindom THEN
-                v_ok := true;
+            IF (v_spec.months >> v_m) & 1 = 1 AND c_mdays[v_m] >= v_first_dom THEN
+                v_dom_exists := true;
                 EXIT;
             END IF;
         END LOOP;
-        IF NOT v_ok THEN
+        IF NOT v_dom_exists THEN
             PERFORM rota._invalid_cron(p_fn, p_cron, 'day-of-month field never matches: no selected day exists in the selected months');
         END IF;
     END IF;
@@ -1560,11 +1560,11 @@ CREATE FUNCTION rota.define_queue(name text, concurrency integer DEFAULT NULL::i
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.define_queue';
-    v_old integer;
-    v_unslotted bigint[];
-    v_free integer[];
-    v_top integer;
-    v_assign integer[];
+    v_old_concurrency integer;
+    v_unslotted_ids bigint[];
+    v_free_slots integer[];
+    v_top_slot integer;
+    v_assigned_slots integer[];
 BEGIN
     PERFORM rota._check_name(c_fn, 'name', define_queue.name);
     IF define_queue.concurrency <= 0 THEN
@@ -1609,7 +1609,7 @@ BEGIN
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).
-    SELECT q.concurrency INTO v_old FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
+    SELECT q.concurrency INTO v_old_concurrency FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
     INSERT INTO rota.queues AS q (name, concurrency, rate_limit, rate_period, max_attempts, lease,
                                   concurrency_key_limit, backoff_base, backoff_max, retention)
@@ -1637,7 +1637,7 @@ BEGIN
         -- Running tasks that hold no slot (started while the queue had no limit, or held
         -- one that a removed limit took away). A claim still in flight that read the old
         -- definition is not seen here: its tasks run without a slot until they end.
-        SELECT array_agg(r.id ORDER BY r.id) INTO v_unslotted
+        SELECT array_agg(r.id ORDER BY r.id) INTO v_unslotted_ids
         FROM (SELECT t.id FROM rota.tasks t
               WHERE t.queue = define_queue.name AND t.state = 'running'
                 AND NOT EXISTS (SELECT 1 FROM rota._queue_slots s
@@ -1649,7 +1649,7 @@ BEGIN
         -- makes claimers in the over-limit state wait for this definition.
         PERFORM 1 FROM rota._queue_slots s
         WHERE s.queue = define_queue.name
-          AND s.slot > least(coalesce(v_old, define_queue.concurrency), define_queue.concurrency)
+          AND s.slot > least(coalesce(v_old_concurrency, define_queue.concurrency), define_queue.concurrency)
         ORDER BY s.slot
         FOR UPDATE;
         -- Above the new limit: free rows go, busy ones stay marked over_limit until freed.
@@ -1657,34 +1657,34 @@ BEGIN
         WHERE s.queue = define_queue.name AND s.slot > define_queue.concurrency AND s.task_id IS NULL;
         UPDATE rota._queue_slots s SET over_limit = (s.slot > define_queue.concurrency)
         WHERE s.queue = define_queue.name
-          AND s.slot > least(coalesce(v_old, define_queue.concurrency), define_queue.concurrency)
+          AND s.slot > least(coalesce(v_old_concurrency, define_queue.concurrency), define_queue.concurrency)
           AND s.over_limit <> (s.slot > define_queue.concurrency);
         INSERT INTO rota._queue_slots (queue, slot)
         SELECT define_queue.name, g FROM generate_series(1, define_queue.concurrency) AS g
         ON CONFLICT DO NOTHING;
-        IF v_unslotted IS NOT NULL THEN
+        IF v_unslotted_ids IS NOT NULL THEN
             -- Free slots first (as claim takes them: SKIP LOCKED, a locked one is being
             -- taken), then new busy rows above the limit for the rest, so that running
             -- never exceeds max(K, what already runs) and converges to K.
-            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
             FROM (SELECT s.slot FROM rota._queue_slots s
                   WHERE s.queue = define_queue.name AND s.task_id IS NULL AND s.slot <= define_queue.concurrency
                   ORDER BY s.slot
-                  LIMIT cardinality(v_unslotted)
+                  LIMIT cardinality(v_unslotted_ids)
                   FOR UPDATE SKIP LOCKED) AS f;
-            v_free := coalesce(v_free, '{}');
-            SELECT greatest(max(s.slot), define_queue.concurrency) INTO v_top
+            v_free_slots := coalesce(v_free_slots, '{}');
+            SELECT greatest(max(s.slot), define_queue.concurrency) INTO v_top_slot
             FROM rota._queue_slots s WHERE s.queue = define_queue.name;
-            v_assign := v_free || ARRAY(SELECT v_top + g
-                                        FROM generate_series(1, cardinality(v_unslotted) - cardinality(v_free)) AS g);
-            UPDATE rota._queue_slots s SET task_id = v_unslotted[array_position(v_free, s.slot)]
-            WHERE s.queue = define_queue.name AND s.slot = ANY (v_free);
+            v_assigned_slots := v_free_slots || ARRAY(SELECT v_top_slot + g
+                                        FROM generate_series(1, cardinality(v_unslotted_ids) - cardinality(v_free_slots)) AS g);
+            UPDATE rota._queue_slots s SET task_id = v_unslotted_ids[array_position(v_free_slots, s.slot)]
+            WHERE s.queue = define_queue.name AND s.slot = ANY (v_free_slots);
             INSERT INTO rota._queue_slots (queue, slot, task_id, over_limit)
             SELECT define_queue.name, a.slot, a.id, true
-            FROM unnest(v_assign, v_unslotted) WITH ORDINALITY AS a(slot, id, ord)
-            WHERE a.ord > cardinality(v_free);
-            UPDATE rota.tasks t SET slot = v_assign[array_position(v_unslotted, t.id)]
-            WHERE t.id = ANY (v_unslotted);
+            FROM unnest(v_assigned_slots, v_unslotted_ids) WITH ORDINALITY AS a(slot, id, ord)
+            WHERE a.ord > cardinality(v_free_slots);
+            UPDATE rota.tasks t SET slot = v_assigned_slots[array_position(v_unslotted_ids, t.id)]
+            WHERE t.id = ANY (v_unslotted_ids);
         END IF;
     END IF;
 
@@ -1774,7 +1774,7 @@ CREATE FUNCTION rota.drop_queue(name text, force boolean DEFAULT false) RETURNS 
     AS $$
 #variable_conflict use_column
 DECLARE
-    v_busy bigint;
+    v_unfinished bigint;
 BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
     PERFORM 1 FROM rota.queues q WHERE q.name = drop_queue.name FOR UPDATE;
@@ -1782,10 +1782,10 @@ BEGIN
         RAISE EXCEPTION 'rota.drop_queue: unknown queue %', quote_literal(drop_queue.name) USING ERRCODE = 'RO001';
     END IF;
     IF NOT coalesce(drop_queue.force, false) THEN
-        SELECT count(*) INTO v_busy FROM rota.tasks t
+        SELECT count(*) INTO v_unfinished FROM rota.tasks t
         WHERE t.queue = drop_queue.name AND t.state IN ('queued', 'running');
-        IF v_busy > 0 THEN
-            RAISE EXCEPTION 'rota.drop_queue: queue % is not empty (% queued or running tasks)', quote_literal(drop_queue.name), v_busy
+        IF v_unfinished > 0 THEN
+            RAISE EXCEPTION 'rota.drop_queue: queue % is not empty (% queued or running tasks)', quote_literal(drop_queue.name), v_unfinished
                 USING ERRCODE = 'RO030', HINT = 'Pass force => true to delete its tasks too.';
         END IF;
     END IF;
@@ -2109,12 +2109,12 @@ CREATE FUNCTION rota.register_executor(executor text, queues text[] DEFAULT NULL
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.register_executor';
-    v_q text;
+    v_queue text;
 BEGIN
     PERFORM rota._check_name(c_fn, 'executor', register_executor.executor);
     IF register_executor.queues IS NOT NULL THEN
-        FOREACH v_q IN ARRAY register_executor.queues LOOP
-            PERFORM rota._check_name(c_fn, 'queues', v_q);
+        FOREACH v_queue IN ARRAY register_executor.queues LOOP
+            PERFORM rota._check_name(c_fn, 'queues', v_queue);
         END LOOP;
     END IF;
     IF register_executor.pid <= 0 THEN

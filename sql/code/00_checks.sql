@@ -81,24 +81,24 @@ RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
-    v_id bigint;
+    v_task_id bigint;
     v_attempt integer;
-    v_have integer;
-    v_found boolean;
+    v_attempts_so_far integer;
+    v_task_exists boolean;
 BEGIN
-    FOR v_id, v_attempt, v_have, v_found IN
+    FOR v_task_id, v_attempt, v_attempts_so_far, v_task_exists IN
         SELECT i.id, i.attempt, t.attempts, t.id IS NOT NULL
         FROM unnest(p_ids, p_attempts) AS i(id, attempt)
         LEFT JOIN rota.tasks t ON t.id = i.id
         WHERE t.id IS NULL OR i.attempt IS NULL OR i.attempt < 1 OR i.attempt > t.attempts
         LIMIT 1
     LOOP
-        IF NOT v_found THEN
-            RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_id::text, 'NULL')
+        IF NOT v_task_exists THEN
+            RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_task_id::text, 'NULL')
                 USING ERRCODE = 'RO002';
         END IF;
         RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
-            p_fn, coalesce(v_attempt::text, 'NULL'), v_id, v_have
+            p_fn, coalesce(v_attempt::text, 'NULL'), v_task_id, v_attempts_so_far
             USING ERRCODE = 'RO021';
     END LOOP;
 END;

@@ -18,11 +18,11 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.define_queue';
-    v_old integer;
-    v_unslotted bigint[];
-    v_free integer[];
-    v_top integer;
-    v_assign integer[];
+    v_old_concurrency integer;
+    v_unslotted_ids bigint[];
+    v_free_slots integer[];
+    v_top_slot integer;
+    v_assigned_slots integer[];
 BEGIN
     PERFORM rota._check_name(c_fn, 'name', define_queue.name);
     IF define_queue.concurrency <= 0 THEN
@@ -67,7 +67,7 @@ BEGIN
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).
-    SELECT q.concurrency INTO v_old FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
+    SELECT q.concurrency INTO v_old_concurrency FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
     INSERT INTO rota.queues AS q (name, concurrency, rate_limit, rate_period, max_attempts, lease,
                                   concurrency_key_limit, backoff_base, backoff_max, retention)
@@ -95,7 +95,7 @@ BEGIN
         -- Running tasks that hold no slot (started while the queue had no limit, or held
         -- one that a removed limit took away). A claim still in flight that read the old
         -- definition is not seen here: its tasks run without a slot until they end.
-        SELECT array_agg(r.id ORDER BY r.id) INTO v_unslotted
+        SELECT array_agg(r.id ORDER BY r.id) INTO v_unslotted_ids
         FROM (SELECT t.id FROM rota.tasks t
               WHERE t.queue = define_queue.name AND t.state = 'running'
                 AND NOT EXISTS (SELECT 1 FROM rota._queue_slots s
@@ -107,7 +107,7 @@ BEGIN
         -- makes claimers in the over-limit state wait for this definition.
         PERFORM 1 FROM rota._queue_slots s
         WHERE s.queue = define_queue.name
-          AND s.slot > least(coalesce(v_old, define_queue.concurrency), define_queue.concurrency)
+          AND s.slot > least(coalesce(v_old_concurrency, define_queue.concurrency), define_queue.concurrency)
         ORDER BY s.slot
         FOR UPDATE;
         -- Above the new limit: free rows go, busy ones stay marked over_limit until freed.
@@ -115,34 +115,34 @@ BEGIN
         WHERE s.queue = define_queue.name AND s.slot > define_queue.concurrency AND s.task_id IS NULL;
         UPDATE rota._queue_slots s SET over_limit = (s.slot > define_queue.concurrency)
         WHERE s.queue = define_queue.name
-          AND s.slot > least(coalesce(v_old, define_queue.concurrency), define_queue.concurrency)
+          AND s.slot > least(coalesce(v_old_concurrency, define_queue.concurrency), define_queue.concurrency)
           AND s.over_limit <> (s.slot > define_queue.concurrency);
         INSERT INTO rota._queue_slots (queue, slot)
         SELECT define_queue.name, g FROM generate_series(1, define_queue.concurrency) AS g
         ON CONFLICT DO NOTHING;
-        IF v_unslotted IS NOT NULL THEN
+        IF v_unslotted_ids IS NOT NULL THEN
             -- Free slots first (as claim takes them: SKIP LOCKED, a locked one is being
             -- taken), then new busy rows above the limit for the rest, so that running
             -- never exceeds max(K, what already runs) and converges to K.
-            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free
+            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
             FROM (SELECT s.slot FROM rota._queue_slots s
                   WHERE s.queue = define_queue.name AND s.task_id IS NULL AND s.slot <= define_queue.concurrency
                   ORDER BY s.slot
-                  LIMIT cardinality(v_unslotted)
+                  LIMIT cardinality(v_unslotted_ids)
                   FOR UPDATE SKIP LOCKED) AS f;
-            v_free := coalesce(v_free, '{}');
-            SELECT greatest(max(s.slot), define_queue.concurrency) INTO v_top
+            v_free_slots := coalesce(v_free_slots, '{}');
+            SELECT greatest(max(s.slot), define_queue.concurrency) INTO v_top_slot
             FROM rota._queue_slots s WHERE s.queue = define_queue.name;
-            v_assign := v_free || ARRAY(SELECT v_top + g
-                                        FROM generate_series(1, cardinality(v_unslotted) - cardinality(v_free)) AS g);
-            UPDATE rota._queue_slots s SET task_id = v_unslotted[array_position(v_free, s.slot)]
-            WHERE s.queue = define_queue.name AND s.slot = ANY (v_free);
+            v_assigned_slots := v_free_slots || ARRAY(SELECT v_top_slot + g
+                                        FROM generate_series(1, cardinality(v_unslotted_ids) - cardinality(v_free_slots)) AS g);
+            UPDATE rota._queue_slots s SET task_id = v_unslotted_ids[array_position(v_free_slots, s.slot)]
+            WHERE s.queue = define_queue.name AND s.slot = ANY (v_free_slots);
             INSERT INTO rota._queue_slots (queue, slot, task_id, over_limit)
             SELECT define_queue.name, a.slot, a.id, true
-            FROM unnest(v_assign, v_unslotted) WITH ORDINALITY AS a(slot, id, ord)
-            WHERE a.ord > cardinality(v_free);
-            UPDATE rota.tasks t SET slot = v_assign[array_position(v_unslotted, t.id)]
-            WHERE t.id = ANY (v_unslotted);
+            FROM unnest(v_assigned_slots, v_unslotted_ids) WITH ORDINALITY AS a(slot, id, ord)
+            WHERE a.ord > cardinality(v_free_slots);
+            UPDATE rota.tasks t SET slot = v_assigned_slots[array_position(v_unslotted_ids, t.id)]
+            WHERE t.id = ANY (v_unslotted_ids);
         END IF;
     END IF;
 
@@ -166,7 +166,7 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    v_busy bigint;
+    v_unfinished bigint;
 BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
     PERFORM 1 FROM rota.queues q WHERE q.name = drop_queue.name FOR UPDATE;
@@ -174,10 +174,10 @@ BEGIN
         RAISE EXCEPTION 'rota.drop_queue: unknown queue %', quote_literal(drop_queue.name) USING ERRCODE = 'RO001';
     END IF;
     IF NOT coalesce(drop_queue.force, false) THEN
-        SELECT count(*) INTO v_busy FROM rota.tasks t
+        SELECT count(*) INTO v_unfinished FROM rota.tasks t
         WHERE t.queue = drop_queue.name AND t.state IN ('queued', 'running');
-        IF v_busy > 0 THEN
-            RAISE EXCEPTION 'rota.drop_queue: queue % is not empty (% queued or running tasks)', quote_literal(drop_queue.name), v_busy
+        IF v_unfinished > 0 THEN
+            RAISE EXCEPTION 'rota.drop_queue: queue % is not empty (% queued or running tasks)', quote_literal(drop_queue.name), v_unfinished
                 USING ERRCODE = 'RO030', HINT = 'Pass force => true to delete its tasks too.';
         END IF;
     END IF;

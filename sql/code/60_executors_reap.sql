@@ -9,12 +9,12 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.register_executor';
-    v_q text;
+    v_queue text;
 BEGIN
     PERFORM rota._check_name(c_fn, 'executor', register_executor.executor);
     IF register_executor.queues IS NOT NULL THEN
-        FOREACH v_q IN ARRAY register_executor.queues LOOP
-            PERFORM rota._check_name(c_fn, 'queues', v_q);
+        FOREACH v_queue IN ARRAY register_executor.queues LOOP
+            PERFORM rota._check_name(c_fn, 'queues', v_queue);
         END LOOP;
     END IF;
     IF register_executor.pid <= 0 THEN
