@@ -43,7 +43,7 @@ test-pgext:
 test-swift:
 	@scripts/test-swift.sh
 
-# Rewrites tests/schema.sql from a fresh install; commit it with any change to sql/.
+# Rewrites tests/schema.snapshot from a fresh install; commit it with any change to sql/.
 schema-snapshot:
 	@scripts/schema-snapshot.sh
 

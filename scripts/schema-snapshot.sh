@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# The installed schema, as pg_dump prints it, checked in as tests/schema.sql so that every
+# The installed schema, as pg_dump prints it, checked in as tests/schema.snapshot (an ending
+# that tools counting code skip: it is generated) so that every
 # change to it (a table, an index, a function body) shows up in review.
 #
-#   scripts/schema-snapshot.sh           install into a fresh database, rewrite tests/schema.sql
+#   scripts/schema-snapshot.sh           install into a fresh database, rewrite tests/schema.snapshot
 #   scripts/schema-snapshot.sh --check   install into a fresh database, fail with a diff when
-#                                        it differs from tests/schema.sql (make test does this)
+#                                        it differs from tests/schema.snapshot (make test does this)
 #   scripts/schema-snapshot.sh --check URL   the same against an installed database
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib.sh
 . "$ROOT/scripts/lib.sh"
 
-SNAPSHOT="$ROOT/tests/schema.sql"
+SNAPSHOT="$ROOT/tests/schema.snapshot"
 mode="${1:-write}"
 url="${2:-}"
 if [ -z "$url" ]; then
@@ -39,11 +40,11 @@ case "$mode" in
         ;;
     --check)
         if ! diff -u "$SNAPSHOT" <(normalised_dump "$url") >&2; then
-            echo "schema-snapshot: the installed schema differs from tests/schema.sql (diff above);" \
+            echo "schema-snapshot: the installed schema differs from tests/schema.snapshot (diff above);" \
                  "if the change is intended, run \`make schema-snapshot\` and commit the result" >&2
             exit 1
         fi
-        echo "ok - the installed schema matches tests/schema.sql"
+        echo "ok - the installed schema matches tests/schema.snapshot"
         ;;
     *)
         echo "usage: $0 [--check [URL]]" >&2
