@@ -54,23 +54,73 @@ BEGIN
 END;
 $fn$;
 
--- Rejects JSON documents over 1 MiB of text. The binary size bounds the text size
+-- JSON documents over 1 MiB are rejected of text. The binary size bounds the text size
 -- (at most 6 text bytes per stored byte, for \u escapes), so small documents are never
 -- rendered to text.
+CREATE OR REPLACE FUNCTION rota._is_oversized(p_value jsonb)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT pg_column_size(p_value) * 6 > 1048576 AND octet_length(p_value::text) > 1048576;
+$fn$;
+
+-- Raises RO011 when one JSON document is over 1 MiB (rota._is_oversized).
 CREATE OR REPLACE FUNCTION rota._check_size(p_fn text, p_arg text, p_value jsonb)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
-DECLARE
-    v_bytes bigint;
 BEGIN
-    IF p_value IS NOT NULL AND pg_column_size(p_value) * 6 > 1048576 THEN
-        v_bytes := octet_length(p_value::text);
-        IF v_bytes > 1048576 THEN
-            RAISE EXCEPTION '%: % is larger than 1 MiB (got % bytes)', p_fn, p_arg, v_bytes
-                USING ERRCODE = 'RO011';
-        END IF;
+    IF rota._is_oversized(p_value) THEN
+        RAISE EXCEPTION '%: % is larger than 1 MiB (got % bytes)', p_fn, p_arg, octet_length(p_value::text)
+            USING ERRCODE = 'RO011';
     END IF;
+END;
+$fn$;
+
+-- Raises RO011 for the first document over 1 MiB of a batch, in one set-based pass (so big
+-- batches do not pay a function call per element), naming it p_arg[i], or p_single_arg
+-- when the caller took a single document.
+CREATE OR REPLACE FUNCTION rota._check_sizes(p_fn text, p_arg text, p_values jsonb[], p_single_arg text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_oversized integer;
+BEGIN
+    SELECT u.ord INTO v_oversized FROM unnest(p_values) WITH ORDINALITY AS u(value, ord)
+    WHERE rota._is_oversized(u.value)
+    ORDER BY u.ord LIMIT 1;
+    IF FOUND THEN
+        PERFORM rota._check_size(p_fn, coalesce(p_single_arg, p_arg || '[' || v_oversized || ']'), p_values[v_oversized]);
+    END IF;
+END;
+$fn$;
+
+-- Raises RO010 unless an array argument that goes with another one has as many elements
+-- (p_expected, the length of p_other); a NULL length (argument not given) passes.
+CREATE OR REPLACE FUNCTION rota._check_same_length(p_fn text, p_arg text, p_length integer, p_other text,
+                                                   p_expected integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_length <> p_expected THEN
+        PERFORM rota._invalid(p_fn, p_arg, 'must have as many elements as ' || p_other || ' (' || p_expected || ')',
+            p_length::text);
+    END IF;
+END;
+$fn$;
+
+-- Raises "<fn>: unknown <what> '<value>'" with its SQLSTATE (RO001 queue, RO004 executor);
+-- p_more is appended to the message.
+CREATE OR REPLACE FUNCTION rota._raise_unknown(p_fn text, p_what text, p_value text, p_errcode text,
+                                               p_more text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = p_errcode,
+        MESSAGE = format('%s: unknown %s %s%s', p_fn, p_what, coalesce(quote_literal(p_value), 'NULL'), ' ' || p_more);
 END;
 $fn$;
 

@@ -171,7 +171,7 @@ BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
     PERFORM 1 FROM rota.queues q WHERE q.name = drop_queue.name FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.drop_queue: unknown queue %', quote_literal(drop_queue.name) USING ERRCODE = 'RO001';
+        PERFORM rota._raise_unknown('rota.drop_queue', 'queue', drop_queue.name, 'RO001');
     END IF;
     IF NOT coalesce(drop_queue.force, false) THEN
         SELECT count(*) INTO v_unfinished FROM rota.tasks t
@@ -192,18 +192,25 @@ END;
 $fn$;
 COMMENT ON FUNCTION rota.drop_queue(text, boolean) IS 'Deletes a queue (RO030 if it has queued or running tasks, unless force).';
 
--- Stops claims from a queue; running tasks continue.
-CREATE OR REPLACE FUNCTION rota.pause_queue(name text)
+-- Sets a queue's paused flag (pause_queue, resume_queue); RO001 when there is no such queue.
+CREATE OR REPLACE FUNCTION rota._set_queue_paused(p_fn text, p_name text, p_paused boolean)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
-#variable_conflict use_column
 BEGIN
-    UPDATE rota.queues q SET paused = true, updated_at = now() WHERE q.name = pause_queue.name;
+    UPDATE rota.queues q SET paused = p_paused, updated_at = now() WHERE q.name = p_name;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.pause_queue: unknown queue %', coalesce(quote_literal(pause_queue.name), 'NULL') USING ERRCODE = 'RO001';
+        PERFORM rota._raise_unknown(p_fn, 'queue', p_name, 'RO001');
     END IF;
 END;
+$fn$;
+
+-- Stops claims from a queue; running tasks continue.
+CREATE OR REPLACE FUNCTION rota.pause_queue(name text)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT rota._set_queue_paused('rota.pause_queue', $1, true);
 $fn$;
 COMMENT ON FUNCTION rota.pause_queue(text) IS 'Pauses a queue: claim skips it until resume_queue.';
 
@@ -214,10 +221,7 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 BEGIN
-    UPDATE rota.queues q SET paused = false, updated_at = now() WHERE q.name = resume_queue.name;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.resume_queue: unknown queue %', coalesce(quote_literal(resume_queue.name), 'NULL') USING ERRCODE = 'RO001';
-    END IF;
+    PERFORM rota._set_queue_paused('rota.resume_queue', resume_queue.name, false);
     PERFORM pg_notify('rota_enqueue', resume_queue.name);
 END;
 $fn$;

@@ -36,7 +36,7 @@ DECLARE
 BEGIN
     SELECT q.max_attempts INTO v_max_attempts FROM rota.queues q WHERE q.name = p_queue;
     IF NOT FOUND THEN
-        RAISE EXCEPTION '%: unknown queue %', p_fn, coalesce(quote_literal(p_queue), 'NULL') USING ERRCODE = 'RO001';
+        PERFORM rota._raise_unknown(p_fn, 'queue', p_queue, 'RO001');
     END IF;
     PERFORM rota._check_name(p_fn, 'task', p_task);
     IF p_max_attempts < 1 THEN
@@ -46,18 +46,9 @@ BEGIN
     IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
         RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
     END IF;
-    IF p_keys IS NOT NULL AND cardinality(p_keys) <> v_count THEN
-        PERFORM rota._invalid(p_fn, 'keys', 'must have as many elements as payloads (' || v_count || ')',
-            cardinality(p_keys)::text);
-    END IF;
-    -- one set-based pass per check, so big batches do not pay a function call per element
-    SELECT u.ord INTO v_bad_index FROM unnest(p_payloads) WITH ORDINALITY AS u(p, ord)
-    WHERE pg_column_size(u.p) * 6 > 1048576 AND octet_length(u.p::text) > 1048576
-    ORDER BY u.ord LIMIT 1;
-    IF FOUND THEN
-        PERFORM rota._check_size(p_fn, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' ELSE 'payloads[' || v_bad_index || ']' END,
-                                 p_payloads[v_bad_index]);
-    END IF;
+    PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
+    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' END);
+    -- one set-based pass, so big batches do not pay a function call per element
     SELECT u.ord INTO v_bad_index FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
     WHERE NOT rota._is_key_length(u.k)
     ORDER BY u.ord LIMIT 1;

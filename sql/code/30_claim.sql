@@ -31,32 +31,28 @@ BEGIN
         END IF;
         RETURN NULL;
     END IF;
-    SELECT k.slot INTO v_slot
-    FROM rota._key_slots k
-    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-    ORDER BY k.slot
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED;
-    IF FOUND THEN
-        RETURN v_slot;
-    END IF;
-    IF (SELECT count(*) FROM rota._key_slots k WHERE k.queue = p_queue AND k.concurrency_key = p_key
-                                                 AND k.slot <= p_limit) >= p_limit THEN
-        RETURN NULL;
-    END IF;
-    IF NOT pg_try_advisory_xact_lock(hashtext('rota._key_slots'), hashtext(p_queue || ':' || p_key)) THEN
-        RETURN NULL;
-    END IF;
-    INSERT INTO rota._key_slots (queue, concurrency_key, slot)
-    SELECT p_queue, p_key, g FROM generate_series(1, p_limit) AS g
-    ON CONFLICT DO NOTHING;
-    SELECT k.slot INTO v_slot
-    FROM rota._key_slots k
-    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-    ORDER BY k.slot
-    LIMIT 1
-    FOR UPDATE SKIP LOCKED;
-    RETURN v_slot;
+    -- a free slot; failing that, the key's slots are created (once) and looked for again
+    FOR v_round IN 1..2 LOOP
+        SELECT k.slot INTO v_slot
+        FROM rota._key_slots k
+        WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
+        ORDER BY k.slot
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        IF FOUND OR v_round = 2 THEN
+            RETURN v_slot;
+        END IF;
+        IF (SELECT count(*) FROM rota._key_slots k WHERE k.queue = p_queue AND k.concurrency_key = p_key
+                                                     AND k.slot <= p_limit) >= p_limit THEN
+            RETURN NULL;
+        END IF;
+        IF NOT pg_try_advisory_xact_lock(hashtext('rota._key_slots'), hashtext(p_queue || ':' || p_key)) THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO rota._key_slots (queue, concurrency_key, slot)
+        SELECT p_queue, p_key, g FROM generate_series(1, p_limit) AS g
+        ON CONFLICT DO NOTHING;
+    END LOOP;
 END;
 $fn$;
 
@@ -220,8 +216,7 @@ BEGIN
     END IF;
     SELECT e.stopped_at INTO v_stopped_at FROM rota.executors e WHERE e.id = claim.executor;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.claim: unknown executor % (call rota.register_executor first)',
-            coalesce(quote_literal(claim.executor), 'NULL') USING ERRCODE = 'RO004';
+        PERFORM rota._raise_unknown(c_fn, 'executor', claim.executor, 'RO004', '(call rota.register_executor first)');
     END IF;
     IF claim.queues IS NULL OR cardinality(claim.queues) = 0 THEN
         PERFORM rota._invalid(c_fn, 'queues', 'must name at least one queue', quote_nullable(claim.queues::text));
@@ -237,8 +232,7 @@ BEGIN
         SELECT x INTO v_unknown_queue FROM unnest(claim.queues) AS x
         WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
         IF FOUND THEN
-            RAISE EXCEPTION 'rota.claim: unknown queue %', coalesce(quote_literal(v_unknown_queue), 'NULL')
-                USING ERRCODE = 'RO001';
+            PERFORM rota._raise_unknown(c_fn, 'queue', v_unknown_queue, 'RO001');
         END IF;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
@@ -406,7 +400,7 @@ BEGIN
     SELECT x INTO v_missing FROM unnest(next_run_at.queues) AS x
     WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
     IF FOUND THEN
-        RAISE EXCEPTION 'rota.next_run_at: unknown queue %', coalesce(quote_literal(v_missing), 'NULL') USING ERRCODE = 'RO001';
+        PERFORM rota._raise_unknown('rota.next_run_at', 'queue', v_missing, 'RO001');
     END IF;
     SELECT min(m.run_at) INTO v_next
     FROM rota.queues q

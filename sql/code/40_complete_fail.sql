@@ -75,31 +75,15 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     v_count integer := cardinality(p_ids);
-    v_oversized integer;
     v_done_ids bigint[];
     v_held_ids bigint[];
 BEGIN
     IF p_ids IS NULL OR p_attempts IS NULL THEN
         PERFORM rota._invalid(p_fn, 'ids/attempts', 'must not be NULL', NULL);
     END IF;
-    IF cardinality(p_attempts) <> v_count THEN
-        PERFORM rota._invalid(p_fn, 'attempts', 'must have as many elements as ids (' || v_count || ')',
-            cardinality(p_attempts)::text);
-    END IF;
-    IF p_results IS NOT NULL THEN
-        IF cardinality(p_results) <> v_count THEN
-            PERFORM rota._invalid(p_fn, 'results', 'must have as many elements as ids (' || v_count || ')',
-                cardinality(p_results)::text);
-        END IF;
-        SELECT u.ord INTO v_oversized FROM unnest(p_results) WITH ORDINALITY AS u(r, ord)
-        WHERE pg_column_size(u.r) * 6 > 1048576 AND octet_length(u.r::text) > 1048576
-        ORDER BY u.ord LIMIT 1;
-        IF FOUND THEN
-            PERFORM rota._check_size(p_fn, CASE WHEN p_fn = 'rota.complete' THEN 'result'
-                                                ELSE 'results[' || v_oversized || ']' END,
-                                     p_results[v_oversized]);
-        END IF;
-    END IF;
+    PERFORM rota._check_same_length(p_fn, 'attempts', cardinality(p_attempts), 'ids', v_count);
+    PERFORM rota._check_same_length(p_fn, 'results', cardinality(p_results), 'ids', v_count);
+    PERFORM rota._check_sizes(p_fn, 'results', p_results, CASE WHEN p_fn = 'rota.complete' THEN 'result' END);
     IF v_count = 0 THEN
         RETURN;
     END IF;
@@ -228,22 +212,10 @@ BEGIN
     IF p_ids IS NULL OR p_attempts IS NULL OR p_errors IS NULL THEN
         PERFORM rota._invalid(p_fn, 'ids/attempts/errors', 'must not be NULL', NULL);
     END IF;
-    IF cardinality(p_attempts) <> v_count THEN
-        PERFORM rota._invalid(p_fn, 'attempts', 'must have as many elements as ids (' || v_count || ')',
-            cardinality(p_attempts)::text);
-    END IF;
-    IF cardinality(p_errors) <> v_count THEN
-        PERFORM rota._invalid(p_fn, 'errors', 'must have as many elements as ids (' || v_count || ')',
-            cardinality(p_errors)::text);
-    END IF;
-    IF p_retry_ins IS NOT NULL AND cardinality(p_retry_ins) <> v_count THEN
-        PERFORM rota._invalid(p_fn, 'retry_ins', 'must have as many elements as ids (' || v_count || ')',
-            cardinality(p_retry_ins)::text);
-    END IF;
-    IF p_retryables IS NOT NULL AND cardinality(p_retryables) <> v_count THEN
-        PERFORM rota._invalid(p_fn, 'retryables', 'must have as many elements as ids (' || v_count || ')',
-            cardinality(p_retryables)::text);
-    END IF;
+    PERFORM rota._check_same_length(p_fn, 'attempts', cardinality(p_attempts), 'ids', v_count);
+    PERFORM rota._check_same_length(p_fn, 'errors', cardinality(p_errors), 'ids', v_count);
+    PERFORM rota._check_same_length(p_fn, 'retry_ins', cardinality(p_retry_ins), 'ids', v_count);
+    PERFORM rota._check_same_length(p_fn, 'retryables', cardinality(p_retryables), 'ids', v_count);
     SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
     WHERE x.v < interval '0' LIMIT 1;
     IF FOUND THEN

@@ -47,8 +47,7 @@ AS $fn$
 BEGIN
     UPDATE rota.executors e SET last_heartbeat_at = now() WHERE e.id = heartbeat.executor;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.heartbeat: unknown executor %', coalesce(quote_literal(heartbeat.executor), 'NULL')
-            USING ERRCODE = 'RO004';
+        PERFORM rota._raise_unknown('rota.heartbeat', 'executor', heartbeat.executor, 'RO004');
     END IF;
     -- SKIP LOCKED: a row locked right now is being completed, failed or reaped; the next
     -- heartbeat renews it if it is still ours, and waiting could deadlock with a batch.
@@ -91,8 +90,7 @@ DECLARE
 BEGIN
     UPDATE rota.executors e SET stopped_at = now() WHERE e.id = stop_executor.executor;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.stop_executor: unknown executor %', coalesce(quote_literal(stop_executor.executor), 'NULL')
-            USING ERRCODE = 'RO004';
+        PERFORM rota._raise_unknown('rota.stop_executor', 'executor', stop_executor.executor, 'RO004');
     END IF;
     WITH mine AS (
         SELECT t.id FROM rota.tasks t
