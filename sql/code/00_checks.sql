@@ -59,7 +59,7 @@ $fn$;
 -- rendered to text.
 CREATE OR REPLACE FUNCTION rota._is_oversized(p_value jsonb)
 RETURNS boolean
-LANGUAGE sql IMMUTABLE PARALLEL SAFE
+LANGUAGE sql STABLE PARALLEL SAFE
 AS $fn$
     SELECT pg_column_size(p_value) * 6 > 1048576 AND octet_length(p_value::text) > 1048576;
 $fn$;

@@ -66,27 +66,21 @@ BEGIN
 END;
 $fn$;
 
--- Body of complete and complete_many: marks running tasks succeeded (cancelled if a
--- cancel was requested) under their current attempts; returns the ids that completed.
--- p_fn names the caller in errors.
+-- Body of complete and complete_many, for checked input: marks running tasks succeeded
+-- (cancelled if a cancel was requested) under their current attempts; returns the ids
+-- that completed. p_fn names the caller in errors.
 CREATE OR REPLACE FUNCTION rota._complete(p_fn text, p_ids bigint[], p_attempts integer[], p_results jsonb[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
+-- Custom plans would look cheaper for small batches, so without this the statement below
+-- would be planned afresh on every call; its generic plan does not depend on row estimates
+-- (ids are passed as arrays to primary-key lookups).
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
-    v_count integer := cardinality(p_ids);
     v_done_ids bigint[];
     v_held_ids bigint[];
 BEGIN
-    IF p_ids IS NULL OR p_attempts IS NULL THEN
-        PERFORM rota._invalid(p_fn, 'ids/attempts', 'must not be NULL', NULL);
-    END IF;
-    PERFORM rota._check_same_length(p_fn, 'attempts', cardinality(p_attempts), 'ids', v_count);
-    PERFORM rota._check_same_length(p_fn, 'results', cardinality(p_results), 'ids', v_count);
-    PERFORM rota._check_sizes(p_fn, 'results', p_results, CASE WHEN p_fn = 'rota.complete' THEN 'result' END);
-    IF v_count = 0 THEN
-        RETURN;
-    END IF;
     -- Rows are locked in id order so that a concurrent stop_executor (also id order)
     -- cannot deadlock with a batch flush.
     -- an id given twice counts once, with its first attempt/result
@@ -96,7 +90,7 @@ BEGIN
         ORDER BY u.id, u.ord),
     locked AS (
         SELECT t.id FROM rota.tasks t
-        WHERE t.id IN (SELECT input.id FROM input) AND t.lease_expires_at IS NOT NULL
+        WHERE t.id = ANY (p_ids) AND t.lease_expires_at IS NOT NULL
         ORDER BY t.id
         FOR UPDATE),
     done AS (
@@ -113,7 +107,7 @@ BEGIN
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
     END IF;
-    IF coalesce(cardinality(v_done_ids), 0) < v_count THEN
+    IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
         PERFORM rota._check_attempts(p_fn, p_ids, p_attempts);
     END IF;
     RETURN QUERY SELECT x FROM unnest(v_done_ids) AS x;
@@ -123,9 +117,21 @@ $fn$;
 -- Completes many tasks in one statement; returns the ids that completed.
 CREATE OR REPLACE FUNCTION rota.complete_many(ids bigint[], attempts integer[], results jsonb[] DEFAULT NULL)
 RETURNS SETOF bigint
-LANGUAGE sql VOLATILE
+LANGUAGE plpgsql VOLATILE
 AS $fn$
-    SELECT rota._complete('rota.complete_many', $1, $2, $3);
+DECLARE
+    c_fn constant text := 'rota.complete_many';
+BEGIN
+    IF ids IS NULL OR attempts IS NULL THEN
+        PERFORM rota._invalid(c_fn, 'ids/attempts', 'must not be NULL', NULL);
+    END IF;
+    PERFORM rota._check_same_length(c_fn, 'attempts', cardinality(attempts), 'ids', cardinality(ids));
+    PERFORM rota._check_same_length(c_fn, 'results', cardinality(results), 'ids', cardinality(ids));
+    PERFORM rota._check_sizes(c_fn, 'results', results);
+    IF cardinality(ids) > 0 THEN
+        RETURN QUERY SELECT * FROM rota._complete(c_fn, ids, attempts, results);
+    END IF;
+END;
 $fn$;
 COMMENT ON FUNCTION rota.complete_many(bigint[], integer[], jsonb[])
     IS 'Completes many running tasks in one statement; returns the ids that completed (fenced ones are left out).';
@@ -136,7 +142,10 @@ RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
-    RETURN EXISTS (SELECT 1 FROM rota._complete('rota.complete', ARRAY[$1], ARRAY[$2], ARRAY[$3]));
+    IF result IS NOT NULL THEN
+        PERFORM rota._check_size('rota.complete', 'result', result);
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM rota._complete('rota.complete', ARRAY[id], ARRAY[attempt], ARRAY[result]));
 END;
 $fn$;
 COMMENT ON FUNCTION rota.complete(bigint, integer, jsonb)
