@@ -208,6 +208,8 @@ CREATE OR REPLACE FUNCTION rota._fail(p_fn text, p_ids bigint[], p_attempts inte
                                       p_retry_ins interval[], p_retryables boolean[])
 RETURNS TABLE(id bigint, state text)
 LANGUAGE plpgsql VOLATILE
+-- as in _complete: small batches would otherwise be planned afresh on every call
+SET plan_cache_mode = force_generic_plan
 AS $fn$
 #variable_conflict use_column
 DECLARE
