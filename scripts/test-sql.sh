@@ -45,7 +45,7 @@ echo "ok - install.sql from three processes at once: same schema"
 # Installs serialise on a lock only rota's installers can take: a role with nothing but
 # CONNECT neither blocks an install (holding the advisory lock earlier installs used) nor
 # can take the install lock itself.
-psql -X -q -d "$URL" -c 'DROP ROLE IF EXISTS rota_test_outsider' -c 'CREATE ROLE rota_test_outsider LOGIN' >/dev/null
+psql -X -q -d "$URL" -c 'SET client_min_messages = warning' -c 'DROP ROLE IF EXISTS rota_test_outsider' -c 'CREATE ROLE rota_test_outsider LOGIN' >/dev/null
 OUTSIDER="$(python3 - "$URL" <<'PY'
 import sys, urllib.parse as u
 url = sys.argv[1]
