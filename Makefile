@@ -6,7 +6,7 @@ DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
-        demo bench pgext clean
+        demo bench pgext schema-snapshot clean
 
 all: build
 
@@ -42,6 +42,10 @@ test-pgext:
 
 test-swift:
 	@scripts/test-swift.sh
+
+# Rewrites tests/schema.snapshot from a fresh install; commit it with any change to sql/.
+schema-snapshot:
+	@scripts/schema-snapshot.sh
 
 demo: deps
 	@scripts/demo.sh

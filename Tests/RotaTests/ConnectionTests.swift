@@ -156,7 +156,7 @@ final class ConnectionTests: XCTestCase {
         let client = RotaClient(connectionString: try await database())
         try await client.migrate()
         try await client.migrate()
-        let count = try await client.query("SELECT count(*) AS n FROM rota.migrations")[0].decode("n", as: Int.self)
+        let count = try await client.query("SELECT count(*) AS n FROM rota._migrations")[0].decode("n", as: Int.self)
         XCTAssertGreaterThanOrEqual(count, 1)
         await client.close()
     }

@@ -16,9 +16,9 @@ CREATE FUNCTION pg_temp.fingerprint() RETURNS text LANGUAGE sql AS $$
         (SELECT string_agg(row(a.*)::text, ',' ORDER BY a.task_id, a.attempt) FROM rota.task_attempts a),
         (SELECT string_agg(row(s.*)::text, ',' ORDER BY s.task_id, s.name) FROM rota.task_steps s),
         (SELECT string_agg(row(e.*)::text, ',' ORDER BY e.id) FROM rota.executors e),
-        (SELECT string_agg(row(s.*)::text, ',' ORDER BY s.queue, s.slot) FROM rota.queue_slots s),
-        (SELECT string_agg(row(r.*)::text, ',' ORDER BY r.queue, r.token) FROM rota.queue_rate_tokens r),
-        (SELECT string_agg(row(k.*)::text, ',' ORDER BY k.queue, k.concurrency_key, k.slot) FROM rota.key_slots k)));
+        (SELECT string_agg(row(s.*)::text, ',' ORDER BY s.queue, s.slot) FROM rota._queue_slots s),
+        (SELECT string_agg(row(r.*)::text, ',' ORDER BY r.queue, r.token) FROM rota._queue_rate_tokens r),
+        (SELECT string_agg(row(k.*)::text, ',' ORDER BY k.queue, k.concurrency_key, k.slot) FROM rota._key_slots k)));
 $$;
 CREATE TEMP TABLE fp AS SELECT pg_temp.fingerprint() AS before;
 

@@ -1,7 +1,7 @@
 -- Schedules: define/pause/resume/drop/trigger, fire_due's exactly-once claim, catch-up
 -- policies, persisted next_fire_at, schedule_status, and every bad input.
 BEGIN;
-SELECT plan(62);
+SELECT plan(64);
 
 SELECT has_table('rota', 'schedules', 'table rota.schedules');
 SELECT has_table('rota', 'schedule_fires', 'table rota.schedule_fires');
@@ -154,6 +154,19 @@ SELECT throws_ok($$SELECT rota.pause_schedule('nope')$$, 'RO003', 'rota.pause_sc
 SELECT throws_ok($$SELECT rota.resume_schedule('nope')$$, 'RO003', 'rota.resume_schedule: unknown schedule "nope"', 'resume unknown');
 SELECT throws_ok($$SELECT rota.trigger_schedule('nope')$$, 'RO003', 'rota.trigger_schedule: unknown schedule "nope"', 'trigger unknown');
 SELECT throws_ok($$SELECT * FROM rota.fire_due('')$$, 'RO010', 'rota.fire_due: executor must not be empty', 'fire_due needs an executor');
+
+-- claim hands out a fire's scheduled time as its last column, scheduled_at (NULL for other tasks)
+SELECT rota.register_executor('sched-worker');
+SELECT rota.define_queue('sched_claim');
+SELECT rota.define_schedule('claimed', '0 0 * * *', 'sched_claim', 'tick');
+SELECT rota.trigger_schedule('claimed');
+SELECT rota.enqueue('sched_claim', 'plain', priority => 1);
+SELECT results_eq($$SELECT task, scheduled_at FROM rota.claim('sched-worker', ARRAY['sched_claim'], 2)$$,
+                  $$VALUES ('tick'::text, (SELECT fire_at FROM rota.schedule_fires WHERE schedule = 'claimed')),
+                           ('plain'::text, NULL::timestamptz)$$,
+                  'claim returns the fire time of a schedule''s task as scheduled_at, NULL for a plain task');
+SELECT is((SELECT proargnames[cardinality(proargnames)] FROM pg_proc WHERE oid = 'rota.claim(text, text[], integer)'::regprocedure),
+          'scheduled_at', 'scheduled_at is the last column of rota.claim');
 
 SELECT * FROM finish();
 ROLLBACK;
