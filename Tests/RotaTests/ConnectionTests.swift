@@ -162,8 +162,7 @@ final class ConnectionTests: XCTestCase {
     }
 
     func testScriptExpansionSkipsPsqlLines() throws {
-        let installer = try SQLInstaller.locate()
-        let script = try installer.script()
+        let script = RotaSchema.installScript
         XCTAssertFalse(script.split(separator: "\n").contains { $0.hasPrefix("\\") })
         XCTAssertTrue(script.contains("rota._migrate"))
     }

@@ -43,11 +43,11 @@ public final class RotaClient: Sendable {
     /// Closes the connection (a later call opens a new one).
     public func close() async { await connection.close() }
 
-    /// Installs or upgrades the schema by running `sql/install.sql` (see ``SQLInstaller``).
+    /// Installs or upgrades the schema with the script compiled into this library
+    /// (``RotaSchema/installScript``, the same as `psql -f sql/install.sql`).
     /// Safe to run twice and from several processes at once.
-    public func migrate(installer: SQLInstaller? = nil) async throws {
-        let installer = try installer ?? SQLInstaller.locate()
-        try await connection.executeScript(installer.script())
+    public func migrate() async throws {
+        try await connection.executeScript(RotaSchema.installScript)
     }
 
     func json<T: Encodable>(_ value: T) throws -> PostgresJSON {

@@ -6,8 +6,8 @@ public protocol PostgresDecodable: Sendable {
     init(postgresText text: String) throws
 }
 
-private func decodingError<T>(_ text: String, _ type: T.Type) -> RotaError {
-    RotaError(.decodingFailed, "cannot decode \(text.debugDescription) as \(T.self)")
+private func decodingError<T>(_ text: String, _ type: T.Type) -> PostgresError {
+    PostgresError(.decodingFailed, "cannot decode \(text.debugDescription) as \(T.self)")
 }
 
 extension String: PostgresDecodable {
@@ -74,7 +74,7 @@ extension Array: PostgresDecodable where Element: PostgresDecodable {
     /// A one-dimensional array of non-NULL elements.
     public init(postgresText text: String) throws {
         self = try PostgresArrayLiteral.decode(text).map { element in
-            guard let element else { throw RotaError(.decodingFailed, "NULL element in \(text) decoded as \([Element].self)") }
+            guard let element else { throw PostgresError(.decodingFailed, "NULL element in \(text) decoded as \([Element].self)") }
             return try Element(postgresText: element)
         }
     }
