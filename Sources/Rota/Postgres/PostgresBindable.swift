@@ -39,7 +39,7 @@ extension Double: PostgresBindable {
 
 extension Date: PostgresBindable {
     /// ISO 8601 in UTC with microseconds, which `timestamptz` accepts exactly.
-    public var postgresText: String? { PostgresTimestamp.format(self) }
+    public var postgresText: String? { UTCTimestamp.formatMicroseconds(self) }
 }
 
 extension Optional: PostgresBindable where Wrapped: PostgresBindable {

@@ -59,10 +59,16 @@ extension Double: PostgresDecodable {
 }
 
 extension Date: PostgresDecodable {
-    /// Parses `timestamptz` output in ISO style (the session's `DateStyle`).
+    /// Parses `timestamptz` output in ISO style (the session's `DateStyle`); `infinity` and
+    /// `-infinity` are the distant future and past.
     public init(postgresText text: String) throws {
-        guard let value = PostgresTimestamp.parse(text) else { throw decodingError(text, Date.self) }
-        self = value
+        switch text {
+        case "infinity": self = .distantFuture
+        case "-infinity": self = .distantPast
+        default:
+            guard let value = UTCTimestamp.parse(text) else { throw decodingError(text, Date.self) }
+            self = value
+        }
     }
 }
 

@@ -43,7 +43,7 @@ public struct TaskContext: Sendable {
         var index = rest.startIndex
         while let colon = rest[index...].firstIndex(of: ":") {
             let candidate = String(rest[rest.index(after: colon)...])
-            if let date = PostgresTimestamp.parse(candidate) { return date }
+            if let date = UTCTimestamp.parse(candidate) { return date }
             index = rest.index(after: colon)
         }
         return nil
