@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Rota
+import RotaCommandLine
 
 private func isoString(_ date: Date?) -> String {
     guard let date else { return "" }
@@ -19,7 +20,7 @@ private func printJSON<T: Encodable>(_ value: T) throws {
 struct MigrateCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "migrate",
-        abstract: "Install or upgrade the rota schema (sql/install.sql; set ROTA_SQL_DIR to its folder).")
+        abstract: "Install or upgrade the rota schema (the one built into this binary, as in sql/install.sql).")
     @OptionGroup var connection: ConnectionOptions
 
     func run() async throws {
@@ -54,7 +55,7 @@ struct StatusCommand: AsyncParsableCommand {
             let rate = q.rateLimit.map { "\($0)/\(q.ratePeriodSeconds.map { String(format: "%gs", $0) } ?? "?")" } ?? "-"
             queues.add([q.queue, "\(q.ready)", "\(q.delayed)", "\(q.running)", "\(q.succeeded)", "\(q.failed)",
                         "\(q.cancelled)", q.oldestReadyAgeSeconds.map { String(format: "%.1fs", $0) } ?? "-",
-                        q.concurrency.map { "\(q.slotsInUse ?? 0)/\($0)" } ?? "-", rate, q.paused ? "yes" : "no"])
+                        q.concurrency.map { "\(q.slotsInUse)/\($0)" } ?? "-", rate, q.paused ? "yes" : "no"])
         }
         print(report.queues.isEmpty ? "no queues" : queues.render())
         print("")
@@ -70,7 +71,7 @@ struct StatusCommand: AsyncParsableCommand {
                                    "LAST STATE", "LAST EXECUTOR"])
         for s in report.schedules {
             schedules.add([s.name, s.cron, s.timezone, "\(s.queue)/\(s.task)", s.enabled ? "yes" : "no",
-                           isoString(s.nextFireAt), isoString(s.lastFireAt), s.lastTaskState ?? "-",
+                           isoString(s.nextFireAt), isoString(s.lastFireAt), s.lastTaskState?.rawValue ?? "-",
                            s.lastExecutor ?? "-"])
         }
         print(report.schedules.isEmpty ? "no schedules" : schedules.render())
@@ -113,14 +114,11 @@ struct TasksCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List tasks, newest first.")
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "Only this queue.") var queue: String?
-        @Option(help: "Only this state: queued, running, succeeded, failed, cancelled.") var state: String?
+        @Option(help: "Only this state: queued, running, succeeded, failed, cancelled.") var state: RotaTaskState?
         @Option(help: "At most this many.") var limit: Int = 50
         @Flag(help: "Print JSON.") var json = false
 
         func validate() throws {
-            if let state, !["queued", "running", "succeeded", "failed", "cancelled"].contains(state) {
-                throw ValidationError("--state must be queued, running, succeeded, failed or cancelled, not \(state)")
-            }
             if limit < 1 { throw ValidationError("--limit must be at least 1") }
         }
 
@@ -132,7 +130,7 @@ struct TasksCommand: AsyncParsableCommand {
             }
             var table = TextTable(["ID", "QUEUE", "TASK", "STATE", "ATTEMPTS", "RUN AT", "FINISHED", "LAST ERROR"])
             for t in tasks {
-                table.add(["\(t.id)", t.queue, t.task, t.state, "\(t.attemptCount ?? 0)/\(t.maxAttempts ?? 0)",
+                table.add(["\(t.id)", t.queue, t.task, t.state.rawValue, "\(t.attemptCount)/\(t.maxAttempts)",
                            isoString(t.runAt), isoString(t.finishedAt), shortened(t.lastError, to: 60)])
             }
             print(tasks.isEmpty ? "no tasks" : table.render())
@@ -153,9 +151,9 @@ struct TasksCommand: AsyncParsableCommand {
                 return
             }
             let fields: [(String, String)] = [
-                ("id", "\(task.id)"), ("queue", task.queue), ("task", task.task), ("state", task.state),
-                ("key", task.key ?? ""), ("priority", task.priority.map(String.init) ?? ""),
-                ("attempts", "\(task.attemptCount ?? 0) of \(task.maxAttempts ?? 0)"),
+                ("id", "\(task.id)"), ("queue", task.queue), ("task", task.task), ("state", task.state.rawValue),
+                ("key", task.key ?? ""), ("priority", "\(task.priority)"),
+                ("attempts", "\(task.attemptCount) of \(task.maxAttempts)"),
                 ("executor", task.executor ?? ""), ("enqueued at", isoString(task.enqueuedAt)),
                 ("run at", isoString(task.runAt)), ("started at", isoString(task.startedAt)),
                 ("finished at", isoString(task.finishedAt)), ("payload", task.payload),
@@ -168,7 +166,7 @@ struct TasksCommand: AsyncParsableCommand {
             } else {
                 var table = TextTable(["ATTEMPT", "OUTCOME", "EXECUTOR", "STARTED", "FINISHED", "ERROR"])
                 for a in task.attempts {
-                    table.add(["\(a.attempt)", a.outcome ?? "", a.executor ?? "", isoString(a.startedAt),
+                    table.add(["\(a.attempt)", a.outcome, a.executor ?? "", isoString(a.startedAt),
                                isoString(a.finishedAt), shortened(a.error, to: 80)])
                 }
                 print(table.render())
@@ -185,7 +183,7 @@ struct EnqueueCommand: AsyncParsableCommand {
     @Option(help: "The payload, a JSON object.") var payload: String = "{}"
     @Option(help: "Idempotency key.") var key: String?
     @Option(help: "Run no earlier than this ISO 8601 instant.") var runAt: String?
-    @Option(help: "Priority (lower runs first).") var priority: Int = 0
+    @Option(help: "Priority (lower runs first; default: rota.enqueue's).") var priority: Int?
     @Option(help: "Attempt budget for this task.") var maxAttempts: Int?
     @Option(help: "Concurrency key.") var concurrencyKey: String?
     @Option(help: "Parent task id.") var parentId: Int64?
@@ -237,12 +235,12 @@ struct DefineQueueCommand: AsyncParsableCommand {
     @Option(help: "Most tasks running at once across all executors.") var concurrency: Int?
     @Option(help: "Most task starts per --rate-period.") var rateLimit: Int?
     @Option(help: "Rate window in seconds.") var ratePeriod: Double?
-    @Option(help: "Attempts before a task fails for good.") var maxAttempts: Int = 5
-    @Option(help: "Lease in seconds.") var lease: Double = 30
+    @Option(help: "Attempts before a task fails for good.") var maxAttempts: Int?
+    @Option(help: "Lease in seconds.") var lease: Double?
     @Option(help: "Most running tasks per concurrency key.") var concurrencyKeyLimit: Int?
-    @Option(help: "First retry delay in seconds.") var backoffBase: Double = 1
-    @Option(help: "Largest retry delay in seconds.") var backoffMax: Double = 3600
-    @Option(help: "Keep finished tasks this many seconds.") var retention: Double = 7 * 24 * 3600
+    @Option(help: "First retry delay in seconds.") var backoffBase: Double?
+    @Option(help: "Largest retry delay in seconds.") var backoffMax: Double?
+    @Option(help: "Keep finished tasks this many seconds.") var retention: Double?
 
     func validate() throws {
         if (rateLimit == nil) != (ratePeriod == nil) {
@@ -253,9 +251,9 @@ struct DefineQueueCommand: AsyncParsableCommand {
     func run() async throws {
         let options = QueueOptions(
             concurrency: concurrency, rateLimit: rateLimit, ratePeriod: ratePeriod.map(Duration.seconds(parsing:)),
-            maxAttempts: maxAttempts, lease: .seconds(parsing: lease), concurrencyKeyLimit: concurrencyKeyLimit,
-            backoffBase: .seconds(parsing: backoffBase), backoffMax: .seconds(parsing: backoffMax),
-            retention: .seconds(parsing: retention))
+            maxAttempts: maxAttempts, lease: lease.map(Duration.seconds(parsing:)), concurrencyKeyLimit: concurrencyKeyLimit,
+            backoffBase: backoffBase.map(Duration.seconds(parsing:)), backoffMax: backoffMax.map(Duration.seconds(parsing:)),
+            retention: retention.map(Duration.seconds(parsing:)))
         try await connection.withClient { try await $0.defineQueue(name, options: options) }
         print("queue \(name) defined")
     }
@@ -293,4 +291,13 @@ struct DropQueueCommand: AsyncParsableCommand {
         try await connection.withClient { try await $0.dropQueue(name, force: force) }
         print("queue \(name) dropped")
     }
+}
+
+extension RotaTaskState: ExpressibleByArgument {}
+
+/// Parses an instant with a zone: `2026-11-26T12:00:00Z`, with fractional seconds or an
+/// offset, or with a space instead of the `T`.
+private func parseTimestamp(_ text: String) throws -> Date {
+    if let date = UTCTimestamp.parse(text) { return date }
+    throw ValidationError("--run-at: not an ISO 8601 timestamp with a time zone: \(text) (e.g. 2026-11-26T12:00:00Z)")
 }

@@ -168,8 +168,8 @@ final class ConnectionTests: XCTestCase {
     }
 
     func testScheduleKeyParsing() {
-        let date = TaskContext.scheduledAt(fromKey: "schedule:nightly:report:2026-11-26T00:00:00Z")
+        let date = ScheduleKey.fireInstant(inKey: "schedule:nightly:report:2026-11-26T00:00:00Z")
         XCTAssertEqual(date?.timeIntervalSince1970, 1_795_651_200)
-        XCTAssertNil(TaskContext.scheduledAt(fromKey: "user-key"))
+        XCTAssertNil(ScheduleKey.fireInstant(inKey: "user-key"))
     }
 }

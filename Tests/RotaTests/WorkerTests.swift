@@ -127,7 +127,7 @@ final class WorkerTests: XCTestCase {
             try await client.retry(taskID: rejected)
             try await waitUntil("the retried task failed again") {
                 let task = try await client.task(id: rejected)
-                return task?.attemptCount == 2 && task?.state == "failed"
+                return task?.attemptCount == 2 && task?.state == .failed
             }
         }
         await client.close()
@@ -230,9 +230,39 @@ final class WorkerTests: XCTestCase {
         print("shutdown with a 300 ms grace period took \(clock.now - shutdownStarted)")
         XCTAssertEqual(cancelled.all, [id])
         let task = try await client.task(id: id)
-        XCTAssertEqual(task?.state, "queued", "released back to the queue")
+        XCTAssertEqual(task?.state, .queued, "released back to the queue")
         XCTAssertEqual(task?.attempts.last?.outcome, "released")
         try await client.cancel(taskID: id)
+        await client.close()
+    }
+
+    /// A lease shortened with define_queue while the worker runs takes effect with the next
+    /// claim: the heartbeat follows the lease the claim returns, not the one at start.
+    func testALeaseShortenedWhileTheWorkerRunsIsKeptByHeartbeats() async throws {
+        let url = try await database()
+        let client = RotaClient(connectionString: url)
+        try await client.defineQueue("w_lease_change", options: QueueOptions(lease: .seconds(30)))
+        var handlers = RotaHandlers()
+        handlers.register("noop") { (_: EmptyPayload, _) in }
+        handlers.register("three-seconds") { (_: EmptyPayload, _) in
+            try await Task.sleep(for: .milliseconds(3500))
+        }
+        try await withWorker(url: url, queues: ["w_lease_change": 1], handlers: handlers) { _, _ in
+            let first = try await client.enqueue(queue: "w_lease_change", task: "noop")
+            try await waitUntil("the task under the 30 s lease succeeded") { try await client.state(of: first) == "succeeded" }
+            try await client.defineQueue("w_lease_change", options: QueueOptions(lease: .seconds(1)))
+            let id = try await client.enqueue(queue: "w_lease_change", task: "three-seconds")
+            // Another process's reaper runs meanwhile: the 1 s lease must never lapse.
+            var reaped = 0
+            try await waitUntil("the task succeeded", timeout: .seconds(15), every: .milliseconds(100)) {
+                reaped += try await client.query("SELECT rota.reap() AS n")[0].decode("n", as: Int.self)
+                return try await client.state(of: id) == "succeeded"
+            }
+            XCTAssertEqual(reaped, 0)
+            let task = try await client.task(id: id)
+            XCTAssertEqual(task?.attemptCount, 1)
+            XCTAssertEqual(task?.attempts.count, 0)
+        }
         await client.close()
     }
 
@@ -281,7 +311,7 @@ final class WorkerTests: XCTestCase {
             let took = try await waitUntil("the handler was cancelled") { cancelled.count == 1 }
             print("lost lease → handler cancelled in \(took)")
             let task = try await client.task(id: id)
-            XCTAssertEqual(task?.state, "queued")
+            XCTAssertEqual(task?.state, .queued)
             XCTAssertEqual(task?.attempts.last?.outcome, "lease_expired")
             try await client.cancel(taskID: id)
         }

@@ -9,6 +9,7 @@ import Logging
 /// ``RotaError/Code/connectionLost``, since its outcome is unknown.
 public final class RotaClient: Sendable {
     let connection: ReconnectingConnection
+    let statements: Statements
     /// The logger used for connection messages.
     public let logger: Logger
     let encoder: JSONEncoder
@@ -21,6 +22,7 @@ public final class RotaClient: Sendable {
                 connectTimeout: Duration? = .seconds(10)) {
         self.connection = ReconnectingConnection(connectionString: connectionString, logger: logger,
                                                  connectTimeout: connectTimeout)
+        self.statements = Statements(connection: connection)
         self.logger = logger
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -37,7 +39,7 @@ public final class RotaClient: Sendable {
     /// Runs any statement with bound parameters, for what the typed API does not cover.
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) async throws -> PostgresRows {
-        try await connection.query(sql, parameters)
+        try await statements.run(sql, parameters)
     }
 
     /// Closes the connection (a later call opens a new one).
@@ -47,7 +49,7 @@ public final class RotaClient: Sendable {
     /// (``RotaSchema/installScript``, the same as `psql -f sql/install.sql`).
     /// Safe to run twice and from several processes at once.
     public func migrate() async throws {
-        try await connection.executeScript(RotaSchema.installScript)
+        try await statements.migrate()
     }
 
     func json<T: Encodable>(_ value: T) throws -> PostgresJSON {
