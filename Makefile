@@ -6,7 +6,7 @@ DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
-        demo bench pgext clean
+        demo bench pgext generate clean
 
 all: build
 
@@ -51,6 +51,11 @@ bench: deps
 
 pgext:
 	$(MAKE) -C pgext
+
+# The generated sources: the schema embedded in the library, the README's Swift snippets.
+generate:
+	@scripts/embed-sql.py
+	@scripts/readme-snippets.py
 
 clean:
 	rm -rf .build tests/isolation/output

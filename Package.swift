@@ -96,6 +96,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // README.md's Swift snippets, compiled as written (scripts/readme-snippets.py).
+        .testTarget(
+            name: "RotaReadmeTests",
+            dependencies: [
+                "Rota",
+                "RotaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .testTarget(
             name: "RotaTests",
             dependencies: [
