@@ -50,10 +50,10 @@ def swift_sources(blocks: list[list[str]]) -> dict[str, str]:
 def main() -> None:
     mode = sys.argv[1] if len(sys.argv) > 1 else "--write"
     wanted = swift_sources(snippets(README.read_text(encoding="utf-8")))
-    present = {path.name: path.read_text(encoding="utf-8") for path in FOLDER.glob("ReadmeSnippet*.swift")}
+    present = {path.name: path.read_text(encoding="utf-8") for path in FOLDER.glob("ReadmeSnippet[0-9]*.swift")}
     if mode == "--check":
         if present != wanted:
-            sys.exit(f"readme-snippets: Tests/RotaReadmeTests/ReadmeSnippet*.swift are out of date with README.md: run {COMMAND}")
+            sys.exit(f"readme-snippets: Tests/RotaReadmeTests/ReadmeSnippet<N>.swift are out of date with README.md: run {COMMAND}")
     elif mode == "--write":
         for name in present.keys() - wanted.keys():
             (FOLDER / name).unlink()
