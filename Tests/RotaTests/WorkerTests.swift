@@ -252,16 +252,7 @@ final class WorkerTests: XCTestCase {
             try await waitUntil("the task under the 30 s lease succeeded") { try await client.state(of: first) == "succeeded" }
             try await client.defineQueue("w_lease_change", options: QueueOptions(lease: .seconds(1)))
             let id = try await client.enqueue(queue: "w_lease_change", task: "three-seconds")
-            // Another process's reaper runs meanwhile: the 1 s lease must never lapse.
-            var reaped = 0
-            try await waitUntil("the task succeeded", timeout: .seconds(15), every: .milliseconds(100)) {
-                reaped += try await client.query("SELECT rota.reap() AS n")[0].decode("n", as: Int.self)
-                return try await client.state(of: id) == "succeeded"
-            }
-            XCTAssertEqual(reaped, 0)
-            let task = try await client.task(id: id)
-            XCTAssertEqual(task?.attemptCount, 1)
-            XCTAssertEqual(task?.attempts.count, 0)
+            try await assertNeverReaped(id, client: client)
         }
         await client.close()
     }
@@ -276,18 +267,23 @@ final class WorkerTests: XCTestCase {
         }
         try await withWorker(url: url, queues: ["w_lease": 1], handlers: handlers) { _, _ in
             let id = try await client.enqueue(queue: "w_lease", task: "three-seconds")
-            // Another process's reaper runs meanwhile too: the lease must never lapse.
-            var reaped = 0
-            try await waitUntil("the task succeeded", timeout: .seconds(15), every: .milliseconds(100)) {
-                reaped += try await client.query("SELECT rota.reap() AS n")[0].decode("n", as: Int.self)
-                return try await client.state(of: id) == "succeeded"
-            }
-            XCTAssertEqual(reaped, 0)
-            let task = try await client.task(id: id)
-            XCTAssertEqual(task?.attemptCount, 1)
-            XCTAssertEqual(task?.attempts.count, 0)
+            try await assertNeverReaped(id, client: client)
         }
         await client.close()
+    }
+
+    /// Waits until task `id` succeeded while another process's reaper runs meanwhile: its
+    /// lease must never lapse, so it succeeds in its first attempt.
+    private func assertNeverReaped(_ id: Int64, client: RotaClient, file: StaticString = #filePath, line: UInt = #line) async throws {
+        var reaped = 0
+        try await waitUntil("the task succeeded", timeout: .seconds(15), every: .milliseconds(100), file: file, line: line) {
+            reaped += try await client.query("SELECT rota.reap() AS n")[0].decode("n", as: Int.self)
+            return try await client.state(of: id) == "succeeded"
+        }
+        XCTAssertEqual(reaped, 0, file: file, line: line)
+        let task = try await client.task(id: id)
+        XCTAssertEqual(task?.attemptCount, 1, file: file, line: line)
+        XCTAssertEqual(task?.attempts.count, 0, file: file, line: line)
     }
 
     func testALostLeaseCancelsTheHandler() async throws {

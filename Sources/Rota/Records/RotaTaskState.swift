@@ -1,5 +1,5 @@
 /// The state of a task (`rota.tasks.state`).
-public enum RotaTaskState: String, Sendable, Hashable, Codable, CaseIterable, PostgresBindable, PostgresDecodable {
+public enum RotaTaskState: String, Sendable, Hashable, Codable, CaseIterable, PostgresTextEnum {
     /// Waiting for its run time, a free slot or rate token, or an executor.
     case queued
     /// Claimed by an executor, under a lease.
@@ -10,13 +10,4 @@ public enum RotaTaskState: String, Sendable, Hashable, Codable, CaseIterable, Po
     case failed
     /// Cancelled before it finished.
     case cancelled
-
-    public var postgresText: String? { rawValue }
-
-    public init(postgresText text: String) throws {
-        guard let state = Self(rawValue: text) else {
-            throw RotaError(.decodingFailed, "unknown task state \(text.debugDescription)")
-        }
-        self = state
-    }
 }
