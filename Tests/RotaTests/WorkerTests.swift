@@ -237,22 +237,34 @@ final class WorkerTests: XCTestCase {
     }
 
     /// A lease shortened with define_queue while the worker runs takes effect with the next
-    /// claim: the heartbeat follows the lease the claim returns, not the one at start.
+    /// claim, also while a task claimed under the longer lease still runs: the heartbeat
+    /// follows the leases the claims return, not the one at start.
     func testALeaseShortenedWhileTheWorkerRunsIsKeptByHeartbeats() async throws {
         let url = try await database()
         let client = RotaClient(connectionString: url)
         try await client.defineQueue("w_lease_change", options: QueueOptions(lease: .seconds(30)))
+        let blocking = UntilCancelledHandler()
         var handlers = RotaHandlers()
-        handlers.register("noop") { (_: EmptyPayload, _) in }
+        blocking.register("forever", in: &handlers)
         handlers.register("three-seconds") { (_: EmptyPayload, _) in
             try await Task.sleep(for: .milliseconds(3500))
         }
-        try await withWorker(url: url, queues: ["w_lease_change": 1], handlers: handlers) { _, _ in
-            let first = try await client.enqueue(queue: "w_lease_change", task: "noop")
-            try await waitUntil("the task under the 30 s lease succeeded") { try await client.state(of: first) == "succeeded" }
+        try await withWorker(url: url, queues: ["w_lease_change": 2], handlers: handlers) { worker, _ in
+            let longLease = try await client.enqueue(queue: "w_lease_change", task: "forever")
+            try await waitUntil("the task under the 30 s lease runs") { blocking.started.count == 1 }
+            // From a heartbeat after that claim on, the heartbeat is paced by the 30 s lease.
+            try await waitUntil("a heartbeat after the 30 s claim", timeout: .seconds(30), every: .milliseconds(100)) {
+                try await client.query(
+                    """
+                    SELECT e.last_heartbeat_at > t.started_at AS beat FROM rota.executor_status e, rota.tasks t
+                    WHERE e.executor = $1 AND t.id = $2::bigint
+                    """, [worker.executorID, longLease])[0].decode("beat", as: Bool.self)
+            }
             try await client.defineQueue("w_lease_change", options: QueueOptions(lease: .seconds(1)))
             let id = try await client.enqueue(queue: "w_lease_change", task: "three-seconds")
             try await assertNeverReaped(id, client: client)
+            try await client.cancel(taskID: longLease)
+            try await waitUntil("the 30 s task was cancelled") { try await client.state(of: longLease) == "cancelled" }
         }
         await client.close()
     }

@@ -17,9 +17,7 @@ extension WorkerRuntime {
                         guard free > 0, !isShuttingDown else { continue }
                         sawFreeCapacity = true
                         let tasks = try await claimStatements.claim(executor: executorID, queue: queue, max: free)
-                        noteClaimed(tasks)
-                        for task in tasks {
-                            let abort = inFlight.add(task)
+                        for (task, abort) in startTracking(tasks) {
                             claimed += 1
                             handlerGroup.addTask { await self.execute(task, abort: abort) }
                         }

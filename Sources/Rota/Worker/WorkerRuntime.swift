@@ -85,12 +85,15 @@ final class WorkerRuntime: Sendable {
         return max(lease / 3, .milliseconds(100))
     }
 
-    /// Records the leases of a claim, and wakes the heartbeat when it must come sooner.
-    func noteClaimed(_ tasks: [ClaimedTask]) {
-        guard let shortest = tasks.map(\.lease).min() else { return }
-        let before = heartbeatInterval
+    /// Records claimed tasks as running (each returned with the event that aborts its
+    /// handler), and wakes the heartbeat when their leases need it sooner.
+    func startTracking(_ tasks: [ClaimedTask]) -> [(task: ClaimedTask, abort: OneShotEvent<AbortReason>)] {
+        guard let shortest = tasks.map(\.lease).min() else { return [] }
+        let intervalBefore = heartbeatInterval
+        let tracked = tasks.map { (task: $0, abort: inFlight.add($0)) }
         latestClaimedLease.withLock { $0 = shortest }
-        if heartbeatInterval < before { heartbeatWake.signal() }
+        if heartbeatInterval < intervalBefore { heartbeatWake.signal() }
+        return tracked
     }
 
     /// The whole life of the worker.
