@@ -6,7 +6,7 @@ DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
-        demo bench pgext schema-snapshot clean
+        demo bench pgext schema-snapshot generate clean
 
 all: build
 
@@ -55,6 +55,11 @@ bench: deps
 
 pgext:
 	$(MAKE) -C pgext
+
+# The generated sources: the schema embedded in the library, the README's Swift snippets.
+generate:
+	@scripts/embed-sql.py
+	@scripts/readme-snippets.py
 
 clean:
 	rm -rf .build tests/isolation/output

@@ -162,15 +162,8 @@ final class ConnectionTests: XCTestCase {
     }
 
     func testScriptExpansionSkipsPsqlLines() throws {
-        let installer = try SQLInstaller.locate()
-        let script = try installer.script()
+        let script = RotaSchema.installScript
         XCTAssertFalse(script.split(separator: "\n").contains { $0.hasPrefix("\\") })
         XCTAssertTrue(script.contains("rota._migrate"))
-    }
-
-    func testScheduleKeyParsing() {
-        let date = TaskContext.scheduledAt(fromKey: "schedule:nightly:report:2026-11-26T00:00:00Z")
-        XCTAssertEqual(date?.timeIntervalSince1970, 1_795_651_200)
-        XCTAssertNil(TaskContext.scheduledAt(fromKey: "user-key"))
     }
 }

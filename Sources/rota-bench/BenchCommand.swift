@@ -2,16 +2,18 @@ import ArgumentParser
 import Foundation
 import Rota
 import RotaChildProcess
+import RotaCommandLine
 
-/// `rota bench`: the throughput and latency figures of Rota against the commit rate of the
+/// `rota-bench`: the throughput and latency figures of Rota against the commit rate of the
 /// same cluster (`pgbench -N`), as one table (or JSON). See docs/bench.md.
+@main
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "bench",
+        commandName: "rota-bench",
         abstract: "Measure throughput, enqueue rate and start latency against pgbench -N on the same cluster.",
         discussion: """
             Creates (and drops) databases rota_bench_* on the server of --database-url and runs `rota worker` \
-            processes of this binary. Workloads: baseline (pgbench -N -M prepared, 4 clients and 1), \
+            processes (--rota, default: the rota binary beside this one). Workloads: baseline (pgbench -N -M prepared, 4 clients and 1), \
             W1 (drain of enqueued noop tasks by 1, 2, 3 worker processes), W2 (single and batched enqueue), \
             W3 (enqueue-to-start latency with 2 idle workers; idle CPU and RSS), W4 (W1 with 2 processes \
             over a table holding 1,000,000 finished tasks). Each figure is the median of --runs runs.
@@ -28,6 +30,10 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Worker processes for W1 (comma-separated).") var processes = "1,2,3"
     @Flag(help: "Keep the rota_bench_* databases afterwards.") var keep = false
     @Flag(help: "Workers log at info level (logs stay in the work folder).") var verbose = false
+    @Option(help: "The rota binary whose `rota worker` processes are measured (default: beside rota-bench).")
+    var rota: String?
+
+    static func main() async { await CommandLineRunner.main(Self.self) }
 
     func validate() throws {
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
@@ -48,7 +54,12 @@ struct BenchCommand: AsyncParsableCommand {
         let server = connection.connectionString
         let workDir = FileManager.default.temporaryDirectory.appendingPathComponent("rota-bench-\(getpid())").path
         try FileManager.default.createDirectory(atPath: workDir, withIntermediateDirectories: true)
-        let bench = BenchWorkloads(serverURL: server, binary: currentExecutablePath(), workDir: workDir,
+        let binary = rota ?? URL(fileURLWithPath: currentExecutablePath()).deletingLastPathComponent()
+            .appendingPathComponent("rota").path
+        guard FileManager.default.isExecutableFile(atPath: binary) else {
+            throw CommandFailure("no rota binary at \(binary): build it (swift build --product rota) or pass --rota")
+        }
+        let bench = BenchWorkloads(serverURL: server, binary: binary, workDir: workDir,
                                    verbose: verbose, concurrency: concurrency)
         let environment = try await describeServer(server)
         bench.note("\(environment.summary); logs in \(workDir)")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Renders rows as a left-aligned text table with a header.
 struct TextTable {
     var header: [String]
@@ -25,4 +27,18 @@ func shortened(_ text: String?, to length: Int) -> String {
     guard let text else { return "" }
     let oneLine = text.replacingOccurrences(of: "\n", with: " ")
     return oneLine.count <= length ? oneLine : String(oneLine.prefix(length - 1)) + "…"
+}
+
+func isoString(_ date: Date?) -> String {
+    guard let date else { return "" }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+    return formatter.string(from: date)
+}
+
+func printJSON<T: Encodable>(_ value: T) throws {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+    encoder.dateEncodingStrategy = .iso8601
+    print(String(decoding: try encoder.encode(value), as: UTF8.self))
 }

@@ -2,8 +2,9 @@ import Foundation
 import Logging
 import Rota
 import RotaChildProcess
+import RotaCommandLine
 
-/// The workloads of `rota bench`. Every time figure of a worker workload is read from the
+/// The workloads of `rota-bench`. Every time figure of a worker workload is read from the
 /// database clock (task rows); client-side rates (W2, pgbench) from the client's clock.
 final class BenchWorkloads: @unchecked Sendable {
     let serverURL: String
@@ -45,7 +46,7 @@ final class BenchWorkloads: @unchecked Sendable {
             logger.logLevel = .warning
             let client = RotaClient(connectionString: databaseURL, logger: logger)
             try await client.migrate()
-            try await client.query("SELECT rota.define_queue($1)", [queue])
+            try await client.defineQueue(queue)
             await client.close()
         }
         return databaseURL

@@ -1,7 +1,7 @@
 import Foundation
 import Rota
 
-// Helpers of `rota bench`: child processes, /proc readings, statistics.
+// Helpers of `rota-bench`: child processes, /proc readings, statistics.
 
 /// Clock ticks per second for /proc/PID/stat.
 let clockTicksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
