@@ -51,7 +51,7 @@ BEGIN
         RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
     END IF;
     PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
-    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' END);
+    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);
     -- one set-based pass, so big batches do not pay a function call per element; the
     -- schedule: namespace is the scheduler's (its fires come through p_fn rota.fire_due or
     -- rota.trigger_schedule), so a user task can never pose as a schedule's fire
@@ -60,7 +60,7 @@ BEGIN
        OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many'))
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
-        v_key_arg := CASE WHEN p_fn = 'rota.enqueue' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
+        v_key_arg := CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
         PERFORM rota._check_key_length(p_fn, v_key_arg, p_keys[v_bad_index]);
         PERFORM rota._invalid(p_fn, v_key_arg, 'must not start with "schedule:" (reserved for the fires of schedules)',
                               quote_literal(p_keys[v_bad_index]));

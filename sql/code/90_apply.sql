@@ -29,7 +29,7 @@ BEGIN
     FOR v_key, v_value IN SELECT o.key, o.value FROM jsonb_each(p_object) AS o LOOP
         IF NOT p_types ? v_key THEN
             PERFORM rota._reject_definitions(p_where, format('unknown key "%s" (allowed: %s)', rota._echo(v_key),
-                (SELECT string_agg(k, ', ') FROM jsonb_object_keys(p_types) AS k)));
+                (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(p_types) AS k)));
         END IF;
         IF jsonb_typeof(v_value) NOT IN ('null', p_types ->> v_key) THEN
             PERFORM rota._reject_definitions(p_where, format('"%s" must be a JSON %s (got %s)', v_key, p_types ->> v_key,

@@ -912,7 +912,7 @@ BEGIN
         RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
     END IF;
     PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
-    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' END);
+    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);
     -- one set-based pass, so big batches do not pay a function call per element; the
     -- schedule: namespace is the scheduler's (its fires come through p_fn rota.fire_due or
     -- rota.trigger_schedule), so a user task can never pose as a schedule's fire
@@ -921,7 +921,7 @@ BEGIN
        OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many'))
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
-        v_key_arg := CASE WHEN p_fn = 'rota.enqueue' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
+        v_key_arg := CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
         PERFORM rota._check_key_length(p_fn, v_key_arg, p_keys[v_bad_index]);
         PERFORM rota._invalid(p_fn, v_key_arg, 'must not start with "schedule:" (reserved for the fires of schedules)',
                               quote_literal(p_keys[v_bad_index]));
@@ -3052,7 +3052,7 @@ BEGIN
     FOR v_key, v_value IN SELECT o.key, o.value FROM jsonb_each(p_object) AS o LOOP
         IF NOT p_types ? v_key THEN
             PERFORM rota._reject_definitions(p_where, format('unknown key "%s" (allowed: %s)', rota._echo(v_key),
-                (SELECT string_agg(k, ', ') FROM jsonb_object_keys(p_types) AS k)));
+                (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(p_types) AS k)));
         END IF;
         IF jsonb_typeof(v_value) NOT IN ('null', p_types ->> v_key) THEN
             PERFORM rota._reject_definitions(p_where, format('"%s" must be a JSON %s (got %s)', v_key, p_types ->> v_key,
