@@ -521,6 +521,22 @@ BEGIN
 END;
 $fn$;
 
+-- cron_next for a search over many instants of one schedule: rota.cron_next_c when
+-- p_in_c, else the PL/pgSQL code on the expression parsed and the zone checked once.
+CREATE OR REPLACE FUNCTION rota._cron_next_either(p_in_c boolean, p_cron text, p_spec rota._cron_spec,
+                                                  p_after timestamptz, p_timezone text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+AS $fn$
+BEGIN
+    -- the C call is planned only when first executed, so this compiles without the extension
+    IF p_in_c THEN
+        RETURN rota.cron_next_c(p_cron, p_after, p_timezone);
+    END IF;
+    RETURN rota._cron_next_parsed(p_spec, p_after, p_timezone);
+END;
+$fn$;
+
 -- The newest p_count of the instants {p_floor} and the fires after p_floor that are before
 -- p_before (p_floor < p_before), oldest first: the due instants of a schedule whose next
 -- fire was p_floor, without walking the ones in between. Each is found from the one after
@@ -558,11 +574,7 @@ BEGIN
                 v_lo := p_floor;
                 EXIT;
             END IF;
-            IF v_in_c THEN
-                v_next := rota.cron_next_c(p_cron, v_probe, p_timezone);
-            ELSE
-                v_next := rota._cron_next_parsed(v_spec, v_probe, p_timezone);
-            END IF;
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_probe, p_timezone);
             IF v_next < v_before THEN
                 v_lo := v_next;
                 EXIT;
@@ -572,19 +584,11 @@ BEGIN
         END LOOP;
         -- bisect: move v_lo to the newest fire before v_before
         LOOP
-            IF v_in_c THEN
-                v_next := rota.cron_next_c(p_cron, v_lo, p_timezone);
-            ELSE
-                v_next := rota._cron_next_parsed(v_spec, v_lo, p_timezone);
-            END IF;
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_lo, p_timezone);
             EXIT WHEN v_next IS NULL OR v_next >= v_before;
             v_lo := v_next;
             v_probe := v_lo + (v_hi - v_lo) / 2;
-            IF v_in_c THEN
-                v_next := rota.cron_next_c(p_cron, v_probe, p_timezone);
-            ELSE
-                v_next := rota._cron_next_parsed(v_spec, v_probe, p_timezone);
-            END IF;
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_probe, p_timezone);
             IF v_next < v_before THEN
                 v_lo := v_next;
             ELSE

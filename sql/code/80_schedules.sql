@@ -12,7 +12,7 @@ DECLARE
 BEGIN
     SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO v_names FROM rota.schedules s WHERE s.queue = OLD.name;
     IF v_names IS NOT NULL THEN
-        RAISE EXCEPTION 'rota.drop_queue: queue "%" is used by schedules %; drop them first', OLD.name, v_names
+        RAISE EXCEPTION 'rota.drop_queue: queue "%" is used by schedules %; drop them first', OLD.name, rota._echo(v_names, 256)
             USING ERRCODE = 'RO030', HINT = 'rota.drop_schedule(name) each of them, then drop the queue.';
     END IF;
     RETURN OLD;
