@@ -47,10 +47,12 @@ typedef struct CronCache
 } CronCache;
 
 /*
- * Per backend: the names of pg_timezone_names that have a digit and no lower-case letter
- * (EST5EDT, GMT0, ...), the only ones a POSIX-style spec can look like; NULL until needed.
+ * Per backend, read when first needed: the names of pg_timezone_names that have a digit
+ * and no lower-case letter (EST5EDT, GMT0, ...), the only ones a POSIX-style spec can
+ * look like. Like pg_tzset's cache of zones, it lives as long as the backend.
  */
-static List *digit_zone_names = NULL;
+static List *digit_zone_names = NIL;
+static bool digit_zone_names_read = false;
 
 /* s for an error message: itself up to `limit` bytes, else its first characters and "...". */
 static char *
@@ -88,11 +90,12 @@ is_digit_zone(const char *name)
 {
 	ListCell   *lc;
 
-	if (digit_zone_names == NULL)
+	if (!digit_zone_names_read)
 	{
 		MemoryContext old;
 
-		SPI_connect();
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "rota.cron_next: SPI_connect failed");
 		if (SPI_execute("SELECT name FROM pg_catalog.pg_timezone_names "
 						"WHERE name ~ '[0-9]' AND name !~ '[a-z]'", true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "rota.cron_next: could not read pg_timezone_names");
@@ -102,8 +105,7 @@ is_digit_zone(const char *name)
 									   pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
 		MemoryContextSwitchTo(old);
 		SPI_finish();
-		if (digit_zone_names == NULL)	/* none: remember that with an empty name */
-			digit_zone_names = list_make1(MemoryContextStrdup(TopMemoryContext, ""));
+		digit_zone_names_read = true;
 	}
 	foreach(lc, digit_zone_names)
 		if (strcmp(lfirst(lc), name) == 0)
