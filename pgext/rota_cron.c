@@ -84,7 +84,14 @@ zone_basename_is(const char *name, const char *base)
 	return strcmp(slash ? slash + 1 : name, base) == 0;
 }
 
-/* Is `name` one of pg_timezone_names' entries with a digit and no lower-case letter? */
+/* Does the name have a digit and no lower-case letter (so it may be a POSIX-style spec)? */
+static bool
+looks_like_posix_spec(const char *name)
+{
+	return strpbrk(name, "0123456789") != NULL && strpbrk(name, "abcdefghijklmnopqrstuvwxyz") == NULL;
+}
+
+/* Is `name` one of pg_timezone_names' entries that looks like a POSIX-style spec? */
 static bool
 is_digit_zone(const char *name)
 {
@@ -92,18 +99,23 @@ is_digit_zone(const char *name)
 
 	if (!digit_zone_names_read)
 	{
-		MemoryContext old;
-
+		/* the filter runs here: no operator of the query depends on search_path */
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "rota.cron_next: SPI_connect failed");
-		if (SPI_execute("SELECT name FROM pg_catalog.pg_timezone_names "
-						"WHERE name ~ '[0-9]' AND name !~ '[a-z]'", true, 0) != SPI_OK_SELECT)
+		if (SPI_execute("SELECT name FROM pg_catalog.pg_timezone_names", true, 0) != SPI_OK_SELECT)
 			elog(ERROR, "rota.cron_next: could not read pg_timezone_names");
-		old = MemoryContextSwitchTo(TopMemoryContext);
 		for (uint64 i = 0; i < SPI_processed; i++)
-			digit_zone_names = lappend(digit_zone_names,
-									   pstrdup(SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1)));
-		MemoryContextSwitchTo(old);
+		{
+			char	   *zone = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+
+			if (looks_like_posix_spec(zone))
+			{
+				MemoryContext old = MemoryContextSwitchTo(TopMemoryContext);
+
+				digit_zone_names = lappend(digit_zone_names, pstrdup(zone));
+				MemoryContextSwitchTo(old);
+			}
+		}
 		SPI_finish();
 		digit_zone_names_read = true;
 	}
@@ -130,24 +142,18 @@ static pg_tz *
 cron_zone(const char *name)
 {
 	bool		ok = (name[0] >= 'A' && name[0] <= 'Z') || (name[0] >= 'a' && name[0] <= 'z');
-	bool		has_digit = false,
-				has_lower = name[0] >= 'a';
 	pg_tz	   *tz = NULL;
 
 	for (const char *p = name + 1; ok && *p; p++)
-	{
-		has_digit |= *p >= '0' && *p <= '9';
-		has_lower |= *p >= 'a' && *p <= 'z';
 		ok = (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
 			*p == '_' || *p == '+' || *p == '/' || *p == '-';
-	}
 	ok = ok && !zone_basename_is(name, "localtime") && !zone_basename_is(name, "posixrules") &&
 		!zone_basename_is(name, "Factory");
 	if (ok)
 	{
 		tz = pg_tzset(name);
 		if (tz && (!pg_tz_acceptable(tz) || strcmp(pg_get_timezone_name(tz), name) != 0 ||
-				   (has_digit && !has_lower && !is_digit_zone(name))))
+				   (looks_like_posix_spec(name) && !is_digit_zone(name))))
 			tz = NULL;
 	}
 	if (!tz)
