@@ -1985,9 +1985,10 @@ $code$);
 -- An expression that can never match (day-of-month values that no selected month has,
 -- e.g. "0 0 30 2 *") is rejected as invalid (RO012), like a syntax error.
 --
--- Time zones: names as the TimeZone setting takes them (IANA names such as
--- Europe/Berlin, case-insensitive, and POSIX-style names such as EST5EDT), but no
--- numeric offsets, intervals or abbreviations. Unknown -> RO013.
+-- Time zones: IANA names exactly as pg_timezone_names spells them (Europe/Berlin, also
+-- legacy names such as EST5EDT that the tz database ships), but not localtime,
+-- posixrules or Factory, no POSIX-style specs (UTC+5), offsets, intervals or
+-- abbreviations. Unknown -> RO013. Expressions are at most 256 bytes (RO012).
 --
 -- Semantics: the expression selects wall-clock times (to the second) in the zone. Let
 -- W(t) be the wall clock at instant t. A selected wall time m fires at the first instant t
@@ -2016,7 +2017,9 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $fn$
 BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'RO012', MESSAGE = format('%s: invalid cron expression "%s": %s', p_fn, p_cron, p_problem);
+    -- an expression over the length limit is echoed as its first 64 characters (as in C)
+    RAISE EXCEPTION USING ERRCODE = 'RO012', MESSAGE = format('%s: invalid cron expression "%s": %s', p_fn,
+        CASE WHEN octet_length(p_cron) > 256 THEN left(p_cron, 64) || '...' ELSE p_cron END, p_problem);
 END;
 $fn$;
 
@@ -2033,7 +2036,7 @@ DECLARE
     c_months CONSTANT text[] := ARRAY['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'];
     c_days   CONSTANT text[] := ARRAY['SUN','MON','TUE','WED','THU','FRI','SAT'];
     c_mdays  CONSTANT int[]  := ARRAY[31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    v_src    text := btrim(p_cron, E' \t\n\r\f\x0b');
+    v_src    text;
     v_fields text[];
     v_field_count      int;
     v_field_index      int;
@@ -2055,6 +2058,11 @@ DECLARE
     v_first_dom int;
     v_dom_exists     boolean;
 BEGIN
+    -- checked before any parsing, so a huge expression costs nothing
+    IF octet_length(p_cron) > 256 THEN
+        PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is longer than 256 bytes');
+    END IF;
+    v_src := btrim(p_cron, E' \t\n\r\f\x0b');
     IF v_src = '' THEN
         PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is empty');
     END IF;
@@ -2367,14 +2375,35 @@ RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET "TimeZone" = 'UTC'
 AS $fn$
+DECLARE
+    -- IANA names of pg_timezone_names only, spelled as there; not localtime, posixrules or
+    -- Factory (in any folder); no offsets, intervals or special values.
+    v_ok boolean := p_timezone ~ '^[A-Za-z][A-Za-z0-9_+/-]*$'
+                    AND lower(p_timezone) NOT IN ('inf', 'infinity', 'nan') AND lower(p_timezone) NOT LIKE 'interval%'
+                    AND p_timezone !~ '(^|/)(localtime|posixrules|Factory)$';
 BEGIN
-    IF p_timezone IS NULL OR p_timezone !~ '^[A-Za-z][A-Za-z0-9_+/-]*$'
-       OR lower(p_timezone) IN ('inf', 'infinity', 'nan') OR lower(p_timezone) LIKE 'interval%' THEN
-        RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+    IF v_ok THEN
+        BEGIN
+            PERFORM set_config('TimeZone', p_timezone, true);
+            -- The zone code spells the name as its file (it looks names up case-insensitively).
+            -- A name that loads is a tz file, unless it is a POSIX-style spec (UTC+5,
+            -- FOO+167BAR-167): those need a digit and come back upper case. Only for such
+            -- names (NULL here) ask the catalog: a slow view (~30 ms), queried apart since a
+            -- condition with a subquery is no simple expression and costs every call.
+            -- pgext/rota_cron.c applies the same rule.
+            v_ok := CASE WHEN current_setting('TimeZone') <> p_timezone THEN false
+                         WHEN p_timezone !~ '^[^a-z]*[0-9][^a-z]*$' THEN true END;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            v_ok := false;
+        END;
+        IF v_ok IS NULL THEN
+            v_ok := EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names WHERE name = p_timezone);
+        END IF;
     END IF;
-    PERFORM set_config('TimeZone', p_timezone, true);
-EXCEPTION WHEN invalid_parameter_value THEN
-    RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+    IF v_ok IS NOT TRUE THEN
+        RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn,
+            CASE WHEN octet_length(p_timezone) > 64 THEN left(p_timezone, 64) || '...' ELSE p_timezone END);
+    END IF;
 END;
 $fn$;
 
