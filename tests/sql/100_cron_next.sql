@@ -2,7 +2,7 @@
 -- DST gaps and overlaps, leap years, short months, Vixie rule, seconds, names, macros, steps,
 -- and every class of invalid expression with its message.
 BEGIN;
-SELECT plan(105);
+SELECT plan(106);
 SET LOCAL TimeZone = 'UTC';
 
 SELECT has_function('rota', 'cron_next', ARRAY['text', 'timestamp with time zone', 'text']);
@@ -78,6 +78,8 @@ SELECT is(rota._cron_next_plpgsql('0 0 29 2 */7', '2005-01-01 00:00:00+00'), '20
 SELECT is(rota._cron_next_plpgsql('0 12 * * *', '2026-01-01 00:00:00+00', 'Asia/Kolkata'), '2026-01-01 06:30:00+00', 'Asia/Kolkata +05:30');
 SELECT is(rota._cron_next_plpgsql('0 0 * * *', '2026-07-01 00:00:00+00', 'America/Sao_Paulo'), '2026-07-01 03:00:00+00', 'America/Sao_Paulo -03');
 SELECT is(rota._cron_next_plpgsql('0 0 * * *', '2026-01-01 00:00:00+00', 'EST5EDT'), '2026-01-01 05:00:00+00', 'EST5EDT is a zone of pg_timezone_names');
+SELECT throws_ok($$SELECT rota._cron_next_plpgsql('0 0 * * *', '2026-01-01 00:00:00+00', 'europe/BERLIN')$$, 'RO013',
+    'rota.cron_next: unknown time zone "europe/BERLIN"', 'zone names are spelled as in pg_timezone_names');
 SELECT is(rota._cron_next_plpgsql('0 0 * * *', '2026-07-01 00:00:00+00', 'CET'), '2026-07-01 22:00:00+00', 'CET is the zone (with DST), not the abbreviation');
 
 -- Europe/Berlin spring forward (2026-03-29 02:00 CET -> 03:00 CEST): a gap

@@ -2129,7 +2129,7 @@ DECLARE
     c_months CONSTANT text[] := ARRAY['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'];
     c_days   CONSTANT text[] := ARRAY['SUN','MON','TUE','WED','THU','FRI','SAT'];
     c_mdays  CONSTANT int[]  := ARRAY[31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    v_src    text := btrim(p_cron, E' \t\n\r\f\x0b');
+    v_src    text;
     v_fields text[];
     v_field_count      int;
     v_field_index      int;
@@ -2151,9 +2151,11 @@ DECLARE
     v_first_dom int;
     v_dom_exists     boolean;
 BEGIN
+    -- checked before any parsing, so a huge expression costs nothing
     IF octet_length(p_cron) > 256 THEN
         PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is longer than 256 bytes');
     END IF;
+    v_src := btrim(p_cron, E' \t\n\r\f\x0b');
     IF v_src = '' THEN
         PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is empty');
     END IF;
