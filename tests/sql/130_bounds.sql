@@ -218,7 +218,7 @@ SELECT throws_ok($$SELECT rota.apply(jsonb_build_object('version', 50, 'queues',
 SELECT throws_ok($$SELECT rota.apply(jsonb_build_object('version', 50, 'schedules', jsonb_build_array(
                        jsonb_build_object('name', 's', 'cron', '* * * * *', 'queue', 'q', 'task', 't',
                                           'payload', jsonb_build_object('blob', repeat('x', 1048576 - 60))))))$$,
-    'RO011', NULL, 'apply: a payload too large for its fires is refused');
+    'RO011', NULL, 'apply: a schedule payload near 1 MiB makes the document too large (RO011 before any definition runs)');
 
 -- 6. Definitions documents: typed values, bounded versions, nested errors as RO040
 SELECT throws_ok(format('SELECT rota.apply(%L)', d), 'RO040', m, 'apply: ' || d)
