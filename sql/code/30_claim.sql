@@ -1,57 +1,54 @@
 SELECT rota._apply_code('claim', $code$
 
--- Locks a free key slot of (queue, key), creating the key's slots on first use; NULL
--- when the key is at its limit. Creation runs under a try-lock so that a claim never
--- waits on another claim's uncommitted rows (which could deadlock two claimers). Busy
--- slots above a lowered limit count against it: then a start needs one more free slot
--- than there are such rows, all locked here (SKIP LOCKED: slots locked by others count
--- as being taken) and kept locked until commit, so concurrent claims cannot overshoot.
-CREATE OR REPLACE FUNCTION rota._take_key_slot(p_queue text, p_key text, p_limit integer)
+DROP FUNCTION IF EXISTS rota._take_key_slot(text, text, integer);
+
+-- Creates the missing count row of (queue, key), waiting at most lock_timeout for another
+-- session's uncommitted row of the same key (a producer's, a claim's, or prune's delete);
+-- true when this call created it. A claim must never wait longer: two claimers creating
+-- rows for two keys in opposite order would deadlock, and a producer's transaction may stay
+-- open for long.
+CREATE OR REPLACE FUNCTION rota._create_key_count(p_queue text, p_key text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET lock_timeout = '10ms'
+AS $fn$
+BEGIN
+    INSERT INTO rota._key_counts (queue, concurrency_key) VALUES (p_queue, p_key)
+    ON CONFLICT DO NOTHING;
+    RETURN FOUND;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN false;
+END;
+$fn$;
+
+-- Takes one running count of (queue, key) if the key runs fewer than p_limit tasks: locks
+-- the key's count row FOR NO KEY UPDATE SKIP LOCKED (producers' KEY SHARE does not
+-- conflict) and returns running + 1, the caller to store it once the task is locked too;
+-- NULL when the key is at or above its limit (a lowered limit drains this way), or its row
+-- is locked by another claim, a completion or prune (then it counts as taken). A key
+-- without a row (its tasks were enqueued before the queue had a key limit, or retried
+-- after prune) gets one, without waiting on other sessions (rota._create_key_count).
+CREATE OR REPLACE FUNCTION rota._take_key_count(p_queue text, p_key text, p_limit integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_slot integer;
-    v_busy_above integer;
-    v_free_slots integer[];
+    v_running integer;
 BEGIN
-    SELECT count(*) INTO v_busy_above
-    FROM rota._key_slots k
-    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot > p_limit AND k.task_id IS NOT NULL;
-    IF v_busy_above > 0 THEN
-        -- transitional, after a lowered limit (rows above it exist, so 1..p_limit do too)
-        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
-        FROM (SELECT k.slot FROM rota._key_slots k
-              WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-              ORDER BY k.slot
-              LIMIT v_busy_above + 1
-              FOR UPDATE SKIP LOCKED) AS f;
-        IF coalesce(cardinality(v_free_slots), 0) > v_busy_above THEN
-            RETURN v_free_slots[1];
-        END IF;
-        RETURN NULL;
-    END IF;
-    -- a free slot; failing that, the key's slots are created (once) and looked for again
     FOR v_round IN 1..2 LOOP
-        SELECT k.slot INTO v_slot
-        FROM rota._key_slots k
-        WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-        ORDER BY k.slot
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED;
-        IF FOUND OR v_round = 2 THEN
-            RETURN v_slot;
+        SELECT k.running INTO v_running FROM rota._key_counts k
+        WHERE k.queue = p_queue AND k.concurrency_key = p_key
+        FOR NO KEY UPDATE SKIP LOCKED;
+        IF FOUND THEN
+            RETURN CASE WHEN v_running < p_limit THEN v_running + 1 END;
         END IF;
-        IF (SELECT count(*) FROM rota._key_slots k WHERE k.queue = p_queue AND k.concurrency_key = p_key
-                                                     AND k.slot <= p_limit) >= p_limit THEN
+        IF v_round = 2 OR EXISTS (SELECT 1 FROM rota._key_counts k WHERE k.queue = p_queue AND k.concurrency_key = p_key) THEN
             RETURN NULL;
         END IF;
-        IF NOT pg_try_advisory_xact_lock(hashtext('rota._key_slots'), hashtext(p_queue || ':' || p_key)) THEN
-            RETURN NULL;
+        IF rota._create_key_count(p_queue, p_key) THEN
+            RETURN 1;
         END IF;
-        INSERT INTO rota._key_slots (queue, concurrency_key, slot)
-        SELECT p_queue, p_key, g FROM generate_series(1, p_limit) AS g
-        ON CONFLICT DO NOTHING;
+        -- another session's row appeared (committed) meanwhile: lock that one
     END LOOP;
 END;
 $fn$;
@@ -159,7 +156,7 @@ END;
 $fn$;
 
 -- Marks the limit rows that tasks just started hold: the i-th id holds the i-th slot and
--- uses the i-th rate token. (Key slots are marked as they are taken, in claim.) Undone by
+-- uses the i-th rate token. (Key counts are taken as tasks are locked, in claim.) Undone by
 -- _release_holds.
 CREATE OR REPLACE FUNCTION rota._take_holds(p_queue text, p_ids bigint[], p_slots integer[], p_tokens integer[])
 RETURNS void
@@ -210,6 +207,7 @@ DECLARE
     v_key_slot integer;
     v_ids bigint[];
     v_key_slots integer[];
+    v_full_keys text[];
 BEGIN
     IF claim.max IS NULL OR claim.max < 1 OR claim.max > 10000 THEN
         PERFORM rota._invalid(c_fn, 'max', 'must be between 1 and 10000', claim.max::text);
@@ -342,11 +340,12 @@ BEGIN
                 FOR UPDATE SKIP LOCKED) AS c;
             v_key_slots := NULL;
         ELSE
-            -- Key limits: walk the best candidates (without locking them), take a key slot
-            -- for keyed ones, then lock the task itself. Saturated keys are passed over, so
-            -- one busy key does not block the queue.
+            -- Key limits: walk the best candidates (without locking them), take a count of
+            -- their key for keyed ones, then lock the task itself. Keys at their limit are
+            -- passed over, so one busy key does not block the queue.
             v_ids := '{}';
             v_key_slots := '{}';
+            v_full_keys := '{}';
             FOR v_candidate IN
                 SELECT t.id, t.concurrency_key FROM rota.tasks t
                 WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
@@ -356,19 +355,22 @@ BEGIN
                 EXIT WHEN cardinality(v_ids) >= v_startable;
                 v_key_slot := NULL;
                 IF v_candidate.concurrency_key IS NOT NULL THEN
-                    v_key_slot := rota._take_key_slot(v_queue.name, v_candidate.concurrency_key,
-                                                      v_queue.concurrency_key_limit);
-                    CONTINUE WHEN v_key_slot IS NULL;
+                    CONTINUE WHEN v_candidate.concurrency_key = ANY (v_full_keys);
+                    v_key_slot := rota._take_key_count(v_queue.name, v_candidate.concurrency_key,
+                                                       v_queue.concurrency_key_limit);
+                    IF v_key_slot IS NULL THEN
+                        v_full_keys := v_full_keys || v_candidate.concurrency_key;
+                        CONTINUE;
+                    END IF;
                 END IF;
                 PERFORM 1 FROM rota.tasks t
                 WHERE t.id = v_candidate.id AND t.state = 'queued' AND t.run_at <= now()
                 FOR UPDATE SKIP LOCKED;
                 CONTINUE WHEN NOT FOUND;
-                -- held at once, so that the next candidate of the same key sees it taken
+                -- counted at once, so that the next candidate of the same key sees it
                 IF v_key_slot IS NOT NULL THEN
-                    UPDATE rota._key_slots k SET task_id = v_candidate.id
-                    WHERE k.queue = v_queue.name AND k.concurrency_key = v_candidate.concurrency_key
-                      AND k.slot = v_key_slot;
+                    UPDATE rota._key_counts k SET running = v_key_slot
+                    WHERE k.queue = v_queue.name AND k.concurrency_key = v_candidate.concurrency_key;
                 END IF;
                 v_ids := v_ids || v_candidate.id;
                 v_key_slots := v_key_slots || v_key_slot;

@@ -163,6 +163,8 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_deleted integer;
+    v_idle_queues text[];
+    v_idle_keys text[];
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
@@ -175,16 +177,25 @@ BEGIN
         FOR UPDATE OF t SKIP LOCKED)
     DELETE FROM rota.tasks t USING victims v WHERE t.id = v.id;
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
-    -- Key slot rows of keys with nothing running are recreated on demand by claim.
-    DELETE FROM rota._key_slots k
-    WHERE (k.queue, k.concurrency_key, k.slot) IN (
-        SELECT f.queue, f.concurrency_key, f.slot FROM rota._key_slots f
-        WHERE f.task_id IS NULL
-          AND NOT EXISTS (SELECT 1 FROM rota._key_slots b
-                          WHERE b.queue = f.queue AND b.concurrency_key = f.concurrency_key
-                            AND b.task_id IS NOT NULL)
-        LIMIT prune.max_rows
-        FOR UPDATE SKIP LOCKED);
+    -- Count rows of idle keys: nothing running, nothing queued. Locked first, skipping rows
+    -- in use (a claim, a completion, or a producer's open enqueue holding KEY SHARE), then
+    -- checked again in a new snapshot: every producer that held a row has committed by
+    -- then, so its queued task is seen, and a producer that comes later waits for this
+    -- delete and creates the row again (rota._keep_key_count).
+    SELECT array_agg(i.queue), array_agg(i.concurrency_key) INTO v_idle_queues, v_idle_keys
+    FROM (SELECT k.queue, k.concurrency_key FROM rota._key_counts k
+          WHERE k.running = 0
+            AND NOT EXISTS (SELECT 1 FROM rota.tasks t
+                            WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key)
+          LIMIT prune.max_rows
+          FOR UPDATE SKIP LOCKED) AS i;
+    IF v_idle_queues IS NOT NULL THEN
+        DELETE FROM rota._key_counts k
+        USING unnest(v_idle_queues, v_idle_keys) AS i(queue, concurrency_key)
+        WHERE k.queue = i.queue AND k.concurrency_key = i.concurrency_key AND k.running = 0
+          AND NOT EXISTS (SELECT 1 FROM rota.tasks t
+                          WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key);
+    END IF;
     RETURN v_deleted;
 END;
 $fn$;
