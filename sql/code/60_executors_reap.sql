@@ -163,8 +163,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_deleted integer;
-    v_idle_queues text[];
-    v_idle_keys text[];
+    v_idle_rows tid[];
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
@@ -181,20 +180,25 @@ BEGIN
     -- in use (a claim, a completion, or a producer's open enqueue holding KEY SHARE), then
     -- checked again in a new snapshot: every producer that held a row has committed by
     -- then, so its queued task is seen, and a producer that comes later waits for this
-    -- delete and creates the row again (rota._keep_key_count).
-    SELECT array_agg(i.queue), array_agg(i.concurrency_key) INTO v_idle_queues, v_idle_keys
-    FROM (SELECT k.queue, k.concurrency_key FROM rota._key_counts k
-          WHERE k.running = 0
-            AND NOT EXISTS (SELECT 1 FROM rota.tasks t
-                            WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key)
+    -- delete and creates the row again (rota._keep_key_count). The queued-task probe is a
+    -- LATERAL ... LIMIT 1, so that it stays one index probe per row (an anti join could
+    -- hash every queued task of every queue).
+    SELECT array_agg(i.ctid) INTO v_idle_rows
+    FROM (SELECT k.ctid FROM rota._key_counts k
+          LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                             WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key
+                             LIMIT 1) AS q ON true
+          WHERE k.running = 0 AND q.one IS NULL
           LIMIT prune.max_rows
-          FOR UPDATE SKIP LOCKED) AS i;
-    IF v_idle_queues IS NOT NULL THEN
+          FOR UPDATE OF k SKIP LOCKED) AS i;
+    IF v_idle_rows IS NOT NULL THEN
         DELETE FROM rota._key_counts k
-        USING unnest(v_idle_queues, v_idle_keys) AS i(queue, concurrency_key)
-        WHERE k.queue = i.queue AND k.concurrency_key = i.concurrency_key AND k.running = 0
-          AND NOT EXISTS (SELECT 1 FROM rota.tasks t
-                          WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key);
+        WHERE k.ctid = ANY (ARRAY(
+            SELECT c.ctid FROM rota._key_counts c
+            LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                               WHERE t.state = 'queued' AND t.queue = c.queue AND t.concurrency_key = c.concurrency_key
+                               LIMIT 1) AS q ON true
+            WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
     END IF;
     RETURN v_deleted;
 END;
