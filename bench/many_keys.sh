@@ -96,8 +96,10 @@ DO $$
 DECLARE n integer;
 BEGIN
     LOOP
-        SELECT count(*) INTO n FROM (
-            SELECT rota.complete(c.id, c.attempt) FROM rota.claim('bench-62', ARRAY['mk'], 1000) AS c) AS d;
+        WITH c AS MATERIALIZED (SELECT c.id, c.attempt FROM rota.claim('bench-62', ARRAY['mk'], 1000) AS c)
+        SELECT count(*) INTO n
+        FROM rota.complete_many(ARRAY(SELECT c.id FROM c ORDER BY c.id), ARRAY(SELECT c.attempt FROM c ORDER BY c.id));
+        COMMIT;
         EXIT WHEN n = 0;
     END LOOP;
 END $$;
