@@ -23,7 +23,7 @@ $fn$;
 
 -- Takes one running count of (queue, key) if the key runs fewer than p_limit tasks: locks
 -- the key's count row FOR NO KEY UPDATE SKIP LOCKED (producers' KEY SHARE does not
--- conflict) and returns running + 1, the caller to store it once the task is locked too;
+-- conflict) and returns running + 1 (the caller writes the count once it has locked the task);
 -- NULL when the key is at or above its limit (a lowered limit drains this way), or its row
 -- is locked by another claim, a completion or prune (then it counts as taken). A key
 -- without a row (its tasks were enqueued before the queue had a key limit, or retried
@@ -50,6 +50,100 @@ BEGIN
         END IF;
         -- another session's row appeared (committed) meanwhile: lock that one
     END LOOP;
+END;
+$fn$;
+
+-- Picks and locks up to p_wanted ready tasks of a queue with a per-key limit p_limit, in
+-- claim order, and takes their keys' counts; returns the ids and, for each, its key_slot
+-- (the key's count with it, NULL for a task without a key). The best candidates are read
+-- without locks and walked in windows of as many as are still wanted: the count rows of
+-- the window's new keys are locked FOR NO KEY UPDATE SKIP LOCKED in one statement (a row
+-- locked elsewhere counts as full; a missing one is made by rota._take_key_count), each
+-- key may start limit - running more (none while at or above a lowered limit), and the
+-- allowed tasks are locked SKIP LOCKED. Keys at their limit are passed over, so one busy
+-- key does not block the queue. The counts are written once, at the end, to rows held
+-- since they were read, so concurrent claims cannot overshoot.
+CREATE OR REPLACE FUNCTION rota._take_keyed_tasks(p_queue text, p_limit integer, p_wanted integer,
+                                                  OUT ids bigint[], OUT key_slots integer[])
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_cand_ids bigint[];
+    v_cand_keys text[];
+    v_from integer := 1;
+    v_to integer;
+    v_fresh text[];
+    v_locked_keys text[];
+    v_locked_runs integer[];
+    v_key text;
+    v_next integer;
+    -- per key seen: the count read under its row lock (p_limit: not ours), starts taken
+    v_keys text[] := '{}';
+    v_bases integer[] := '{}';
+    v_taken integer[] := '{}';
+    v_allowed bigint[];
+    v_got_ids bigint[];
+    v_got_keys text[];
+BEGIN
+    ids := '{}';
+    key_slots := '{}';
+    SELECT array_agg(c.id), array_agg(c.concurrency_key) INTO v_cand_ids, v_cand_keys
+    FROM (SELECT t.id, t.concurrency_key FROM rota.tasks t
+          WHERE t.state = 'queued' AND t.queue = p_queue AND t.run_at <= now()
+          ORDER BY t.priority, t.run_at, t.id
+          LIMIT p_wanted * 4 + 32) AS c;
+    WHILE cardinality(ids) < p_wanted AND v_from <= coalesce(cardinality(v_cand_ids), 0) LOOP
+        v_to := v_from + p_wanted - cardinality(ids) - 1;
+        SELECT array_agg(DISTINCT k) INTO v_fresh
+        FROM unnest(v_cand_keys[v_from:v_to]) AS k WHERE k IS NOT NULL AND k <> ALL (v_keys);
+        IF v_fresh IS NOT NULL THEN
+            SELECT array_agg(c.concurrency_key), array_agg(c.running) INTO v_locked_keys, v_locked_runs
+            FROM (SELECT c.concurrency_key, c.running FROM rota._key_counts c
+                  WHERE c.queue = p_queue AND c.concurrency_key = ANY (v_fresh)
+                  FOR NO KEY UPDATE SKIP LOCKED) AS c;
+            v_keys := v_keys || coalesce(v_locked_keys, '{}');
+            v_bases := v_bases || coalesce(v_locked_runs, '{}');
+            -- the rest: locked elsewhere, or without a row yet (rare)
+            FOR v_key IN SELECT k FROM unnest(v_fresh) AS k WHERE k <> ALL (coalesce(v_locked_keys, '{}')) LOOP
+                v_next := rota._take_key_count(p_queue, v_key, p_limit);
+                v_keys := v_keys || v_key;
+                v_bases := v_bases || coalesce(v_next - 1, p_limit);
+            END LOOP;
+            v_taken := v_taken || array_fill(0, ARRAY[cardinality(v_keys) - cardinality(v_taken)]);
+        END IF;
+        -- in claim order: keyless tasks, and keyed ones while their key has room
+        SELECT array_agg(c.id ORDER BY c.ord) INTO v_allowed
+        FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
+              FROM unnest(v_cand_ids[v_from:v_to], v_cand_keys[v_from:v_to]) WITH ORDINALITY AS u(id, k, ord)) AS c
+        LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = c.k
+        WHERE c.k IS NULL OR c.n <= p_limit - r.base - r.taken;
+        IF v_allowed IS NOT NULL THEN
+            SELECT array_agg(x.id), array_agg(x.concurrency_key) INTO v_got_ids, v_got_keys
+            FROM (SELECT t.id, t.concurrency_key FROM rota.tasks t
+                  WHERE t.id = ANY (v_allowed) AND t.state = 'queued' AND t.run_at <= now()
+                  ORDER BY t.priority, t.run_at, t.id
+                  LIMIT p_wanted - cardinality(ids)
+                  FOR UPDATE SKIP LOCKED) AS x;
+            IF v_got_ids IS NOT NULL THEN
+                -- each keyed task's key_slot: the key's count with it
+                SELECT ids || array_agg(g.id ORDER BY g.ord),
+                       key_slots || array_agg(r.base + r.taken + g.n ORDER BY g.ord)
+                INTO ids, key_slots
+                FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
+                      FROM unnest(v_got_ids, v_got_keys) WITH ORDINALITY AS u(id, k, ord)) AS g
+                LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = g.k;
+                SELECT array_agg(r.taken + (SELECT count(*) FROM unnest(v_got_keys) AS g WHERE g = r.k) ORDER BY r.i)
+                INTO v_taken
+                FROM unnest(v_keys, v_taken) WITH ORDINALITY AS r(k, taken, i);
+            END IF;
+        END IF;
+        v_from := v_to + 1;
+    END LOOP;
+    IF cardinality(array_remove(key_slots, NULL)) > 0 THEN
+        UPDATE rota._key_counts c SET running = c.running + v_taken[array_position(v_keys, c.concurrency_key)]
+        WHERE c.queue = p_queue
+          AND c.concurrency_key = ANY (ARRAY(SELECT r.k FROM unnest(v_keys, v_taken) AS r(k, taken) WHERE r.taken > 0));
+    END IF;
 END;
 $fn$;
 
@@ -203,11 +297,8 @@ DECLARE
     v_holding_over_limit boolean := false;
     v_slots integer[];
     v_tokens integer[];
-    v_candidate record;
-    v_key_slot integer;
     v_ids bigint[];
     v_key_slots integer[];
-    v_full_keys text[];
 BEGIN
     IF claim.max IS NULL OR claim.max < 1 OR claim.max > 10000 THEN
         PERFORM rota._invalid(c_fn, 'max', 'must be between 1 and 10000', claim.max::text);
@@ -340,41 +431,8 @@ BEGIN
                 FOR UPDATE SKIP LOCKED) AS c;
             v_key_slots := NULL;
         ELSE
-            -- Key limits: walk the best candidates (without locking them), take a count of
-            -- their key for keyed ones, then lock the task itself. Keys at their limit are
-            -- passed over, so one busy key does not block the queue.
-            v_ids := '{}';
-            v_key_slots := '{}';
-            v_full_keys := '{}';
-            FOR v_candidate IN
-                SELECT t.id, t.concurrency_key FROM rota.tasks t
-                WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
-                ORDER BY t.priority, t.run_at, t.id
-                LIMIT v_startable * 4 + 32
-            LOOP
-                EXIT WHEN cardinality(v_ids) >= v_startable;
-                v_key_slot := NULL;
-                IF v_candidate.concurrency_key IS NOT NULL THEN
-                    CONTINUE WHEN v_candidate.concurrency_key = ANY (v_full_keys);
-                    v_key_slot := rota._take_key_count(v_queue.name, v_candidate.concurrency_key,
-                                                       v_queue.concurrency_key_limit);
-                    IF v_key_slot IS NULL THEN
-                        v_full_keys := v_full_keys || v_candidate.concurrency_key;
-                        CONTINUE;
-                    END IF;
-                END IF;
-                PERFORM 1 FROM rota.tasks t
-                WHERE t.id = v_candidate.id AND t.state = 'queued' AND t.run_at <= now()
-                FOR UPDATE SKIP LOCKED;
-                CONTINUE WHEN NOT FOUND;
-                -- counted at once, so that the next candidate of the same key sees it
-                IF v_key_slot IS NOT NULL THEN
-                    UPDATE rota._key_counts k SET running = v_key_slot
-                    WHERE k.queue = v_queue.name AND k.concurrency_key = v_candidate.concurrency_key;
-                END IF;
-                v_ids := v_ids || v_candidate.id;
-                v_key_slots := v_key_slots || v_key_slot;
-            END LOOP;
+            SELECT k.ids, k.key_slots INTO v_ids, v_key_slots
+            FROM rota._take_keyed_tasks(v_queue.name, v_queue.concurrency_key_limit, v_startable) AS k;
         END IF;
         CONTINUE WHEN coalesce(cardinality(v_ids), 0) = 0;
         RETURN QUERY SELECT * FROM rota._start_tasks(claim.executor, v_ids, v_queue.lease, v_slots, v_key_slots);
