@@ -53,25 +53,25 @@ BEGIN
 END;
 $fn$;
 
--- Picks and locks up to p_wanted ready tasks of a queue with a per-key limit p_limit, in
--- claim order, and takes their keys' counts; returns the ids and, for each, its key_slot
--- (the key's count with it, NULL for a task without a key). The best candidates are read
--- without locks and walked in windows of as many as are still wanted: the count rows of
--- the window's new keys are locked FOR NO KEY UPDATE SKIP LOCKED in one statement (a row
--- locked elsewhere counts as full; a missing one is made by rota._take_key_count), each
--- key may start limit - running more (none while at or above a lowered limit), and the
--- allowed tasks are locked SKIP LOCKED. Keys at their limit are passed over, so one busy
--- key does not block the queue. The counts are written once, at the end, to rows held
--- since they were read, so concurrent claims cannot overshoot.
+-- Locks up to p_wanted ready tasks of a queue with a per-key limit p_limit, in claim order,
+-- and takes their keys' counts; returns the ids and, for each, its key_slot (the key's
+-- count with it; NULL for a task without a key). Tasks are locked FOR UPDATE SKIP LOCKED
+-- in windows of as many as are still wanted, so concurrent claimers take disjoint tasks as
+-- on the plain path; the count rows of a window's new keys are then locked FOR NO KEY
+-- UPDATE SKIP LOCKED in one statement (a row locked elsewhere counts as full; a missing
+-- one is made by rota._take_key_count). A key may start limit - running more (none while
+-- at or above a lowered limit); its other tasks stay locked, unstarted, until commit, and
+-- the next window looks further, up to p_wanted * 2 + 16 tasks in all, so one busy key
+-- does not block the queue. The counts are written once, at the end, to rows held since
+-- they were read, so concurrent claims cannot overshoot.
 CREATE OR REPLACE FUNCTION rota._take_keyed_tasks(p_queue text, p_limit integer, p_wanted integer,
                                                   OUT ids bigint[], OUT key_slots integer[])
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_cand_ids bigint[];
-    v_cand_keys text[];
-    v_from integer := 1;
-    v_to integer;
+    v_seen bigint[] := '{}';
+    v_window_ids bigint[];
+    v_window_keys text[];
     v_fresh text[];
     v_locked_keys text[];
     v_locked_runs integer[];
@@ -81,21 +81,21 @@ DECLARE
     v_keys text[] := '{}';
     v_bases integer[] := '{}';
     v_taken integer[] := '{}';
-    v_allowed bigint[];
-    v_got_ids bigint[];
-    v_got_keys text[];
+    v_started_keys text[];
 BEGIN
     ids := '{}';
     key_slots := '{}';
-    SELECT array_agg(c.id), array_agg(c.concurrency_key) INTO v_cand_ids, v_cand_keys
-    FROM (SELECT t.id, t.concurrency_key FROM rota.tasks t
-          WHERE t.state = 'queued' AND t.queue = p_queue AND t.run_at <= now()
-          ORDER BY t.priority, t.run_at, t.id
-          LIMIT p_wanted * 4 + 32) AS c;
-    WHILE cardinality(ids) < p_wanted AND v_from <= coalesce(cardinality(v_cand_ids), 0) LOOP
-        v_to := v_from + p_wanted - cardinality(ids) - 1;
+    WHILE cardinality(ids) < p_wanted AND cardinality(v_seen) < p_wanted * 2 + 16 LOOP
+        SELECT array_agg(c.id), array_agg(c.concurrency_key) INTO v_window_ids, v_window_keys
+        FROM (SELECT t.id, t.concurrency_key FROM rota.tasks t
+              WHERE t.state = 'queued' AND t.queue = p_queue AND t.run_at <= now() AND t.id <> ALL (v_seen)
+              ORDER BY t.priority, t.run_at, t.id
+              LIMIT p_wanted - cardinality(ids)
+              FOR UPDATE SKIP LOCKED) AS c;
+        EXIT WHEN v_window_ids IS NULL;
+        v_seen := v_seen || v_window_ids;
         SELECT array_agg(DISTINCT k) INTO v_fresh
-        FROM unnest(v_cand_keys[v_from:v_to]) AS k WHERE k IS NOT NULL AND k <> ALL (v_keys);
+        FROM unnest(v_window_keys) AS k WHERE k IS NOT NULL AND k <> ALL (v_keys);
         IF v_fresh IS NOT NULL THEN
             SELECT array_agg(c.concurrency_key), array_agg(c.running) INTO v_locked_keys, v_locked_runs
             FROM (SELECT c.concurrency_key, c.running FROM rota._key_counts c
@@ -112,32 +112,20 @@ BEGIN
             v_taken := v_taken || array_fill(0, ARRAY[cardinality(v_keys) - cardinality(v_taken)]);
         END IF;
         -- in claim order: keyless tasks, and keyed ones while their key has room
-        SELECT array_agg(c.id ORDER BY c.ord) INTO v_allowed
-        FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
-              FROM unnest(v_cand_ids[v_from:v_to], v_cand_keys[v_from:v_to]) WITH ORDINALITY AS u(id, k, ord)) AS c
-        LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = c.k
-        WHERE c.k IS NULL OR c.n <= p_limit - r.base - r.taken;
-        IF v_allowed IS NOT NULL THEN
-            SELECT array_agg(x.id), array_agg(x.concurrency_key) INTO v_got_ids, v_got_keys
-            FROM (SELECT t.id, t.concurrency_key FROM rota.tasks t
-                  WHERE t.id = ANY (v_allowed) AND t.state = 'queued' AND t.run_at <= now()
-                  ORDER BY t.priority, t.run_at, t.id
-                  LIMIT p_wanted - cardinality(ids)
-                  FOR UPDATE SKIP LOCKED) AS x;
-            IF v_got_ids IS NOT NULL THEN
-                -- each keyed task's key_slot: the key's count with it
-                SELECT ids || array_agg(g.id ORDER BY g.ord),
-                       key_slots || array_agg(r.base + r.taken + g.n ORDER BY g.ord)
-                INTO ids, key_slots
-                FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
-                      FROM unnest(v_got_ids, v_got_keys) WITH ORDINALITY AS u(id, k, ord)) AS g
-                LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = g.k;
-                SELECT array_agg(r.taken + (SELECT count(*) FROM unnest(v_got_keys) AS g WHERE g = r.k) ORDER BY r.i)
-                INTO v_taken
-                FROM unnest(v_keys, v_taken) WITH ORDINALITY AS r(k, taken, i);
-            END IF;
+        SELECT ids || coalesce(array_agg(s.id ORDER BY s.ord), '{}'),
+               key_slots || coalesce(array_agg(s.slot ORDER BY s.ord), '{}'),
+               array_agg(s.k) FILTER (WHERE s.k IS NOT NULL)
+        INTO ids, key_slots, v_started_keys
+        FROM (SELECT w.id, w.k, w.ord, r.base + r.taken + w.n AS slot
+              FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
+                    FROM unnest(v_window_ids, v_window_keys) WITH ORDINALITY AS u(id, k, ord)) AS w
+              LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = w.k
+              WHERE w.k IS NULL OR w.n <= p_limit - r.base - r.taken) AS s;
+        IF v_started_keys IS NOT NULL THEN
+            SELECT array_agg(r.taken + (SELECT count(*) FROM unnest(v_started_keys) AS g WHERE g = r.k) ORDER BY r.i)
+            INTO v_taken
+            FROM unnest(v_keys, v_taken) WITH ORDINALITY AS r(k, taken, i);
         END IF;
-        v_from := v_to + 1;
     END LOOP;
     IF cardinality(array_remove(key_slots, NULL)) > 0 THEN
         UPDATE rota._key_counts c SET running = c.running + v_taken[array_position(v_keys, c.concurrency_key)]
