@@ -23,6 +23,8 @@ DECLARE
     v_free_slots integer[];
     v_top_slot integer;
     v_assigned_slots integer[];
+    v_old_key_limit integer;
+    v_uncounted_ids bigint[];
 BEGIN
     PERFORM rota._check_name(c_fn, 'name', define_queue.name);
     IF define_queue.concurrency <= 0 THEN
@@ -74,7 +76,8 @@ BEGIN
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).
-    SELECT q.concurrency INTO v_old_concurrency FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
+    SELECT q.concurrency, q.concurrency_key_limit INTO v_old_concurrency, v_old_key_limit
+    FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
     INSERT INTO rota.queues AS q (name, concurrency, rate_limit, rate_period, max_attempts, lease,
                                   concurrency_key_limit, backoff_base, backoff_max, retention)
@@ -153,6 +156,42 @@ BEGIN
         END IF;
     END IF;
 
+    IF define_queue.concurrency_key_limit IS NOT NULL THEN
+        -- Running keyed tasks that hold no key count (started while the queue had no key
+        -- limit) are counted now, so a limit introduced under load drains like a lowered
+        -- one. Lock order as in complete: task rows (id order), then count rows (key order).
+        -- A removed limit leaves the counts alone: tasks that hold one still release it,
+        -- and prune deletes the rows once they are idle.
+        SELECT array_agg(r.id ORDER BY r.id) INTO v_uncounted_ids
+        FROM (SELECT t.id FROM rota.tasks t
+              WHERE t.queue = define_queue.name AND t.state = 'running'
+                AND t.concurrency_key IS NOT NULL AND t.key_slot IS NULL
+              ORDER BY t.id
+              FOR UPDATE OF t) AS r;
+        IF v_uncounted_ids IS NOT NULL THEN
+            WITH counted AS (
+                INSERT INTO rota._key_counts AS k (queue, concurrency_key, running)
+                SELECT define_queue.name, t.concurrency_key, count(*) FROM rota.tasks t
+                WHERE t.id = ANY (v_uncounted_ids)
+                GROUP BY t.concurrency_key
+                ORDER BY t.concurrency_key
+                ON CONFLICT (queue, concurrency_key) DO UPDATE SET running = k.running + EXCLUDED.running
+                RETURNING k.concurrency_key, k.running)
+            UPDATE rota.tasks t SET key_slot = c.running
+            FROM counted c
+            WHERE t.id = ANY (v_uncounted_ids) AND t.concurrency_key = c.concurrency_key;
+        END IF;
+        IF v_old_key_limit IS NULL THEN
+            -- a limit introduced: the keys of queued tasks get their row (claims would
+            -- create a missing one, one at a time)
+            INSERT INTO rota._key_counts (queue, concurrency_key)
+            SELECT DISTINCT t.queue, t.concurrency_key FROM rota.tasks t
+            WHERE t.queue = define_queue.name AND t.state = 'queued' AND t.concurrency_key IS NOT NULL
+            ORDER BY 1, 2
+            ON CONFLICT DO NOTHING;
+        END IF;
+    END IF;
+
     IF define_queue.rate_limit IS NOT NULL THEN
         INSERT INTO rota._queue_rate_tokens (queue, token)
         SELECT define_queue.name, g FROM generate_series(1, define_queue.rate_limit) AS g
@@ -194,7 +233,7 @@ BEGIN
     DELETE FROM rota.tasks t WHERE t.queue = drop_queue.name;
     DELETE FROM rota._queue_slots s WHERE s.queue = drop_queue.name;
     DELETE FROM rota._queue_rate_tokens r WHERE r.queue = drop_queue.name;
-    DELETE FROM rota._key_slots k WHERE k.queue = drop_queue.name;
+    DELETE FROM rota._key_counts k WHERE k.queue = drop_queue.name;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.drop_queue(text, boolean) IS 'Deletes a queue (RO030 if it has queued or running tasks, unless force).';

@@ -18,6 +18,32 @@ CREATE OR REPLACE TRIGGER tasks_notify_enqueue
     REFERENCING NEW TABLE AS rota_new_tasks
     FOR EACH STATEMENT EXECUTE FUNCTION rota._notify_enqueue();
 
+-- Makes sure the count row of (queue, key) exists until this transaction ends, for a task
+-- of the key being enqueued into a key-limited queue: claims find the key's count there.
+-- FOR KEY SHARE keeps prune from deleting the row under the uncommitted task and does not
+-- conflict with claims (FOR NO KEY UPDATE), so an open transaction here blocks no claim.
+CREATE OR REPLACE FUNCTION rota._keep_key_count(p_fn text, p_queue text, p_key text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    FOR v_round IN 1..5 LOOP
+        INSERT INTO rota._key_counts (queue, concurrency_key) VALUES (p_queue, p_key)
+        ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        PERFORM 1 FROM rota._key_counts k WHERE k.queue = p_queue AND k.concurrency_key = p_key FOR KEY SHARE;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        -- pruned between the two statements: create it again
+    END LOOP;
+    RAISE EXCEPTION '%: could not keep the count row of concurrency key % (concurrent prunes?)', p_fn,
+        quote_literal(p_key) USING ERRCODE = '40001';
+END;
+$fn$;
+
 -- Adds tasks; shared by enqueue and enqueue_many. Returns ids in input order; an
 -- existing (queue, key) returns the existing id, also when two sessions race.
 CREATE OR REPLACE FUNCTION rota._enqueue(p_fn text, p_queue text, p_task text, p_payloads jsonb[], p_keys text[],
@@ -28,6 +54,7 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     v_max_attempts integer;
+    v_key_limit integer;
     v_count integer := coalesce(cardinality(p_payloads), 0);
     v_bad_index integer;
     v_key_arg text;
@@ -35,7 +62,7 @@ DECLARE
     v_missing integer[];
     v_rounds integer := 0;
 BEGIN
-    SELECT q.max_attempts INTO v_max_attempts FROM rota.queues q WHERE q.name = p_queue;
+    SELECT q.max_attempts, q.concurrency_key_limit INTO v_max_attempts, v_key_limit FROM rota.queues q WHERE q.name = p_queue;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown(p_fn, 'queue', p_queue, 'RO001');
     END IF;
@@ -64,6 +91,10 @@ BEGIN
         PERFORM rota._check_key_length(p_fn, v_key_arg, p_keys[v_bad_index]);
         PERFORM rota._invalid(p_fn, v_key_arg, 'must not start with "schedule:" (reserved for the fires of schedules)',
                               quote_literal(p_keys[v_bad_index]));
+    END IF;
+
+    IF p_concurrency_key IS NOT NULL AND v_key_limit IS NOT NULL AND v_count > 0 THEN
+        PERFORM rota._keep_key_count(p_fn, p_queue, p_concurrency_key);
     END IF;
 
     IF p_keys IS NULL THEN

@@ -1,58 +1,137 @@
 SELECT rota._apply_code('claim', $code$
 
--- Locks a free key slot of (queue, key), creating the key's slots on first use; NULL
--- when the key is at its limit. Creation runs under a try-lock so that a claim never
--- waits on another claim's uncommitted rows (which could deadlock two claimers). Busy
--- slots above a lowered limit count against it: then a start needs one more free slot
--- than there are such rows, all locked here (SKIP LOCKED: slots locked by others count
--- as being taken) and kept locked until commit, so concurrent claims cannot overshoot.
-CREATE OR REPLACE FUNCTION rota._take_key_slot(p_queue text, p_key text, p_limit integer)
+DROP FUNCTION IF EXISTS rota._take_key_slot(text, text, integer);
+
+-- Creates the missing count row of (queue, key), waiting at most lock_timeout for another
+-- session's uncommitted row of the same key (a producer's, a claim's, or prune's delete);
+-- true when this call created it. A claim must never wait longer: two claimers creating
+-- rows for two keys in opposite order would deadlock, and a producer's transaction may stay
+-- open for long.
+CREATE OR REPLACE FUNCTION rota._create_key_count(p_queue text, p_key text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET lock_timeout = '10ms'
+AS $fn$
+BEGIN
+    INSERT INTO rota._key_counts (queue, concurrency_key) VALUES (p_queue, p_key)
+    ON CONFLICT DO NOTHING;
+    RETURN FOUND;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN false;
+END;
+$fn$;
+
+-- Takes one running count of (queue, key) if the key runs fewer than p_limit tasks: locks
+-- the key's count row FOR NO KEY UPDATE SKIP LOCKED (producers' KEY SHARE does not
+-- conflict) and returns running + 1 (the caller writes the count once it has locked the task);
+-- NULL when the key is at or above its limit (a lowered limit drains this way), or its row
+-- is locked by another claim, a completion or prune (then it counts as taken). A key
+-- without a row (its tasks were enqueued before the queue had a key limit, or retried
+-- after prune) gets one, without waiting on other sessions (rota._create_key_count).
+CREATE OR REPLACE FUNCTION rota._take_key_count(p_queue text, p_key text, p_limit integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_slot integer;
-    v_busy_above integer;
-    v_free_slots integer[];
+    v_running integer;
 BEGIN
-    SELECT count(*) INTO v_busy_above
-    FROM rota._key_slots k
-    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot > p_limit AND k.task_id IS NOT NULL;
-    IF v_busy_above > 0 THEN
-        -- transitional, after a lowered limit (rows above it exist, so 1..p_limit do too)
-        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
-        FROM (SELECT k.slot FROM rota._key_slots k
-              WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-              ORDER BY k.slot
-              LIMIT v_busy_above + 1
-              FOR UPDATE SKIP LOCKED) AS f;
-        IF coalesce(cardinality(v_free_slots), 0) > v_busy_above THEN
-            RETURN v_free_slots[1];
-        END IF;
-        RETURN NULL;
-    END IF;
-    -- a free slot; failing that, the key's slots are created (once) and looked for again
     FOR v_round IN 1..2 LOOP
-        SELECT k.slot INTO v_slot
-        FROM rota._key_slots k
-        WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-        ORDER BY k.slot
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED;
-        IF FOUND OR v_round = 2 THEN
-            RETURN v_slot;
+        SELECT k.running INTO v_running FROM rota._key_counts k
+        WHERE k.queue = p_queue AND k.concurrency_key = p_key
+        FOR NO KEY UPDATE SKIP LOCKED;
+        IF FOUND THEN
+            RETURN CASE WHEN v_running < p_limit THEN v_running + 1 END;
         END IF;
-        IF (SELECT count(*) FROM rota._key_slots k WHERE k.queue = p_queue AND k.concurrency_key = p_key
-                                                     AND k.slot <= p_limit) >= p_limit THEN
+        IF v_round = 2 OR EXISTS (SELECT 1 FROM rota._key_counts k WHERE k.queue = p_queue AND k.concurrency_key = p_key) THEN
             RETURN NULL;
         END IF;
-        IF NOT pg_try_advisory_xact_lock(hashtext('rota._key_slots'), hashtext(p_queue || ':' || p_key)) THEN
-            RETURN NULL;
+        IF rota._create_key_count(p_queue, p_key) THEN
+            RETURN 1;
         END IF;
-        INSERT INTO rota._key_slots (queue, concurrency_key, slot)
-        SELECT p_queue, p_key, g FROM generate_series(1, p_limit) AS g
-        ON CONFLICT DO NOTHING;
+        -- another session's row appeared (committed) meanwhile: lock that one
     END LOOP;
+END;
+$fn$;
+
+-- Locks up to p_wanted ready tasks of a queue with a per-key limit p_limit, in claim order,
+-- and takes their keys' counts; returns the ids and, for each, its key_slot (the key's
+-- count with it; NULL for a task without a key). Tasks are locked FOR UPDATE SKIP LOCKED
+-- in windows of as many as are still wanted, so concurrent claimers take disjoint tasks as
+-- on the plain path; the count rows of a window's new keys are then locked FOR NO KEY
+-- UPDATE SKIP LOCKED in one statement (a row locked elsewhere counts as full; a missing
+-- one is made by rota._take_key_count). A key may start limit - running more (none while
+-- at or above a lowered limit); its other tasks stay locked, unstarted, until commit, and
+-- the next window looks further, up to p_wanted * 2 + 16 tasks in all, so one busy key
+-- does not block the queue. The counts are written once, at the end, to rows held since
+-- they were read, so concurrent claims cannot overshoot.
+CREATE OR REPLACE FUNCTION rota._take_keyed_tasks(p_queue text, p_limit integer, p_wanted integer,
+                                                  OUT ids bigint[], OUT key_slots integer[])
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_seen bigint[] := '{}';
+    v_window_ids bigint[];
+    v_window_keys text[];
+    v_fresh text[];
+    v_locked_keys text[];
+    v_locked_runs integer[];
+    v_key text;
+    v_next integer;
+    -- per key seen: the count read under its row lock (p_limit: not ours), starts taken
+    v_keys text[] := '{}';
+    v_bases integer[] := '{}';
+    v_taken integer[] := '{}';
+    v_started_keys text[];
+BEGIN
+    ids := '{}';
+    key_slots := '{}';
+    WHILE cardinality(ids) < p_wanted AND cardinality(v_seen) < p_wanted * 2 + 16 LOOP
+        SELECT array_agg(c.id), array_agg(c.concurrency_key) INTO v_window_ids, v_window_keys
+        FROM (SELECT t.id, t.concurrency_key FROM rota.tasks t
+              WHERE t.state = 'queued' AND t.queue = p_queue AND t.run_at <= now() AND t.id <> ALL (v_seen)
+              ORDER BY t.priority, t.run_at, t.id
+              LIMIT p_wanted - cardinality(ids)
+              FOR UPDATE SKIP LOCKED) AS c;
+        EXIT WHEN v_window_ids IS NULL;
+        v_seen := v_seen || v_window_ids;
+        SELECT array_agg(DISTINCT k) INTO v_fresh
+        FROM unnest(v_window_keys) AS k WHERE k IS NOT NULL AND k <> ALL (v_keys);
+        IF v_fresh IS NOT NULL THEN
+            SELECT array_agg(c.concurrency_key), array_agg(c.running) INTO v_locked_keys, v_locked_runs
+            FROM (SELECT c.concurrency_key, c.running FROM rota._key_counts c
+                  WHERE c.queue = p_queue AND c.concurrency_key = ANY (v_fresh)
+                  FOR NO KEY UPDATE SKIP LOCKED) AS c;
+            v_keys := v_keys || coalesce(v_locked_keys, '{}');
+            v_bases := v_bases || coalesce(v_locked_runs, '{}');
+            -- the rest: locked elsewhere, or without a row yet (rare)
+            FOR v_key IN SELECT k FROM unnest(v_fresh) AS k WHERE k <> ALL (coalesce(v_locked_keys, '{}')) LOOP
+                v_next := rota._take_key_count(p_queue, v_key, p_limit);
+                v_keys := v_keys || v_key;
+                v_bases := v_bases || coalesce(v_next - 1, p_limit);
+            END LOOP;
+            v_taken := v_taken || array_fill(0, ARRAY[cardinality(v_keys) - cardinality(v_taken)]);
+        END IF;
+        -- in claim order: keyless tasks, and keyed ones while their key has room
+        SELECT ids || coalesce(array_agg(s.id ORDER BY s.ord), '{}'),
+               key_slots || coalesce(array_agg(s.slot ORDER BY s.ord), '{}'),
+               array_agg(s.k) FILTER (WHERE s.k IS NOT NULL)
+        INTO ids, key_slots, v_started_keys
+        FROM (SELECT w.id, w.k, w.ord, r.base + r.taken + w.n AS slot
+              FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
+                    FROM unnest(v_window_ids, v_window_keys) WITH ORDINALITY AS u(id, k, ord)) AS w
+              LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = w.k
+              WHERE w.k IS NULL OR w.n <= p_limit - r.base - r.taken) AS s;
+        IF v_started_keys IS NOT NULL THEN
+            SELECT array_agg(r.taken + (SELECT count(*) FROM unnest(v_started_keys) AS g WHERE g = r.k) ORDER BY r.i)
+            INTO v_taken
+            FROM unnest(v_keys, v_taken) WITH ORDINALITY AS r(k, taken, i);
+        END IF;
+    END LOOP;
+    IF cardinality(array_remove(key_slots, NULL)) > 0 THEN
+        UPDATE rota._key_counts c SET running = c.running + v_taken[array_position(v_keys, c.concurrency_key)]
+        WHERE c.queue = p_queue
+          AND c.concurrency_key = ANY (ARRAY(SELECT r.k FROM unnest(v_keys, v_taken) AS r(k, taken) WHERE r.taken > 0));
+    END IF;
 END;
 $fn$;
 
@@ -159,7 +238,7 @@ END;
 $fn$;
 
 -- Marks the limit rows that tasks just started hold: the i-th id holds the i-th slot and
--- uses the i-th rate token. (Key slots are marked as they are taken, in claim.) Undone by
+-- uses the i-th rate token. (Key counts are taken as tasks are locked, in claim.) Undone by
 -- _release_holds.
 CREATE OR REPLACE FUNCTION rota._take_holds(p_queue text, p_ids bigint[], p_slots integer[], p_tokens integer[])
 RETURNS void
@@ -206,8 +285,6 @@ DECLARE
     v_holding_over_limit boolean := false;
     v_slots integer[];
     v_tokens integer[];
-    v_candidate record;
-    v_key_slot integer;
     v_ids bigint[];
     v_key_slots integer[];
 BEGIN
@@ -342,37 +419,8 @@ BEGIN
                 FOR UPDATE SKIP LOCKED) AS c;
             v_key_slots := NULL;
         ELSE
-            -- Key limits: walk the best candidates (without locking them), take a key slot
-            -- for keyed ones, then lock the task itself. Saturated keys are passed over, so
-            -- one busy key does not block the queue.
-            v_ids := '{}';
-            v_key_slots := '{}';
-            FOR v_candidate IN
-                SELECT t.id, t.concurrency_key FROM rota.tasks t
-                WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
-                ORDER BY t.priority, t.run_at, t.id
-                LIMIT v_startable * 4 + 32
-            LOOP
-                EXIT WHEN cardinality(v_ids) >= v_startable;
-                v_key_slot := NULL;
-                IF v_candidate.concurrency_key IS NOT NULL THEN
-                    v_key_slot := rota._take_key_slot(v_queue.name, v_candidate.concurrency_key,
-                                                      v_queue.concurrency_key_limit);
-                    CONTINUE WHEN v_key_slot IS NULL;
-                END IF;
-                PERFORM 1 FROM rota.tasks t
-                WHERE t.id = v_candidate.id AND t.state = 'queued' AND t.run_at <= now()
-                FOR UPDATE SKIP LOCKED;
-                CONTINUE WHEN NOT FOUND;
-                -- held at once, so that the next candidate of the same key sees it taken
-                IF v_key_slot IS NOT NULL THEN
-                    UPDATE rota._key_slots k SET task_id = v_candidate.id
-                    WHERE k.queue = v_queue.name AND k.concurrency_key = v_candidate.concurrency_key
-                      AND k.slot = v_key_slot;
-                END IF;
-                v_ids := v_ids || v_candidate.id;
-                v_key_slots := v_key_slots || v_key_slot;
-            END LOOP;
+            SELECT k.ids, k.key_slots INTO v_ids, v_key_slots
+            FROM rota._take_keyed_tasks(v_queue.name, v_queue.concurrency_key_limit, v_startable) AS k;
         END IF;
         CONTINUE WHEN coalesce(cardinality(v_ids), 0) = 0;
         RETURN QUERY SELECT * FROM rota._start_tasks(claim.executor, v_ids, v_queue.lease, v_slots, v_key_slots);

@@ -54,10 +54,21 @@ BEGIN
         USING unnest(v_over_queues, v_over_slots) AS o(queue, slot)
         WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
     END IF;
-    UPDATE rota._key_slots k SET task_id = NULL
-    FROM rota.tasks t
-    WHERE t.id = ANY (p_held_ids) AND k.queue = t.queue AND k.concurrency_key = t.concurrency_key
-      AND k.slot = t.key_slot AND k.task_id = t.id;
+    -- One count per task that holds one. The rows are locked in key order, so two batches
+    -- sharing keys wait on each other instead of deadlocking; claimers hold them only
+    -- briefly and never wait, and producers' KEY SHARE locks do not conflict.
+    WITH held AS (
+        SELECT t.queue, t.concurrency_key, count(*) AS n FROM rota.tasks t
+        WHERE t.id = ANY (p_held_ids) AND t.key_slot IS NOT NULL AND t.concurrency_key IS NOT NULL
+        GROUP BY t.queue, t.concurrency_key),
+    locked AS (
+        SELECT k.queue, k.concurrency_key, h.n FROM rota._key_counts k
+        JOIN held h ON h.queue = k.queue AND h.concurrency_key = k.concurrency_key
+        ORDER BY k.queue, k.concurrency_key
+        FOR NO KEY UPDATE OF k)
+    UPDATE rota._key_counts k SET running = k.running - l.n
+    FROM locked l
+    WHERE k.queue = l.queue AND k.concurrency_key = l.concurrency_key;
     -- Queues with a freed slot and ready work are woken too: else only the process that
     -- freed it would claim again at once, and the others would wait for their poll,
     -- piling a limited queue's work onto one replica.

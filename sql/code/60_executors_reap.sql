@@ -168,6 +168,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_deleted integer;
+    v_idle_rows tid[];
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
@@ -182,16 +183,30 @@ BEGIN
         FOR UPDATE OF t SKIP LOCKED)
     DELETE FROM rota.tasks t USING victims v WHERE t.id = v.id;
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
-    -- Key slot rows of keys with nothing running are recreated on demand by claim.
-    DELETE FROM rota._key_slots k
-    WHERE (k.queue, k.concurrency_key, k.slot) IN (
-        SELECT f.queue, f.concurrency_key, f.slot FROM rota._key_slots f
-        WHERE f.task_id IS NULL
-          AND NOT EXISTS (SELECT 1 FROM rota._key_slots b
-                          WHERE b.queue = f.queue AND b.concurrency_key = f.concurrency_key
-                            AND b.task_id IS NOT NULL)
-        LIMIT prune.max_rows
-        FOR UPDATE SKIP LOCKED);
+    -- Count rows of idle keys: nothing running, nothing queued. Locked first, skipping rows
+    -- in use (a claim, a completion, or a producer's open enqueue holding KEY SHARE), then
+    -- checked again in a new snapshot: every producer that held a row has committed by
+    -- then, so its queued task is seen, and a producer that comes later waits for this
+    -- delete and creates the row again (rota._keep_key_count). The queued-task probe is a
+    -- LATERAL ... LIMIT 1, so that it stays one index probe per row (an anti join could
+    -- hash every queued task of every queue).
+    SELECT array_agg(i.ctid) INTO v_idle_rows
+    FROM (SELECT k.ctid FROM rota._key_counts k
+          LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                             WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key
+                             LIMIT 1) AS q ON true
+          WHERE k.running = 0 AND q.one IS NULL
+          LIMIT prune.max_rows
+          FOR UPDATE OF k SKIP LOCKED) AS i;
+    IF v_idle_rows IS NOT NULL THEN
+        DELETE FROM rota._key_counts k
+        WHERE k.ctid = ANY (ARRAY(
+            SELECT c.ctid FROM rota._key_counts c
+            LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                               WHERE t.state = 'queued' AND t.queue = c.queue AND t.concurrency_key = c.concurrency_key
+                               LIMIT 1) AS q ON true
+            WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
+    END IF;
     RETURN v_deleted;
 END;
 $fn$;

@@ -4,7 +4,7 @@ SELECT plan(65);
 
 SELECT has_schema('rota');
 SELECT has_table('rota', t, 'table rota.' || t) FROM unnest(ARRAY['queues', 'tasks', 'task_attempts', 'task_steps',
-    'executors', '_queue_slots', '_queue_rate_tokens', '_key_slots', '_migrations', '_code']) AS t;
+    'executors', '_queue_slots', '_queue_rate_tokens', '_key_counts', '_migrations', '_code']) AS t;
 SELECT has_view('rota', v, 'view rota.' || v) FROM unnest(ARRAY['queue_stats', 'failures', 'executor_status']) AS v;
 SELECT has_function('rota', f, 'function rota.' || f) FROM unnest(ARRAY['define_queue', 'drop_queue', 'pause_queue',
     'resume_queue', 'enqueue', 'enqueue_many', 'claim', 'complete', 'complete_many', 'fail', 'fail_many', 'cancel',

@@ -1,6 +1,6 @@
 -- Views, next_run_at, prune, steps.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT rota.register_executor('w1', host => 'h', pid => 42);
 SELECT rota.register_executor('old');
@@ -62,17 +62,19 @@ SELECT is((SELECT count(*) FROM rota.task_attempts a WHERE NOT EXISTS (SELECT 1 
           'attempt rows go with their tasks');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'v'), 7::bigint, 'other queues keep theirs (retention 7 days)');
 
--- prune also drops key slots of idle keys
+-- prune also drops the count rows of idle keys
 SELECT rota.define_queue('kq', concurrency_key_limit => 2);
 SELECT rota.register_executor('w2');
 SELECT rota.enqueue('kq', 'j', concurrency_key => 'x', key => 'kx');
-SELECT rota.claim('w2', ARRAY['kq']);
-SELECT is((SELECT count(*) FROM rota._key_slots WHERE queue = 'kq'), 2::bigint, 'key slots created on first use');
+SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 1::bigint, 'one count row per key, made by enqueue');
 SELECT rota.prune();
-SELECT is((SELECT count(*) FROM rota._key_slots WHERE queue = 'kq'), 2::bigint, 'a busy key keeps its slots');
+SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 1::bigint, 'a key with a queued task keeps its row');
+SELECT rota.claim('w2', ARRAY['kq']);
+SELECT rota.prune();
+SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 1::bigint, 'a busy key keeps its row');
 SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'kx'), 1);
 SELECT rota.prune();
-SELECT is((SELECT count(*) FROM rota._key_slots WHERE queue = 'kq'), 0::bigint, 'an idle key''s slots are pruned');
+SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 0::bigint, 'an idle key''s row is pruned');
 
 -- steps
 SELECT rota.enqueue('kq', 's', key => 'steps');

@@ -18,7 +18,7 @@ CREATE FUNCTION pg_temp.fingerprint() RETURNS text LANGUAGE sql AS $$
         (SELECT string_agg(row(e.*)::text, ',' ORDER BY e.id) FROM rota.executors e),
         (SELECT string_agg(row(s.*)::text, ',' ORDER BY s.queue, s.slot) FROM rota._queue_slots s),
         (SELECT string_agg(row(r.*)::text, ',' ORDER BY r.queue, r.token) FROM rota._queue_rate_tokens r),
-        (SELECT string_agg(row(k.*)::text, ',' ORDER BY k.queue, k.concurrency_key, k.slot) FROM rota._key_slots k)));
+        (SELECT string_agg(row(k.*)::text, ',' ORDER BY k.queue, k.concurrency_key) FROM rota._key_counts k)));
 $$;
 CREATE TEMP TABLE fp AS SELECT pg_temp.fingerprint() AS before;
 

@@ -117,7 +117,7 @@ END;
 $fn$;
 
 
-SELECT rota._require_schema_at_most(6);
+SELECT rota._require_schema_at_most(7);
 -- State: numbered, forward-only, each applied once.
 -- Migration 1: the durable queue and its executors.
 --
@@ -436,6 +436,63 @@ ALTER TABLE rota.schedule_fires ADD COLUMN error text;
 $migration$);
 
 
+-- 0007 key counts: per-key concurrency state proportional to the work, not to keys × limit.
+--
+-- rota._key_slots held concurrency_key_limit rows per key (2,000,000 rows for 200 keys at a
+-- limit of 10,000). It is replaced by one counter row per (queue, concurrency key) that has
+-- queued or running tasks: `running` is the number of running tasks of the key that hold
+-- a count (tasks.key_slot IS NOT NULL). Who touches a row, and in which lock mode:
+--   * enqueue of a keyed task into a key-limited queue creates the row if missing and
+--     holds FOR KEY SHARE until commit, so that prune cannot delete it under the
+--     uncommitted task (KEY SHARE does not conflict with the modes below but FOR UPDATE);
+--   * claim locks it FOR NO KEY UPDATE SKIP LOCKED, starts a task only while
+--     running < limit, and increments it (rota._take_key_count);
+--   * complete, fail, reap and stop_executor decrement it (rota._release_holds);
+--   * prune deletes rows with running = 0 and no queued task of the key, FOR UPDATE SKIP
+--     LOCKED and checked again after the lock.
+-- `running` is not indexed and pages keep half their space free: counts are HOT updates.
+SELECT rota._migrate(7, 'key_counts', $migration$
+
+CREATE TABLE rota._key_counts (
+    queue           text NOT NULL,
+    concurrency_key text NOT NULL,
+    running         integer NOT NULL DEFAULT 0
+        CONSTRAINT key_counts_running_not_negative CHECK (running >= 0),
+    PRIMARY KEY (queue, concurrency_key)
+) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+
+-- The busy key slots become counts; a running task whose key slot was not its own (a stale
+-- record) holds no count.
+INSERT INTO rota._key_counts (queue, concurrency_key, running)
+SELECT k.queue, k.concurrency_key, count(*)
+FROM rota._key_slots k
+JOIN rota.tasks t ON t.id = k.task_id AND t.state = 'running' AND t.key_slot = k.slot
+GROUP BY k.queue, k.concurrency_key;
+UPDATE rota.tasks t SET key_slot = NULL
+WHERE t.state = 'running' AND t.key_slot IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM rota._key_slots k
+                  WHERE k.queue = t.queue AND k.concurrency_key = t.concurrency_key
+                    AND k.slot = t.key_slot AND k.task_id = t.id);
+-- Keys with queued tasks in key-limited queues get their row now (claims would create it).
+INSERT INTO rota._key_counts (queue, concurrency_key)
+SELECT DISTINCT t.queue, t.concurrency_key
+FROM rota.tasks t JOIN rota.queues q ON q.name = t.queue AND q.concurrency_key_limit IS NOT NULL
+WHERE t.state = 'queued' AND t.concurrency_key IS NOT NULL
+ORDER BY 1, 2
+ON CONFLICT DO NOTHING;
+DROP TABLE rota._key_slots;
+
+COMMENT ON COLUMN rota.tasks.key_slot
+    IS 'While running: NULL, or the key''s running count when this task was counted in rota._key_counts (it holds one count, released when it stops running).';
+
+-- Queued tasks of a key: prune keeps a key's row while one exists. Only keyed tasks pay for
+-- it, once, at enqueue (running rows are not in it, so a claim adds no entry).
+CREATE INDEX tasks_queued_key_idx ON rota.tasks (queue, concurrency_key)
+    WHERE state = 'queued' AND concurrency_key IS NOT NULL;
+
+$migration$);
+
+
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed.
 SELECT rota._apply_code('checks', $code$
@@ -645,6 +702,8 @@ DECLARE
     v_free_slots integer[];
     v_top_slot integer;
     v_assigned_slots integer[];
+    v_old_key_limit integer;
+    v_uncounted_ids bigint[];
 BEGIN
     PERFORM rota._check_name(c_fn, 'name', define_queue.name);
     IF define_queue.concurrency <= 0 THEN
@@ -696,7 +755,8 @@ BEGIN
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).
-    SELECT q.concurrency INTO v_old_concurrency FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
+    SELECT q.concurrency, q.concurrency_key_limit INTO v_old_concurrency, v_old_key_limit
+    FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
     INSERT INTO rota.queues AS q (name, concurrency, rate_limit, rate_period, max_attempts, lease,
                                   concurrency_key_limit, backoff_base, backoff_max, retention)
@@ -775,6 +835,42 @@ BEGIN
         END IF;
     END IF;
 
+    IF define_queue.concurrency_key_limit IS NOT NULL THEN
+        -- Running keyed tasks that hold no key count (started while the queue had no key
+        -- limit) are counted now, so a limit introduced under load drains like a lowered
+        -- one. Lock order as in complete: task rows (id order), then count rows (key order).
+        -- A removed limit leaves the counts alone: tasks that hold one still release it,
+        -- and prune deletes the rows once they are idle.
+        SELECT array_agg(r.id ORDER BY r.id) INTO v_uncounted_ids
+        FROM (SELECT t.id FROM rota.tasks t
+              WHERE t.queue = define_queue.name AND t.state = 'running'
+                AND t.concurrency_key IS NOT NULL AND t.key_slot IS NULL
+              ORDER BY t.id
+              FOR UPDATE OF t) AS r;
+        IF v_uncounted_ids IS NOT NULL THEN
+            WITH counted AS (
+                INSERT INTO rota._key_counts AS k (queue, concurrency_key, running)
+                SELECT define_queue.name, t.concurrency_key, count(*) FROM rota.tasks t
+                WHERE t.id = ANY (v_uncounted_ids)
+                GROUP BY t.concurrency_key
+                ORDER BY t.concurrency_key
+                ON CONFLICT (queue, concurrency_key) DO UPDATE SET running = k.running + EXCLUDED.running
+                RETURNING k.concurrency_key, k.running)
+            UPDATE rota.tasks t SET key_slot = c.running
+            FROM counted c
+            WHERE t.id = ANY (v_uncounted_ids) AND t.concurrency_key = c.concurrency_key;
+        END IF;
+        IF v_old_key_limit IS NULL THEN
+            -- a limit introduced: the keys of queued tasks get their row (claims would
+            -- create a missing one, one at a time)
+            INSERT INTO rota._key_counts (queue, concurrency_key)
+            SELECT DISTINCT t.queue, t.concurrency_key FROM rota.tasks t
+            WHERE t.queue = define_queue.name AND t.state = 'queued' AND t.concurrency_key IS NOT NULL
+            ORDER BY 1, 2
+            ON CONFLICT DO NOTHING;
+        END IF;
+    END IF;
+
     IF define_queue.rate_limit IS NOT NULL THEN
         INSERT INTO rota._queue_rate_tokens (queue, token)
         SELECT define_queue.name, g FROM generate_series(1, define_queue.rate_limit) AS g
@@ -816,7 +912,7 @@ BEGIN
     DELETE FROM rota.tasks t WHERE t.queue = drop_queue.name;
     DELETE FROM rota._queue_slots s WHERE s.queue = drop_queue.name;
     DELETE FROM rota._queue_rate_tokens r WHERE r.queue = drop_queue.name;
-    DELETE FROM rota._key_slots k WHERE k.queue = drop_queue.name;
+    DELETE FROM rota._key_counts k WHERE k.queue = drop_queue.name;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.drop_queue(text, boolean) IS 'Deletes a queue (RO030 if it has queued or running tasks, unless force).';
@@ -879,6 +975,32 @@ CREATE OR REPLACE TRIGGER tasks_notify_enqueue
     REFERENCING NEW TABLE AS rota_new_tasks
     FOR EACH STATEMENT EXECUTE FUNCTION rota._notify_enqueue();
 
+-- Makes sure the count row of (queue, key) exists until this transaction ends, for a task
+-- of the key being enqueued into a key-limited queue: claims find the key's count there.
+-- FOR KEY SHARE keeps prune from deleting the row under the uncommitted task and does not
+-- conflict with claims (FOR NO KEY UPDATE), so an open transaction here blocks no claim.
+CREATE OR REPLACE FUNCTION rota._keep_key_count(p_fn text, p_queue text, p_key text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    FOR v_round IN 1..5 LOOP
+        INSERT INTO rota._key_counts (queue, concurrency_key) VALUES (p_queue, p_key)
+        ON CONFLICT DO NOTHING;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        PERFORM 1 FROM rota._key_counts k WHERE k.queue = p_queue AND k.concurrency_key = p_key FOR KEY SHARE;
+        IF FOUND THEN
+            RETURN;
+        END IF;
+        -- pruned between the two statements: create it again
+    END LOOP;
+    RAISE EXCEPTION '%: could not keep the count row of concurrency key % (concurrent prunes?)', p_fn,
+        quote_literal(p_key) USING ERRCODE = '40001';
+END;
+$fn$;
+
 -- Adds tasks; shared by enqueue and enqueue_many. Returns ids in input order; an
 -- existing (queue, key) returns the existing id, also when two sessions race.
 CREATE OR REPLACE FUNCTION rota._enqueue(p_fn text, p_queue text, p_task text, p_payloads jsonb[], p_keys text[],
@@ -889,6 +1011,7 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     v_max_attempts integer;
+    v_key_limit integer;
     v_count integer := coalesce(cardinality(p_payloads), 0);
     v_bad_index integer;
     v_key_arg text;
@@ -896,7 +1019,7 @@ DECLARE
     v_missing integer[];
     v_rounds integer := 0;
 BEGIN
-    SELECT q.max_attempts INTO v_max_attempts FROM rota.queues q WHERE q.name = p_queue;
+    SELECT q.max_attempts, q.concurrency_key_limit INTO v_max_attempts, v_key_limit FROM rota.queues q WHERE q.name = p_queue;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown(p_fn, 'queue', p_queue, 'RO001');
     END IF;
@@ -925,6 +1048,10 @@ BEGIN
         PERFORM rota._check_key_length(p_fn, v_key_arg, p_keys[v_bad_index]);
         PERFORM rota._invalid(p_fn, v_key_arg, 'must not start with "schedule:" (reserved for the fires of schedules)',
                               quote_literal(p_keys[v_bad_index]));
+    END IF;
+
+    IF p_concurrency_key IS NOT NULL AND v_key_limit IS NOT NULL AND v_count > 0 THEN
+        PERFORM rota._keep_key_count(p_fn, p_queue, p_concurrency_key);
     END IF;
 
     IF p_keys IS NULL THEN
@@ -1039,59 +1166,138 @@ $code$);
 
 SELECT rota._apply_code('claim', $code$
 
--- Locks a free key slot of (queue, key), creating the key's slots on first use; NULL
--- when the key is at its limit. Creation runs under a try-lock so that a claim never
--- waits on another claim's uncommitted rows (which could deadlock two claimers). Busy
--- slots above a lowered limit count against it: then a start needs one more free slot
--- than there are such rows, all locked here (SKIP LOCKED: slots locked by others count
--- as being taken) and kept locked until commit, so concurrent claims cannot overshoot.
-CREATE OR REPLACE FUNCTION rota._take_key_slot(p_queue text, p_key text, p_limit integer)
+DROP FUNCTION IF EXISTS rota._take_key_slot(text, text, integer);
+
+-- Creates the missing count row of (queue, key), waiting at most lock_timeout for another
+-- session's uncommitted row of the same key (a producer's, a claim's, or prune's delete);
+-- true when this call created it. A claim must never wait longer: two claimers creating
+-- rows for two keys in opposite order would deadlock, and a producer's transaction may stay
+-- open for long.
+CREATE OR REPLACE FUNCTION rota._create_key_count(p_queue text, p_key text)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET lock_timeout = '10ms'
+AS $fn$
+BEGIN
+    INSERT INTO rota._key_counts (queue, concurrency_key) VALUES (p_queue, p_key)
+    ON CONFLICT DO NOTHING;
+    RETURN FOUND;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN false;
+END;
+$fn$;
+
+-- Takes one running count of (queue, key) if the key runs fewer than p_limit tasks: locks
+-- the key's count row FOR NO KEY UPDATE SKIP LOCKED (producers' KEY SHARE does not
+-- conflict) and returns running + 1 (the caller writes the count once it has locked the task);
+-- NULL when the key is at or above its limit (a lowered limit drains this way), or its row
+-- is locked by another claim, a completion or prune (then it counts as taken). A key
+-- without a row (its tasks were enqueued before the queue had a key limit, or retried
+-- after prune) gets one, without waiting on other sessions (rota._create_key_count).
+CREATE OR REPLACE FUNCTION rota._take_key_count(p_queue text, p_key text, p_limit integer)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_slot integer;
-    v_busy_above integer;
-    v_free_slots integer[];
+    v_running integer;
 BEGIN
-    SELECT count(*) INTO v_busy_above
-    FROM rota._key_slots k
-    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot > p_limit AND k.task_id IS NOT NULL;
-    IF v_busy_above > 0 THEN
-        -- transitional, after a lowered limit (rows above it exist, so 1..p_limit do too)
-        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
-        FROM (SELECT k.slot FROM rota._key_slots k
-              WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-              ORDER BY k.slot
-              LIMIT v_busy_above + 1
-              FOR UPDATE SKIP LOCKED) AS f;
-        IF coalesce(cardinality(v_free_slots), 0) > v_busy_above THEN
-            RETURN v_free_slots[1];
-        END IF;
-        RETURN NULL;
-    END IF;
-    -- a free slot; failing that, the key's slots are created (once) and looked for again
     FOR v_round IN 1..2 LOOP
-        SELECT k.slot INTO v_slot
-        FROM rota._key_slots k
-        WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
-        ORDER BY k.slot
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED;
-        IF FOUND OR v_round = 2 THEN
-            RETURN v_slot;
+        SELECT k.running INTO v_running FROM rota._key_counts k
+        WHERE k.queue = p_queue AND k.concurrency_key = p_key
+        FOR NO KEY UPDATE SKIP LOCKED;
+        IF FOUND THEN
+            RETURN CASE WHEN v_running < p_limit THEN v_running + 1 END;
         END IF;
-        IF (SELECT count(*) FROM rota._key_slots k WHERE k.queue = p_queue AND k.concurrency_key = p_key
-                                                     AND k.slot <= p_limit) >= p_limit THEN
+        IF v_round = 2 OR EXISTS (SELECT 1 FROM rota._key_counts k WHERE k.queue = p_queue AND k.concurrency_key = p_key) THEN
             RETURN NULL;
         END IF;
-        IF NOT pg_try_advisory_xact_lock(hashtext('rota._key_slots'), hashtext(p_queue || ':' || p_key)) THEN
-            RETURN NULL;
+        IF rota._create_key_count(p_queue, p_key) THEN
+            RETURN 1;
         END IF;
-        INSERT INTO rota._key_slots (queue, concurrency_key, slot)
-        SELECT p_queue, p_key, g FROM generate_series(1, p_limit) AS g
-        ON CONFLICT DO NOTHING;
+        -- another session's row appeared (committed) meanwhile: lock that one
     END LOOP;
+END;
+$fn$;
+
+-- Locks up to p_wanted ready tasks of a queue with a per-key limit p_limit, in claim order,
+-- and takes their keys' counts; returns the ids and, for each, its key_slot (the key's
+-- count with it; NULL for a task without a key). Tasks are locked FOR UPDATE SKIP LOCKED
+-- in windows of as many as are still wanted, so concurrent claimers take disjoint tasks as
+-- on the plain path; the count rows of a window's new keys are then locked FOR NO KEY
+-- UPDATE SKIP LOCKED in one statement (a row locked elsewhere counts as full; a missing
+-- one is made by rota._take_key_count). A key may start limit - running more (none while
+-- at or above a lowered limit); its other tasks stay locked, unstarted, until commit, and
+-- the next window looks further, up to p_wanted * 2 + 16 tasks in all, so one busy key
+-- does not block the queue. The counts are written once, at the end, to rows held since
+-- they were read, so concurrent claims cannot overshoot.
+CREATE OR REPLACE FUNCTION rota._take_keyed_tasks(p_queue text, p_limit integer, p_wanted integer,
+                                                  OUT ids bigint[], OUT key_slots integer[])
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_seen bigint[] := '{}';
+    v_window_ids bigint[];
+    v_window_keys text[];
+    v_fresh text[];
+    v_locked_keys text[];
+    v_locked_runs integer[];
+    v_key text;
+    v_next integer;
+    -- per key seen: the count read under its row lock (p_limit: not ours), starts taken
+    v_keys text[] := '{}';
+    v_bases integer[] := '{}';
+    v_taken integer[] := '{}';
+    v_started_keys text[];
+BEGIN
+    ids := '{}';
+    key_slots := '{}';
+    WHILE cardinality(ids) < p_wanted AND cardinality(v_seen) < p_wanted * 2 + 16 LOOP
+        SELECT array_agg(c.id), array_agg(c.concurrency_key) INTO v_window_ids, v_window_keys
+        FROM (SELECT t.id, t.concurrency_key FROM rota.tasks t
+              WHERE t.state = 'queued' AND t.queue = p_queue AND t.run_at <= now() AND t.id <> ALL (v_seen)
+              ORDER BY t.priority, t.run_at, t.id
+              LIMIT p_wanted - cardinality(ids)
+              FOR UPDATE SKIP LOCKED) AS c;
+        EXIT WHEN v_window_ids IS NULL;
+        v_seen := v_seen || v_window_ids;
+        SELECT array_agg(DISTINCT k) INTO v_fresh
+        FROM unnest(v_window_keys) AS k WHERE k IS NOT NULL AND k <> ALL (v_keys);
+        IF v_fresh IS NOT NULL THEN
+            SELECT array_agg(c.concurrency_key), array_agg(c.running) INTO v_locked_keys, v_locked_runs
+            FROM (SELECT c.concurrency_key, c.running FROM rota._key_counts c
+                  WHERE c.queue = p_queue AND c.concurrency_key = ANY (v_fresh)
+                  FOR NO KEY UPDATE SKIP LOCKED) AS c;
+            v_keys := v_keys || coalesce(v_locked_keys, '{}');
+            v_bases := v_bases || coalesce(v_locked_runs, '{}');
+            -- the rest: locked elsewhere, or without a row yet (rare)
+            FOR v_key IN SELECT k FROM unnest(v_fresh) AS k WHERE k <> ALL (coalesce(v_locked_keys, '{}')) LOOP
+                v_next := rota._take_key_count(p_queue, v_key, p_limit);
+                v_keys := v_keys || v_key;
+                v_bases := v_bases || coalesce(v_next - 1, p_limit);
+            END LOOP;
+            v_taken := v_taken || array_fill(0, ARRAY[cardinality(v_keys) - cardinality(v_taken)]);
+        END IF;
+        -- in claim order: keyless tasks, and keyed ones while their key has room
+        SELECT ids || coalesce(array_agg(s.id ORDER BY s.ord), '{}'),
+               key_slots || coalesce(array_agg(s.slot ORDER BY s.ord), '{}'),
+               array_agg(s.k) FILTER (WHERE s.k IS NOT NULL)
+        INTO ids, key_slots, v_started_keys
+        FROM (SELECT w.id, w.k, w.ord, r.base + r.taken + w.n AS slot
+              FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
+                    FROM unnest(v_window_ids, v_window_keys) WITH ORDINALITY AS u(id, k, ord)) AS w
+              LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = w.k
+              WHERE w.k IS NULL OR w.n <= p_limit - r.base - r.taken) AS s;
+        IF v_started_keys IS NOT NULL THEN
+            SELECT array_agg(r.taken + (SELECT count(*) FROM unnest(v_started_keys) AS g WHERE g = r.k) ORDER BY r.i)
+            INTO v_taken
+            FROM unnest(v_keys, v_taken) WITH ORDINALITY AS r(k, taken, i);
+        END IF;
+    END LOOP;
+    IF cardinality(array_remove(key_slots, NULL)) > 0 THEN
+        UPDATE rota._key_counts c SET running = c.running + v_taken[array_position(v_keys, c.concurrency_key)]
+        WHERE c.queue = p_queue
+          AND c.concurrency_key = ANY (ARRAY(SELECT r.k FROM unnest(v_keys, v_taken) AS r(k, taken) WHERE r.taken > 0));
+    END IF;
 END;
 $fn$;
 
@@ -1198,7 +1404,7 @@ END;
 $fn$;
 
 -- Marks the limit rows that tasks just started hold: the i-th id holds the i-th slot and
--- uses the i-th rate token. (Key slots are marked as they are taken, in claim.) Undone by
+-- uses the i-th rate token. (Key counts are taken as tasks are locked, in claim.) Undone by
 -- _release_holds.
 CREATE OR REPLACE FUNCTION rota._take_holds(p_queue text, p_ids bigint[], p_slots integer[], p_tokens integer[])
 RETURNS void
@@ -1245,8 +1451,6 @@ DECLARE
     v_holding_over_limit boolean := false;
     v_slots integer[];
     v_tokens integer[];
-    v_candidate record;
-    v_key_slot integer;
     v_ids bigint[];
     v_key_slots integer[];
 BEGIN
@@ -1381,37 +1585,8 @@ BEGIN
                 FOR UPDATE SKIP LOCKED) AS c;
             v_key_slots := NULL;
         ELSE
-            -- Key limits: walk the best candidates (without locking them), take a key slot
-            -- for keyed ones, then lock the task itself. Saturated keys are passed over, so
-            -- one busy key does not block the queue.
-            v_ids := '{}';
-            v_key_slots := '{}';
-            FOR v_candidate IN
-                SELECT t.id, t.concurrency_key FROM rota.tasks t
-                WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
-                ORDER BY t.priority, t.run_at, t.id
-                LIMIT v_startable * 4 + 32
-            LOOP
-                EXIT WHEN cardinality(v_ids) >= v_startable;
-                v_key_slot := NULL;
-                IF v_candidate.concurrency_key IS NOT NULL THEN
-                    v_key_slot := rota._take_key_slot(v_queue.name, v_candidate.concurrency_key,
-                                                      v_queue.concurrency_key_limit);
-                    CONTINUE WHEN v_key_slot IS NULL;
-                END IF;
-                PERFORM 1 FROM rota.tasks t
-                WHERE t.id = v_candidate.id AND t.state = 'queued' AND t.run_at <= now()
-                FOR UPDATE SKIP LOCKED;
-                CONTINUE WHEN NOT FOUND;
-                -- held at once, so that the next candidate of the same key sees it taken
-                IF v_key_slot IS NOT NULL THEN
-                    UPDATE rota._key_slots k SET task_id = v_candidate.id
-                    WHERE k.queue = v_queue.name AND k.concurrency_key = v_candidate.concurrency_key
-                      AND k.slot = v_key_slot;
-                END IF;
-                v_ids := v_ids || v_candidate.id;
-                v_key_slots := v_key_slots || v_key_slot;
-            END LOOP;
+            SELECT k.ids, k.key_slots INTO v_ids, v_key_slots
+            FROM rota._take_keyed_tasks(v_queue.name, v_queue.concurrency_key_limit, v_startable) AS k;
         END IF;
         CONTINUE WHEN coalesce(cardinality(v_ids), 0) = 0;
         RETURN QUERY SELECT * FROM rota._start_tasks(claim.executor, v_ids, v_queue.lease, v_slots, v_key_slots);
@@ -1511,10 +1686,21 @@ BEGIN
         USING unnest(v_over_queues, v_over_slots) AS o(queue, slot)
         WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
     END IF;
-    UPDATE rota._key_slots k SET task_id = NULL
-    FROM rota.tasks t
-    WHERE t.id = ANY (p_held_ids) AND k.queue = t.queue AND k.concurrency_key = t.concurrency_key
-      AND k.slot = t.key_slot AND k.task_id = t.id;
+    -- One count per task that holds one. The rows are locked in key order, so two batches
+    -- sharing keys wait on each other instead of deadlocking; claimers hold them only
+    -- briefly and never wait, and producers' KEY SHARE locks do not conflict.
+    WITH held AS (
+        SELECT t.queue, t.concurrency_key, count(*) AS n FROM rota.tasks t
+        WHERE t.id = ANY (p_held_ids) AND t.key_slot IS NOT NULL AND t.concurrency_key IS NOT NULL
+        GROUP BY t.queue, t.concurrency_key),
+    locked AS (
+        SELECT k.queue, k.concurrency_key, h.n FROM rota._key_counts k
+        JOIN held h ON h.queue = k.queue AND h.concurrency_key = k.concurrency_key
+        ORDER BY k.queue, k.concurrency_key
+        FOR NO KEY UPDATE OF k)
+    UPDATE rota._key_counts k SET running = k.running - l.n
+    FROM locked l
+    WHERE k.queue = l.queue AND k.concurrency_key = l.concurrency_key;
     -- Queues with a freed slot and ready work are woken too: else only the process that
     -- freed it would claim again at once, and the others would wait for their poll,
     -- piling a limited queue's work onto one replica.
@@ -2024,6 +2210,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_deleted integer;
+    v_idle_rows tid[];
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
@@ -2038,16 +2225,30 @@ BEGIN
         FOR UPDATE OF t SKIP LOCKED)
     DELETE FROM rota.tasks t USING victims v WHERE t.id = v.id;
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
-    -- Key slot rows of keys with nothing running are recreated on demand by claim.
-    DELETE FROM rota._key_slots k
-    WHERE (k.queue, k.concurrency_key, k.slot) IN (
-        SELECT f.queue, f.concurrency_key, f.slot FROM rota._key_slots f
-        WHERE f.task_id IS NULL
-          AND NOT EXISTS (SELECT 1 FROM rota._key_slots b
-                          WHERE b.queue = f.queue AND b.concurrency_key = f.concurrency_key
-                            AND b.task_id IS NOT NULL)
-        LIMIT prune.max_rows
-        FOR UPDATE SKIP LOCKED);
+    -- Count rows of idle keys: nothing running, nothing queued. Locked first, skipping rows
+    -- in use (a claim, a completion, or a producer's open enqueue holding KEY SHARE), then
+    -- checked again in a new snapshot: every producer that held a row has committed by
+    -- then, so its queued task is seen, and a producer that comes later waits for this
+    -- delete and creates the row again (rota._keep_key_count). The queued-task probe is a
+    -- LATERAL ... LIMIT 1, so that it stays one index probe per row (an anti join could
+    -- hash every queued task of every queue).
+    SELECT array_agg(i.ctid) INTO v_idle_rows
+    FROM (SELECT k.ctid FROM rota._key_counts k
+          LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                             WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key
+                             LIMIT 1) AS q ON true
+          WHERE k.running = 0 AND q.one IS NULL
+          LIMIT prune.max_rows
+          FOR UPDATE OF k SKIP LOCKED) AS i;
+    IF v_idle_rows IS NOT NULL THEN
+        DELETE FROM rota._key_counts k
+        WHERE k.ctid = ANY (ARRAY(
+            SELECT c.ctid FROM rota._key_counts c
+            LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                               WHERE t.state = 'queued' AND t.queue = c.queue AND t.concurrency_key = c.concurrency_key
+                               LIMIT 1) AS q ON true
+            WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
+    END IF;
     RETURN v_deleted;
 END;
 $fn$;
