@@ -9,14 +9,16 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(4);
+SELECT rota._require_schema_at_most(5);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
 \ir migrations/0003_schedules.sql
 \ir migrations/0004_apply.sql
+\ir migrations/0005_roles_tokens.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
--- applied again whenever its text changed.
+-- applied again whenever its text changed; the last one puts every privilege right, on
+-- every install.
 \ir code/00_checks.sql
 \ir code/10_queues.sql
 \ir code/20_enqueue.sql
@@ -28,4 +30,5 @@ SELECT rota._require_schema_at_most(4);
 \ir code/80_schedules.sql
 \ir code/90_apply.sql
 \ir code/95_views.sql
+\ir code/99_privileges.sql
 COMMIT;
