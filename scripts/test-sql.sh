@@ -79,6 +79,8 @@ psql -X -q -d "$URL" -c 'DROP ROLE rota_test_outsider' >/dev/null
 echo "ok - a role with only CONNECT can neither block an install nor take its lock"
 
 psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -c 'CREATE EXTENSION IF NOT EXISTS pgtap' >/dev/null
+# the tests finish tasks with the lease tokens their claims handed out
+psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -f tests/fixtures/lease_tokens.sql >/dev/null
 
 if [ "$#" -gt 0 ]; then
     FILES=("$@")

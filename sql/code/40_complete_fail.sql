@@ -130,11 +130,11 @@ BEGIN
     IF ids IS NULL OR attempts IS NULL THEN
         PERFORM rota._invalid(c_fn, 'ids/attempts', 'must not be NULL', NULL);
     END IF;
+    PERFORM rota._check_same_length(c_fn, 'attempts', cardinality(attempts), 'ids', cardinality(ids));
+    PERFORM rota._check_same_length(c_fn, 'results', cardinality(results), 'ids', cardinality(ids));
     IF tokens IS NULL THEN
         PERFORM rota._invalid(c_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
     END IF;
-    PERFORM rota._check_same_length(c_fn, 'attempts', cardinality(attempts), 'ids', cardinality(ids));
-    PERFORM rota._check_same_length(c_fn, 'results', cardinality(results), 'ids', cardinality(ids));
     PERFORM rota._check_same_length(c_fn, 'tokens', cardinality(tokens), 'ids', cardinality(ids));
     PERFORM rota._check_sizes(c_fn, 'results', results);
     IF cardinality(ids) > 0 THEN
@@ -234,14 +234,14 @@ BEGIN
     IF p_ids IS NULL OR p_attempts IS NULL OR p_errors IS NULL THEN
         PERFORM rota._invalid(p_fn, 'ids/attempts/errors', 'must not be NULL', NULL);
     END IF;
-    IF p_tokens IS NULL THEN
-        PERFORM rota._invalid(p_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
-    END IF;
-    PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'attempts', cardinality(p_attempts), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'errors', cardinality(p_errors), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retry_ins', cardinality(p_retry_ins), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retryables', cardinality(p_retryables), 'ids', v_count);
+    IF p_tokens IS NULL THEN
+        PERFORM rota._invalid(p_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
+    END IF;
+    PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', v_count);
     SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
     WHERE x.v < interval '0' LIMIT 1;
     IF FOUND THEN
