@@ -32,7 +32,7 @@ SELECT is((SELECT count(*) FROM rota.heartbeat('w1', ARRAY[(SELECT min(id) FROM 
           0::bigint, 'heartbeat with held');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE executor = 'w1' AND state = 'running' AND lease_expires_at > now()),
           1::bigint, 'with held, only the held task is renewed');
-SELECT is((SELECT count(*) FROM rota.heartbeat('w1', held_ids('w1'), held_tokens('w1'))), 0::bigint, 'without held, every task of the executor is renewed');
+SELECT is((SELECT count(*) FROM rota.heartbeat('w1', held_ids('w1'), held_tokens('w1'))), 0::bigint, 'held with their tokens: every task of the executor is renewed');
 
 -- reap: an expired lease goes back to queued with backoff and an attempt row
 SELECT is(rota.reap(), 1, 'reap recovers the expired task of w2');
