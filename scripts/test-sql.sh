@@ -83,6 +83,27 @@ kill "$outsider_pid"; wait "$outsider_pid" 2>/dev/null || true
 psql -X -q -d "$URL" -c 'DROP ROLE rota_test_outsider' >/dev/null
 echo "ok - a role with only CONNECT can neither block an install nor take its lock"
 
+# An installer that may not create roles (nor grant them) is stopped with RO092 naming
+# CREATEROLE; with CREATEROLE it installs and becomes a member of rota_admin.
+SERVER="$(server_url)"
+INSTALL_DB="$(with_dbname "$SERVER" rota_test_installer)"
+psql -X -q -d "$SERVER" -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS rota_test_installer WITH (FORCE)' \
+    -c 'DROP ROLE IF EXISTS rota_test_installer' -c 'CREATE ROLE rota_test_installer LOGIN' \
+    -c 'CREATE DATABASE rota_test_installer OWNER rota_test_installer' >/dev/null
+if out="$(psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$(url_as "$INSTALL_DB" rota_test_installer)" -f sql/install.sql 2>&1)"; then
+    echo "test-sql.sh: a role without CREATEROLE installed rota" >&2; exit 1
+fi
+if ! grep -q 'RO092' <<<"$out" || ! grep -q 'CREATEROLE' <<<"$out"; then
+    echo "test-sql.sh: an install without CREATEROLE did not fail with RO092 naming CREATEROLE:" >&2
+    echo "$out" >&2; exit 1
+fi
+psql -X -q -d "$SERVER" -c 'ALTER ROLE rota_test_installer CREATEROLE' >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$(url_as "$INSTALL_DB" rota_test_installer)" -f sql/install.sql >/dev/null
+[ "$(psql -X -Atq -d "$INSTALL_DB" -c "SELECT pg_has_role('rota_test_installer', 'rota_admin', 'MEMBER')")" = t ] || {
+    echo "test-sql.sh: the installer with CREATEROLE is not a member of rota_admin" >&2; exit 1; }
+psql -X -q -d "$SERVER" -c 'DROP DATABASE rota_test_installer WITH (FORCE)' -c 'DROP ROLE rota_test_installer' >/dev/null
+echo "ok - an installer without CREATEROLE gets RO092; with it, it installs and becomes rota_admin"
+
 psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -c 'CREATE EXTENSION IF NOT EXISTS pgtap' >/dev/null
 # the tests finish tasks with the lease tokens their claims handed out
 psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -f tests/fixtures/lease_tokens.sql >/dev/null

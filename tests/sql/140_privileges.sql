@@ -1,13 +1,16 @@
 -- Privileges, from the catalog: everything in schema rota belongs to rota_owner, every
--- function runs as its owner with a pinned search_path, nothing is granted to PUBLIC,
--- tables are reachable only through the functions. Then a search_path hijack: functions
--- and an operator planted in a schema on the caller's path are never called by rota.
+-- entry point (public or trigger function) runs as its owner with a pinned search_path,
+-- private helpers run only inside them (executable by nobody else), nothing is granted to
+-- PUBLIC, tables are reachable only through the functions. Then a search_path hijack:
+-- functions and an operator planted in a schema on the caller's path are never called.
 -- (What each role may do, logged in as that role: tests/sql/roles/, run by test-sql.sh.)
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 CREATE TEMP VIEW rota_functions AS
-SELECT p.oid, p.proname, p.oid::regprocedure AS signature, p.prosecdef, p.proconfig, p.proacl, p.proowner
+SELECT p.oid, p.proname, p.oid::regprocedure AS signature, p.prosecdef, p.proconfig, p.proacl, p.proowner,
+       p.proname !~ '^_' OR p.prorettype = 'trigger'::regtype AS entry_point,
+       p.proname IN ('_migrate', '_apply_code', '_require_schema_at_most', '_grant_privileges') AS install_runner
 FROM pg_proc p
 WHERE p.pronamespace = 'rota'::regnamespace
   AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e');
@@ -15,12 +18,15 @@ CREATE TEMP VIEW rota_roles (role) AS VALUES ('rota_producer'), ('rota_worker'),
 
 SELECT cmp_ok((SELECT count(*) FROM rota_functions), '>', 50::bigint, 'the schema has its functions');
 SELECT is(ARRAY(SELECT signature::text FROM rota_functions
-                WHERE NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false) ORDER BY 1),
-          '{}'::text[], 'every function pins search_path to pg_catalog, pg_temp');
+                WHERE (entry_point OR install_runner)
+                  AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (proconfig), false) ORDER BY 1),
+          '{}'::text[], 'every public function, trigger function and install runner pins search_path to pg_catalog, pg_temp');
+SELECT is(ARRAY(SELECT signature::text FROM rota_functions WHERE prosecdef <> entry_point ORDER BY 1),
+          '{}'::text[], 'public and trigger functions are SECURITY DEFINER; helpers and install runners are not');
 SELECT is(ARRAY(SELECT signature::text FROM rota_functions
-                WHERE prosecdef = (proname IN ('_migrate', '_apply_code', '_require_schema_at_most', '_grant_privileges'))
-                ORDER BY 1),
-          '{}'::text[], 'every function is SECURITY DEFINER, except the install runners (the installer''s rights)');
+                WHERE NOT entry_point AND NOT install_runner
+                  AND EXISTS (SELECT 1 FROM unnest(proconfig) AS c WHERE c LIKE 'search_path=%') ORDER BY 1),
+          '{}'::text[], 'private helpers inherit the pinned path of the entry point that calls them (no clause of their own)');
 SELECT is(ARRAY(SELECT signature::text FROM rota_functions WHERE proowner <> 'rota_owner'::regrole ORDER BY 1),
           '{}'::text[], 'rota_owner owns every function');
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
@@ -36,7 +42,7 @@ SELECT is(ARRAY(SELECT signature::text FROM rota_functions f
 SELECT is(ARRAY(SELECT signature::text || ' to ' || a.grantee::regrole::text
                 FROM rota_functions f, aclexplode(f.proacl) a
                 WHERE f.proname ~ '^_' AND a.grantee <> f.proowner ORDER BY 1),
-          '{}'::text[], 'no private function is granted to anybody');
+          '{}'::text[], 'no private function is granted to anybody: they run only inside entry points');
 SELECT is((SELECT nspowner::regrole::text FROM pg_namespace WHERE nspname = 'rota'), 'rota_owner', 'rota_owner owns the schema');
 SELECT is(ARRAY(SELECT a.grantee::regrole::text || ':' || a.privilege_type
                 FROM pg_namespace n, aclexplode(n.nspacl) a
