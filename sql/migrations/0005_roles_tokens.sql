@@ -45,8 +45,9 @@ BEGIN
             current_user, coalesce(array_to_string(v_missing, ', '), '(none)'),
             coalesce(array_to_string(v_missing_memberships, ', '), '(none)')
             USING ERRCODE = 'RO092',
-                  HINT = 'Install once as a superuser or a role WITH CREATEROLE, or have an administrator create the roles '
-                         'rota_owner, rota_producer, rota_worker, rota_reader, rota_admin (NOLOGIN; rota_admin a member of the other four) first.';
+                  HINT = 'Install as a superuser or a role WITH CREATEROLE, or have an administrator create the roles '
+                         'rota_owner, rota_producer, rota_worker, rota_reader, rota_admin (NOLOGIN; rota_admin a member of the other four) '
+                         'and GRANT rota_admin TO the installing role first.';
     END IF;
     FOR i IN 1..array_length(c_roles, 1) LOOP
         -- another database of the cluster may be installing at the same time

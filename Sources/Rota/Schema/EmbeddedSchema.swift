@@ -448,8 +448,9 @@ BEGIN
             current_user, coalesce(array_to_string(v_missing, ', '), '(none)'),
             coalesce(array_to_string(v_missing_memberships, ', '), '(none)')
             USING ERRCODE = 'RO092',
-                  HINT = 'Install once as a superuser or a role WITH CREATEROLE, or have an administrator create the roles '
-                         'rota_owner, rota_producer, rota_worker, rota_reader, rota_admin (NOLOGIN; rota_admin a member of the other four) first.';
+                  HINT = 'Install as a superuser or a role WITH CREATEROLE, or have an administrator create the roles '
+                         'rota_owner, rota_producer, rota_worker, rota_reader, rota_admin (NOLOGIN; rota_admin a member of the other four) '
+                         'and GRANT rota_admin TO the installing role first.';
     END IF;
     FOR i IN 1..array_length(c_roles, 1) LOOP
         -- another database of the cluster may be installing at the same time
@@ -3201,12 +3202,17 @@ SELECT rota._apply_code('privileges', $code$
 
 -- Every privilege rule of the schema, in one place (docs/sql-contract.md, "Roles"):
 --   * rota_owner (NOLOGIN) owns the schema and everything in it;
---   * every function runs as its owner (SECURITY DEFINER), so callers need no table
---     access, with search_path pinned to pg_catalog then pg_temp (every rota name is
---     qualified; a function planted in a schema of the caller's path is never called);
---     the install runners are the exception: they run the installer's DDL, with its rights;
---   * nobody but the roles below may execute a function (nothing for PUBLIC), private `_`
---     functions are executed by the owner only;
+--   * every entry point (a public function, a trigger function) runs as its owner
+--     (SECURITY DEFINER), so callers need no table access, with search_path pinned to
+--     pg_catalog then pg_temp (every rota name is qualified; a function or operator
+--     planted in a schema of the caller's path is never called);
+--   * the install runners pin search_path too but run with the installer's rights (they
+--     run its migrations and code);
+--   * private `_` helpers are executed by nobody but the owner, so they run only inside
+--     an entry point, as rota_owner with the pinned search_path: they carry neither clause,
+--     which would cost a GUC save and restore on every call (per row for some) and keep
+--     SQL helpers from being inlined;
+--   * nobody but the roles below may execute a function (nothing for PUBLIC);
 --   * tables and sequences are reachable through the functions only; rota_reader reads
 --     the views.
 -- rota._grant_privileges() puts all of this right on every install (sql/install.sql runs
@@ -3235,7 +3241,7 @@ AS $fn$
         ('retry', 'rota_admin');
 $fn$;
 
--- The install runners: not SECURITY DEFINER (they run the installer's migrations and code).
+-- The install runners: pinned, not SECURITY DEFINER (they run the installer's migrations and code).
 CREATE OR REPLACE FUNCTION rota._install_runners()
 RETURNS name[]
 LANGUAGE sql IMMUTABLE
@@ -3243,7 +3249,7 @@ AS $fn$
     SELECT ARRAY['_migrate', '_apply_code', '_require_schema_at_most', '_grant_privileges']::name[];
 $fn$;
 
--- The search_path every function pins.
+-- The search_path that entry points and install runners pin.
 CREATE OR REPLACE FUNCTION rota._pinned_search_path()
 RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -3317,7 +3323,11 @@ BEGIN
     -- Functions. Members of an extension (rota_cron) keep the extension's owner; they lose
     -- PUBLIC's EXECUTE and are executed by the functions that call them, as rota_owner.
     FOR v_object IN
-        SELECT p.oid::regprocedure::text AS signature, p.proname, p.proowner, p.prosecdef, p.proconfig,
+        SELECT p.oid::regprocedure::text AS signature, p.proname, p.proowner, p.prosecdef,
+               coalesce(rota._pinned_search_path() = ANY (p.proconfig), false) AS pinned,
+               EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS sets_search_path,
+               p.proname !~ '^_' OR p.prorettype = 'trigger'::regtype AS entry_point,
+               p.proname = ANY (rota._install_runners()) AS install_runner,
                p.prokind, p.proacl IS NULL AS default_acl,
                p.proowner = v_owner OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = v_owner)
                    AS owner_executes,
@@ -3343,12 +3353,14 @@ BEGIN
             EXECUTE format('ALTER %s %s OWNER TO rota_owner',
                            CASE v_object.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, v_object.signature);
         END IF;
-        IF v_object.prosecdef <> (v_object.proname <> ALL (rota._install_runners())) THEN
+        IF v_object.prosecdef <> v_object.entry_point THEN
             EXECUTE format('ALTER FUNCTION %s %s', v_object.signature,
                            CASE WHEN v_object.prosecdef THEN 'SECURITY INVOKER' ELSE 'SECURITY DEFINER' END);
         END IF;
-        IF NOT coalesce(rota._pinned_search_path() = ANY (v_object.proconfig), false) THEN
+        IF (v_object.entry_point OR v_object.install_runner) AND NOT v_object.pinned THEN
             EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', v_object.signature);
+        ELSIF NOT (v_object.entry_point OR v_object.install_runner) AND v_object.sets_search_path THEN
+            EXECUTE format('ALTER FUNCTION %s RESET search_path', v_object.signature);
         END IF;
         -- a NULL proacl is the default (PUBLIC may execute): never what is wanted
         IF v_object.grantees <> v_object.wanted OR v_object.default_acl THEN
