@@ -5,8 +5,8 @@ SHELL := /bin/bash
 DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
-        demo bench pgext schema-snapshot generate clean
+.PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-fuzz test-swift \
+        demo bench pgext fuzz schema-snapshot generate clean
 
 all: build
 
@@ -29,7 +29,7 @@ build:
 	swift build $(SWIFT_BUILD_FLAGS)
 
 test: deps
-	@$(MAKE) --no-print-directory test-sql test-isolation test-pgext test-swift
+	@$(MAKE) --no-print-directory test-sql test-isolation test-pgext test-fuzz test-swift
 
 test-sql:
 	@scripts/test-sql.sh
@@ -39,6 +39,10 @@ test-isolation:
 
 test-pgext:
 	@scripts/test-pgext.sh
+
+# the C cron code under libFuzzer: the committed inputs, then about a minute of fuzzing
+test-fuzz:
+	@scripts/test-fuzz.sh
 
 test-swift:
 	@scripts/test-swift.sh
@@ -60,6 +64,11 @@ pgext:
 generate:
 	@scripts/embed-sql.py
 	@scripts/readme-snippets.py
+
+# a long fuzzing run of the C cron code: make fuzz FUZZ_SECONDS=3600
+FUZZ_SECONDS ?= 600
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/test-fuzz.sh
 
 clean:
 	rm -rf .build tests/isolation/output

@@ -9,13 +9,14 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(5);
+SELECT rota._require_schema_at_most(6);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
 \ir migrations/0003_schedules.sql
 \ir migrations/0004_apply.sql
 \ir migrations/0005_roles_tokens.sql
+\ir migrations/0006_bounds.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.

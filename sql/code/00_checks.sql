@@ -1,13 +1,37 @@
 SELECT rota._apply_code('checks', $code$
 
--- Raises the invalid-argument error in the one format every function uses.
+-- A value as error messages echo it: itself when at most p_max_bytes long, else its first
+-- 64 characters and "..." (the rule of the C extension's messages too), so no message
+-- grows with its input.
+CREATE OR REPLACE FUNCTION rota._echo(p_value text, p_max_bytes integer DEFAULT 64)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE WHEN octet_length(p_value) <= p_max_bytes THEN p_value ELSE left(p_value, 64) || '...' END;
+$fn$;
+
+-- Raises the invalid-argument error in the one format every function uses; the value is
+-- echoed by rota._echo.
 CREATE OR REPLACE FUNCTION rota._invalid(p_fn text, p_arg text, p_problem text, p_value text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
-    RAISE EXCEPTION '%: % % (got %)', p_fn, p_arg, p_problem, coalesce(p_value, 'NULL')
+    RAISE EXCEPTION '%: % % (got %)', p_fn, p_arg, p_problem, coalesce(rota._echo(p_value), 'NULL')
         USING ERRCODE = 'RO010';
+END;
+$fn$;
+
+-- Raises RO010 unless an interval is at most p_max (a NULL passes: callers check NULLs
+-- where they are not allowed), so that adding it to a timestamp cannot overflow.
+CREATE OR REPLACE FUNCTION rota._check_at_most(p_fn text, p_arg text, p_value interval, p_max interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_value > p_max THEN
+        PERFORM rota._invalid(p_fn, p_arg, 'must be at most ' || p_max, p_value::text);
+    END IF;
 END;
 $fn$;
 
@@ -41,15 +65,14 @@ AS $fn$
     SELECT char_length(p_value) BETWEEN 1 AND 512;
 $fn$;
 
--- Raises RO010 unless a key has a valid length (rota._is_key_length); the message shows
--- its first 40 characters only.
+-- Raises RO010 unless a key has a valid length (rota._is_key_length).
 CREATE OR REPLACE FUNCTION rota._check_key_length(p_fn text, p_arg text, p_value text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
 BEGIN
     IF NOT rota._is_key_length(p_value) THEN
-        PERFORM rota._invalid(p_fn, p_arg, 'must be 1 to 512 characters', quote_literal(left(p_value, 40)));
+        PERFORM rota._invalid(p_fn, p_arg, 'must be 1 to 512 characters', quote_literal(p_value));
     END IF;
 END;
 $fn$;
@@ -120,7 +143,7 @@ LANGUAGE plpgsql IMMUTABLE
 AS $fn$
 BEGIN
     RAISE EXCEPTION USING ERRCODE = p_errcode,
-        MESSAGE = format('%s: unknown %s %s%s', p_fn, p_what, coalesce(quote_literal(p_value), 'NULL'), ' ' || p_more);
+        MESSAGE = format('%s: unknown %s %s%s', p_fn, p_what, coalesce(quote_literal(rota._echo(p_value)), 'NULL'), ' ' || p_more);
 END;
 $fn$;
 

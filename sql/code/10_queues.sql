@@ -64,6 +64,13 @@ BEGIN
     IF define_queue.retention IS NULL OR define_queue.retention <= interval '0' THEN
         PERFORM rota._invalid(c_fn, 'retention', 'must be > 0', define_queue.retention::text);
     END IF;
+    -- upper bounds, so that no timestamp arithmetic with them can overflow (also CHECK
+    -- constraints of rota.queues)
+    PERFORM rota._check_at_most(c_fn, 'lease', define_queue.lease, interval '1 day');
+    PERFORM rota._check_at_most(c_fn, 'rate_period', define_queue.rate_period, interval '30 days');
+    PERFORM rota._check_at_most(c_fn, 'backoff_base', define_queue.backoff_base, interval '30 days');
+    PERFORM rota._check_at_most(c_fn, 'backoff_max', define_queue.backoff_max, interval '30 days');
+    PERFORM rota._check_at_most(c_fn, 'retention', define_queue.retention, interval '10 years');
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).

@@ -30,6 +30,7 @@ DECLARE
     v_max_attempts integer;
     v_count integer := coalesce(cardinality(p_payloads), 0);
     v_bad_index integer;
+    v_key_arg text;
     v_ids bigint[];
     v_missing integer[];
     v_rounds integer := 0;
@@ -43,18 +44,26 @@ BEGIN
         PERFORM rota._invalid(p_fn, 'max_attempts', 'must be >= 1', p_max_attempts::text);
     END IF;
     PERFORM rota._check_key_length(p_fn, 'concurrency_key', p_concurrency_key);
+    IF NOT isfinite(p_run_at) OR p_run_at > now() + interval '100 years' THEN
+        PERFORM rota._invalid(p_fn, 'run_at', 'must be finite and at most 100 years ahead', p_run_at::text);
+    END IF;
     IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
         RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
     END IF;
     PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
-    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' END);
-    -- one set-based pass, so big batches do not pay a function call per element
+    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);
+    -- one set-based pass, so big batches do not pay a function call per element; the
+    -- schedule: namespace is the scheduler's (its fires come through p_fn rota.fire_due or
+    -- rota.trigger_schedule), so a user task can never pose as a schedule's fire
     SELECT u.ord INTO v_bad_index FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
     WHERE NOT rota._is_key_length(u.k)
+       OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many'))
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
-        PERFORM rota._check_key_length(p_fn, CASE WHEN p_fn = 'rota.enqueue' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END,
-                                       p_keys[v_bad_index]);
+        v_key_arg := CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
+        PERFORM rota._check_key_length(p_fn, v_key_arg, p_keys[v_bad_index]);
+        PERFORM rota._invalid(p_fn, v_key_arg, 'must not start with "schedule:" (reserved for the fires of schedules)',
+                              quote_literal(p_keys[v_bad_index]));
     END IF;
 
     IF p_keys IS NULL THEN

@@ -9,13 +9,15 @@ AS $fn$
     SELECT CASE WHEN p_cancel_requested THEN 'cancelled' ELSE p_state END;
 $fn$;
 
--- Retry delay for the n-th counted attempt: base * 2^(n-1) with +-25% jitter, capped.
+-- Retry delay for the n-th counted attempt: base * 2^(n-1) with +-25% jitter, capped (and
+-- never over 30 days, the bound of backoff_max, so that a queue row written before that
+-- bound existed cannot make the reaper's timestamp arithmetic overflow).
 CREATE OR REPLACE FUNCTION rota._backoff(p_base interval, p_cap interval, p_attempt integer)
 RETURNS interval
 LANGUAGE sql VOLATILE
 AS $fn$
     SELECT make_interval(secs => least(
-        extract(epoch FROM p_cap)::double precision,
+        extract(epoch FROM least(p_cap, interval '30 days'))::double precision,
         extract(epoch FROM p_base)::double precision
             * power(2::double precision, least(greatest(p_attempt, 1) - 1, 60))
             * (0.75 + random() * 0.5)));
@@ -243,9 +245,9 @@ BEGIN
     END IF;
     PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', v_count);
     SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
-    WHERE x.v < interval '0' LIMIT 1;
+    WHERE x.v < interval '0' OR x.v > interval '30 days' LIMIT 1;
     IF FOUND THEN
-        PERFORM rota._invalid(p_fn, 'retry_in', 'must be >= 0', p_retry_ins[v_negative]::text);
+        PERFORM rota._invalid(p_fn, 'retry_in', 'must be between 0 and 30 days', p_retry_ins[v_negative]::text);
     END IF;
     IF v_count = 0 THEN
         RETURN;

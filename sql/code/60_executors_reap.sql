@@ -9,22 +9,26 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.register_executor';
-    v_queue text;
+    v_index integer;
 BEGIN
     PERFORM rota._check_name(c_fn, 'executor', register_executor.executor);
+    IF cardinality(register_executor.queues) > 1000 THEN
+        PERFORM rota._invalid(c_fn, 'queues', 'must name at most 1000 queues', cardinality(register_executor.queues)::text);
+    END IF;
     IF register_executor.queues IS NOT NULL THEN
-        FOREACH v_queue IN ARRAY register_executor.queues LOOP
-            PERFORM rota._check_name(c_fn, 'queues', v_queue);
+        FOR v_index IN 1 .. cardinality(register_executor.queues) LOOP
+            PERFORM rota._check_name(c_fn, 'queues[' || v_index || ']', register_executor.queues[v_index]);
         END LOOP;
     END IF;
     IF register_executor.pid <= 0 THEN
         PERFORM rota._invalid(c_fn, 'pid', 'must be > 0', register_executor.pid::text);
     END IF;
     IF char_length(register_executor.host) > 255 THEN
-        PERFORM rota._invalid(c_fn, 'host', 'must be at most 255 characters', left(register_executor.host, 40) || '...');
+        PERFORM rota._invalid(c_fn, 'host', 'must be at most 255 characters', quote_literal(register_executor.host));
     END IF;
     IF register_executor.meta IS NOT NULL AND jsonb_typeof(register_executor.meta) <> 'object' THEN
-        PERFORM rota._invalid(c_fn, 'meta', 'must be a JSON object', register_executor.meta::text);
+        -- only its type: a document is never echoed
+        PERFORM rota._invalid(c_fn, 'meta', 'must be a JSON object', 'a JSON ' || jsonb_typeof(register_executor.meta));
     END IF;
     PERFORM rota._check_size(c_fn, 'meta', register_executor.meta);
     INSERT INTO rota.executors AS e (id, host, pid, queues, meta)
@@ -69,7 +73,8 @@ BEGIN
         FOR UPDATE OF t SKIP LOCKED),
     renewed AS (
         UPDATE rota.tasks t
-        SET lease_expires_at = now() + q.lease
+        -- the bound of lease: a row from before it existed cannot overflow the renewal
+        SET lease_expires_at = now() + least(q.lease, interval '1 day')
         FROM mine m JOIN rota.queues q ON q.name = m.queue
         WHERE t.id = m.id
         RETURNING t.id, t.cancel_requested)
@@ -178,7 +183,9 @@ BEGIN
     WITH victims AS (
         SELECT t.id FROM rota.tasks t
         JOIN rota.queues q ON q.name = t.queue
-        WHERE t.state IN ('succeeded', 'failed', 'cancelled') AND t.finished_at < now() - q.retention
+        -- the bound of retention: a row from before it existed cannot overflow the cutoff
+        WHERE t.state IN ('succeeded', 'failed', 'cancelled')
+          AND t.finished_at < now() - least(q.retention, interval '10 years')
         LIMIT prune.max_rows
         FOR UPDATE OF t SKIP LOCKED)
     DELETE FROM rota.tasks t USING victims v WHERE t.id = v.id;

@@ -17,9 +17,14 @@
 -- An expression that can never match (day-of-month values that no selected month has,
 -- e.g. "0 0 30 2 *") is rejected as invalid (RO012), like a syntax error.
 --
--- Time zones: names as the TimeZone setting takes them (IANA names such as
--- Europe/Berlin, case-insensitive, and POSIX-style names such as EST5EDT), but no
--- numeric offsets, intervals or abbreviations. Unknown -> RO013.
+-- Length: an expression longer than 256 bytes is invalid (RO012) before it is parsed.
+-- Errors echo a value over its limit (256 bytes for expressions, 64 for zone names) as its
+-- first 64 characters and "..." (rota._echo).
+--
+-- Time zones: the IANA names of pg_timezone_names, spelled exactly as there (Europe/Berlin,
+-- not europe/berlin; also the legacy names EST5EDT, GMT0, Etc/GMT+5), except localtime,
+-- posixrules and Factory (in any folder); no POSIX-style specs (UTC+5, FOO+167BAR-167),
+-- numeric offsets, intervals or abbreviations. Anything else -> RO013.
 --
 -- Semantics: the expression selects wall-clock times (to the second) in the zone. Let
 -- W(t) be the wall clock at instant t. A selected wall time m fires at the first instant t
@@ -48,7 +53,8 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $fn$
 BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'RO012', MESSAGE = format('%s: invalid cron expression "%s": %s', p_fn, p_cron, p_problem);
+    RAISE EXCEPTION USING ERRCODE = 'RO012',
+        MESSAGE = format('%s: invalid cron expression "%s": %s', p_fn, rota._echo(p_cron, 256), p_problem);
 END;
 $fn$;
 
@@ -65,7 +71,7 @@ DECLARE
     c_months CONSTANT text[] := ARRAY['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'];
     c_days   CONSTANT text[] := ARRAY['SUN','MON','TUE','WED','THU','FRI','SAT'];
     c_mdays  CONSTANT int[]  := ARRAY[31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    v_src    text := btrim(p_cron, E' \t\n\r\f\x0b');
+    v_src    text;
     v_fields text[];
     v_field_count      int;
     v_field_index      int;
@@ -87,6 +93,11 @@ DECLARE
     v_first_dom int;
     v_dom_exists     boolean;
 BEGIN
+    -- checked before any parsing, so a huge expression costs nothing
+    IF octet_length(p_cron) > 256 THEN
+        PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is longer than 256 bytes');
+    END IF;
+    v_src := btrim(p_cron, E' \t\n\r\f\x0b');
     IF v_src = '' THEN
         PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is empty');
     END IF;
@@ -391,22 +402,42 @@ BEGIN
 END;
 $fn$;
 
--- Raises RO013 naming p_fn unless p_timezone is a zone name cron can be evaluated in: what
--- SET TimeZone accepts, less numeric offsets, intervals and special values. Its own SET
--- clause undoes the trial setting.
+-- Raises RO013 naming p_fn unless p_timezone is a zone of the contract (at the top of this
+-- file): a name of pg_timezone_names, spelled as there, other than localtime, posixrules and
+-- Factory. The same rule as the C extension's, step by step:
+--   - letters, digits, "_", "+", "/", "-", starting with a letter (no offsets, no "..");
+--   - the zone code loads it (SET TimeZone: no leap-second zone) and spells it exactly so
+--     (pg_timezone_names has Europe/Berlin only);
+--   - a name with a digit and no lower-case letter may be a POSIX-style spec (UTC+5,
+--     FOO+167BAR-167) rather than a file: it must be in pg_timezone_names itself. Any other
+--     name that loads comes from a file. Reading the view costs ~30 ms, so only those
+--     names (EST5EDT, GMT0, ...: rare) pay it.
+-- Its own SET clause undoes the trial setting.
 CREATE OR REPLACE FUNCTION rota._check_timezone(p_fn text, p_timezone text)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET "TimeZone" = 'UTC'
 AS $fn$
+DECLARE
+    v_known boolean := false;
 BEGIN
-    IF p_timezone IS NULL OR p_timezone !~ '^[A-Za-z][A-Za-z0-9_+/-]*$'
-       OR lower(p_timezone) IN ('inf', 'infinity', 'nan') OR lower(p_timezone) LIKE 'interval%' THEN
-        RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+    IF p_timezone ~ '^[A-Za-z][A-Za-z0-9_+/-]*$' AND p_timezone !~ '(^|/)(localtime|posixrules|Factory)$'
+       -- what SET TimeZone would read as a number or an interval
+       AND lower(p_timezone) NOT IN ('inf', 'infinity', 'nan') AND lower(p_timezone) NOT LIKE 'interval%' THEN
+        BEGIN
+            -- set_config answers with the zone's own spelling
+            v_known := set_config('TimeZone', p_timezone, true) = p_timezone;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            v_known := false;
+        END;
+        IF v_known AND p_timezone ~ '[0-9]' AND p_timezone !~ '[a-z]' THEN
+            v_known := EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = p_timezone);
+        END IF;
     END IF;
-    PERFORM set_config('TimeZone', p_timezone, true);
-EXCEPTION WHEN invalid_parameter_value THEN
-    RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+    IF NOT v_known THEN
+        RAISE EXCEPTION USING ERRCODE = 'RO013',
+            MESSAGE = format('%s: unknown time zone "%s"', p_fn, rota._echo(p_timezone));
+    END IF;
 END;
 $fn$;
 
@@ -416,10 +447,26 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._cron_next_plpgsql(cron text, after timestamptz, timezone text DEFAULT 'UTC')
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
+AS $fn$
+DECLARE
+    v_spec rota._cron_spec := rota._cron_parse(cron, 'rota.cron_next');
+BEGIN
+    PERFORM rota._check_timezone('rota.cron_next', timezone);
+    RETURN rota._cron_next_parsed(v_spec, after, timezone);
+END;
+$fn$;
+
+COMMENT ON FUNCTION rota._cron_next_plpgsql(text, timestamptz, text) IS
+    'PL/pgSQL implementation of rota.cron_next (kept callable for the differential test against rota.cron_next_c).';
+
+-- The body of rota._cron_next_plpgsql for a parsed expression and a checked zone, so that
+-- a search over many instants of one schedule (rota._cron_last_fire) parses and checks once.
+CREATE OR REPLACE FUNCTION rota._cron_next_parsed(s rota._cron_spec, after timestamptz, timezone text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 SET "TimeZone" = 'UTC'
 AS $fn$
 DECLARE
-    s       rota._cron_spec;
     v_after_s     bigint;
     v_offset_now int;
     v_offset_before int;
@@ -430,8 +477,6 @@ DECLARE
     v_wall_match     bigint;
     v_fire_s     bigint;
 BEGIN
-    s := rota._cron_parse(cron, 'rota.cron_next');
-    PERFORM rota._check_timezone('rota.cron_next', timezone);
     PERFORM set_config('TimeZone', timezone, true);
     IF NOT isfinite(after) OR after < timestamptz '0001-01-02 00:00:00+00'
        OR after >= timestamptz '294276-01-01 00:00:00+00' THEN
@@ -478,8 +523,86 @@ BEGIN
 END;
 $fn$;
 
-COMMENT ON FUNCTION rota._cron_next_plpgsql(text, timestamptz, text) IS
-    'PL/pgSQL implementation of rota.cron_next (kept callable for the differential test against rota.cron_next_c).';
+-- cron_next for a search over many instants of one schedule: rota.cron_next_c when
+-- p_in_c, else the PL/pgSQL code on the expression parsed and the zone checked once.
+CREATE OR REPLACE FUNCTION rota._cron_next_either(p_in_c boolean, p_cron text, p_spec rota._cron_spec,
+                                                  p_after timestamptz, p_timezone text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+AS $fn$
+BEGIN
+    -- the C call is planned only when first executed, so this compiles without the extension
+    IF p_in_c THEN
+        RETURN rota.cron_next_c(p_cron, p_after, p_timezone);
+    END IF;
+    RETURN rota._cron_next_parsed(p_spec, p_after, p_timezone);
+END;
+$fn$;
+
+-- The newest p_count of the instants {p_floor} and the fires after p_floor that are before
+-- p_before (p_floor < p_before), oldest first: the due instants of a schedule whose next
+-- fire was p_floor, without walking the ones in between. Each is found from the one after
+-- it: gallop back from it (1 s, 2 s, 4 s, ...) to an instant before which cron_next lands
+-- earlier, then bisect; so each costs O(log of the gap between two fires) cron_next calls,
+-- whatever the length of the outage. Uses rota.cron_next_c when installed, else the PL/pgSQL
+-- code with the expression parsed and the zone checked once (RO012, RO013).
+CREATE OR REPLACE FUNCTION rota._cron_fires_before(p_cron text, p_timezone text, p_floor timestamptz,
+                                                   p_before timestamptz, p_count integer)
+RETURNS timestamptz[]
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+AS $fn$
+DECLARE
+    v_in_c boolean := to_regproc('rota.cron_next_c') IS NOT NULL;
+    v_spec rota._cron_spec;
+    v_fires timestamptz[] := ARRAY[]::timestamptz[];
+    v_before timestamptz := p_before;
+    v_step interval;
+    v_lo timestamptz;   -- an instant of the set before v_before
+    v_hi timestamptz;   -- cron_next(v_hi) >= v_before
+    v_probe timestamptz;
+    v_next timestamptz;
+BEGIN
+    IF NOT v_in_c THEN
+        v_spec := rota._cron_parse(p_cron, 'rota.cron_next');
+        PERFORM rota._check_timezone('rota.cron_next', p_timezone);
+    END IF;
+    WHILE cardinality(v_fires) < p_count AND v_before > p_floor LOOP
+        -- gallop back
+        v_hi := v_before;
+        v_step := interval '1 second';
+        LOOP
+            v_probe := v_before - v_step;
+            IF v_probe <= p_floor THEN
+                v_lo := p_floor;
+                EXIT;
+            END IF;
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_probe, p_timezone);
+            IF v_next < v_before THEN
+                v_lo := v_next;
+                EXIT;
+            END IF;
+            v_hi := v_probe;
+            v_step := v_step * 2;
+        END LOOP;
+        -- bisect: move v_lo to the newest fire before v_before
+        LOOP
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_lo, p_timezone);
+            EXIT WHEN v_next IS NULL OR v_next >= v_before;
+            v_lo := v_next;
+            v_probe := v_lo + (v_hi - v_lo) / 2;
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_probe, p_timezone);
+            IF v_next < v_before THEN
+                v_lo := v_next;
+            ELSE
+                v_hi := v_probe;
+            END IF;
+        END LOOP;
+        v_fires := v_lo || v_fires;
+        v_before := v_lo;
+    END LOOP;
+    RETURN v_fires;
+END;
+$fn$;
 
 -- The next fire of a cron expression strictly after an instant, in a time zone (RO012, RO013).
 -- Uses rota.cron_next_c from the optional C extension rota_cron when it is installed.

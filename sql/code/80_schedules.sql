@@ -12,7 +12,7 @@ DECLARE
 BEGIN
     SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO v_names FROM rota.schedules s WHERE s.queue = OLD.name;
     IF v_names IS NOT NULL THEN
-        RAISE EXCEPTION 'rota.drop_queue: queue "%" is used by schedules %; drop them first', OLD.name, v_names
+        RAISE EXCEPTION 'rota.drop_queue: queue "%" is used by schedules %; drop them first', OLD.name, rota._echo(v_names, 256)
             USING ERRCODE = 'RO030', HINT = 'rota.drop_schedule(name) each of them, then drop the queue.';
     END IF;
     RETURN OLD;
@@ -42,13 +42,30 @@ AS $fn$
     SELECT 'schedule:' || p_schedule || ':' || rota._iso_utc(p_fire_at);
 $fn$;
 
+-- The payload of a fire's task: the schedule's, with the schedule and the fire instant.
+CREATE OR REPLACE FUNCTION rota._fire_payload(p_payload jsonb, p_schedule text, p_fire_at timestamptz)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT p_payload || jsonb_build_object('schedule', p_schedule, 'scheduled_at', rota._iso_utc(p_fire_at));
+$fn$;
+
 -- Records one fire and enqueues its task; returns NULL when (schedule, fire_at) already fired.
+-- The task goes in through the scheduler's own path (users may not enqueue schedule: keys).
+-- A task that already holds the fire's key is adopted only when it is this fire's (task
+-- and payload as the schedule defines them: e.g. fired before the schedule was dropped and
+-- defined again); any other is a conflict, recorded on the fire and the schedule, and the
+-- fire enqueues nothing rather than let that task run as the schedule's.
 CREATE OR REPLACE FUNCTION rota._fire(p_schedule rota.schedules, p_fire_at timestamptz, p_executor text, p_manual boolean)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
+    v_payload jsonb := rota._fire_payload(p_schedule.payload, p_schedule.name, p_fire_at);
+    v_key text := rota._fire_key(p_schedule.name, p_fire_at);
     v_task_id bigint;
+    v_ours boolean;
+    v_conflict text;
 BEGIN
     INSERT INTO rota.schedule_fires (schedule, fire_at, executor, manual)
     VALUES (p_schedule.name, p_fire_at, p_executor, p_manual)
@@ -56,13 +73,18 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    v_task_id := rota.enqueue(
-        p_schedule.queue,
-        p_schedule.task,
-        p_schedule.payload || jsonb_build_object(
-            'schedule', p_schedule.name,
-            'scheduled_at', rota._iso_utc(p_fire_at)),
-        rota._fire_key(p_schedule.name, p_fire_at));
+    SELECT e INTO v_task_id
+    FROM rota._enqueue(CASE WHEN p_manual THEN 'rota.trigger_schedule' ELSE 'rota.fire_due' END,
+                       p_schedule.queue, p_schedule.task, ARRAY[v_payload], ARRAY[v_key],
+                       NULL, 0, NULL, NULL, NULL) AS e;
+    SELECT t.task = p_schedule.task AND t.payload = v_payload INTO v_ours FROM rota.tasks t WHERE t.id = v_task_id;
+    IF NOT v_ours THEN
+        v_conflict := format('key %s is held by task %s, which this schedule did not enqueue', v_key, v_task_id);
+        UPDATE rota.schedule_fires SET error = v_conflict
+        WHERE schedule = p_schedule.name AND fire_at = p_fire_at;
+        UPDATE rota.schedules SET last_error = v_conflict, failed_at = now() WHERE name = p_schedule.name;
+        RETURN NULL;
+    END IF;
     UPDATE rota.schedule_fires SET task_id = v_task_id
     WHERE schedule = p_schedule.name AND fire_at = p_fire_at;
     RETURN v_task_id;
@@ -88,7 +110,7 @@ DECLARE
     v_next timestamptz;
 BEGIN
     IF name IS NULL OR name !~ rota._name_pattern() THEN
-        RAISE EXCEPTION 'rota.define_schedule: invalid schedule name "%"', name
+        RAISE EXCEPTION 'rota.define_schedule: invalid schedule name "%"', rota._echo(name)
             USING ERRCODE = 'RO010',
                   HINT = 'Names start with a letter or digit and hold letters, digits, _ . : - (at most 128).';
     END IF;
@@ -98,21 +120,26 @@ BEGIN
     END IF;
     PERFORM rota._check_timezone('rota.define_schedule', timezone);
     IF NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = define_schedule.queue) THEN
-        RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', queue USING ERRCODE = 'RO001';
+        RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', rota._echo(queue) USING ERRCODE = 'RO001';
     END IF;
     IF task IS NULL OR task !~ rota._name_pattern() THEN
-        RAISE EXCEPTION 'rota.define_schedule: invalid task name "%"', task USING ERRCODE = 'RO010';
+        RAISE EXCEPTION 'rota.define_schedule: invalid task name "%"', rota._echo(task) USING ERRCODE = 'RO010';
     END IF;
     IF payload IS NULL OR jsonb_typeof(payload) <> 'object' THEN
-        RAISE EXCEPTION 'rota.define_schedule: payload must be a JSON object (got %)', coalesce(payload::text, 'NULL')
+        -- only its type: a payload is never echoed (it may hold secrets)
+        RAISE EXCEPTION 'rota.define_schedule: payload must be a JSON object (got %)',
+            coalesce('a JSON ' || jsonb_typeof(payload), 'NULL')
             USING ERRCODE = 'RO010';
     END IF;
+    -- the payload of its fires must fit in a task, or every fire would fail
+    PERFORM rota._check_size('rota.define_schedule', 'payload',
+                             rota._fire_payload(payload, name, timestamptz '2000-01-01 00:00:00.001+00'));
     IF catch_up IS NULL OR catch_up NOT IN ('none', 'latest', 'all') THEN
-        RAISE EXCEPTION 'rota.define_schedule: catch_up must be none, latest or all (got "%")', catch_up
+        RAISE EXCEPTION 'rota.define_schedule: catch_up must be none, latest or all (got "%")', rota._echo(catch_up)
             USING ERRCODE = 'RO010';
     END IF;
-    IF catch_up_max IS NULL OR catch_up_max < 1 THEN
-        RAISE EXCEPTION 'rota.define_schedule: catch_up_max must be >= 1 (got %)', coalesce(catch_up_max::text, 'NULL')
+    IF catch_up_max IS NULL OR catch_up_max < 1 OR catch_up_max > 1000 THEN
+        RAISE EXCEPTION 'rota.define_schedule: catch_up_max must be between 1 and 1000 (got %)', coalesce(catch_up_max::text, 'NULL')
             USING ERRCODE = 'RO010';
     END IF;
     IF enabled IS NULL THEN
@@ -158,7 +185,7 @@ DECLARE
 BEGIN
     SELECT * INTO v_schedule FROM rota.schedules WHERE name = p_name FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION '%: unknown schedule "%"', p_caller, p_name USING ERRCODE = 'RO003';
+        RAISE EXCEPTION '%: unknown schedule "%"', p_caller, rota._echo(p_name) USING ERRCODE = 'RO003';
     END IF;
     RETURN v_schedule;
 END;
@@ -230,7 +257,10 @@ $fn$;
 COMMENT ON FUNCTION rota.trigger_schedule(text) IS
     'Fires a schedule now, outside its cron (a manual fire), and returns the id of the task it enqueued.';
 
--- The cron claim: fires every due schedule once per due instant, as its catch_up policy says.
+-- The cron claim: fires every due schedule once per due instant, as its catch_up policy
+-- says. Each schedule fires in a subtransaction of its own: one whose fire fails (an
+-- enqueue that raises) is rolled back alone, recorded (last_error, failed_at, failures)
+-- and tried again after a backoff, while the others fire.
 CREATE OR REPLACE FUNCTION rota.fire_due(executor text)
 RETURNS TABLE (schedule text, fire_at timestamptz, task_id bigint)
 LANGUAGE plpgsql VOLATILE
@@ -241,61 +271,73 @@ DECLARE
     v_schedule rota.schedules;
     v_now timestamptz := clock_timestamp();
     v_due timestamptz[];
+    v_fired timestamptz[];
+    v_task_ids bigint[];
     v_at timestamptz;
     v_task_id bigint;
 BEGIN
-    IF executor IS NULL OR executor = '' THEN
-        RAISE EXCEPTION 'rota.fire_due: executor must not be empty' USING ERRCODE = 'RO010';
-    END IF;
+    PERFORM rota._check_name('rota.fire_due', 'executor', executor);
     FOR v_schedule IN
         SELECT * FROM rota.schedules s
-        WHERE s.enabled AND s.next_fire_at <= v_now
+        WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)
         ORDER BY s.next_fire_at
         FOR UPDATE SKIP LOCKED
     LOOP
-        -- the due instants, keeping only the newest catch_up_max of them
-        v_due := ARRAY[]::timestamptz[];
-        v_at := v_schedule.next_fire_at;
-        WHILE v_at IS NOT NULL AND v_at <= v_now LOOP
-            v_due := v_due || v_at;
-            IF cardinality(v_due) > v_schedule.catch_up_max THEN
-                v_due := v_due[2:];
+        v_fired := ARRAY[]::timestamptz[];
+        v_task_ids := ARRAY[]::bigint[];
+        BEGIN
+            -- the newest due instants (at most catch_up_max; one for latest), found without
+            -- walking the missed ones
+            v_due := rota._cron_fires_before(v_schedule.cron, v_schedule.timezone, v_schedule.next_fire_at,
+                                             v_now + interval '1 microsecond',
+                                             CASE WHEN v_schedule.catch_up = 'latest' THEN 1 ELSE v_schedule.catch_up_max END);
+            v_at := rota.cron_next(v_schedule.cron, v_due[cardinality(v_due)], v_schedule.timezone);
+            IF v_schedule.catch_up = 'none' THEN
+                v_due := ARRAY(SELECT d FROM unnest(v_due) d WHERE d >= v_now - c_on_time_grace ORDER BY d);
             END IF;
-            v_at := rota.cron_next(v_schedule.cron, v_at, v_schedule.timezone);
+
+            FOREACH fire_at IN ARRAY v_due LOOP
+                v_task_id := rota._fire(v_schedule, fire_at, executor, false);
+                IF v_task_id IS NOT NULL THEN
+                    v_fired := v_fired || fire_at;
+                    v_task_ids := v_task_ids || v_task_id;
+                END IF;
+            END LOOP;
+
+            UPDATE rota.schedules s
+            SET next_fire_at = v_at,
+                last_fire_at = coalesce(greatest(s.last_fire_at, v_due[cardinality(v_due)]), s.last_fire_at),
+                failures = 0, retry_at = NULL
+            WHERE s.name = v_schedule.name;
+        EXCEPTION WHEN OTHERS THEN
+            -- this schedule's fires are rolled back; back off 15 s, 30 s, ... up to 1 hour
+            UPDATE rota.schedules s
+            SET last_error = left(SQLERRM, 1000), failed_at = v_now, failures = s.failures + 1,
+                retry_at = v_now + least(interval '15 seconds' * power(2, least(s.failures, 20)), interval '1 hour')
+            WHERE s.name = v_schedule.name;
+            CONTINUE;
+        END;
+        -- rows only for fires that committed with their subtransaction
+        schedule := v_schedule.name;
+        FOR v_i IN 1 .. cardinality(v_fired) LOOP
+            fire_at := v_fired[v_i];
+            task_id := v_task_ids[v_i];
+            RETURN NEXT;
         END LOOP;
-
-        IF v_schedule.catch_up = 'latest' THEN
-            v_due := v_due[cardinality(v_due):];
-        ELSIF v_schedule.catch_up = 'none' THEN
-            v_due := ARRAY(SELECT d FROM unnest(v_due) d WHERE d >= v_now - c_on_time_grace ORDER BY d);
-        END IF;
-
-        FOREACH fire_at IN ARRAY v_due LOOP
-            v_task_id := rota._fire(v_schedule, fire_at, executor, false);
-            IF v_task_id IS NOT NULL THEN
-                schedule := v_schedule.name;
-                task_id := v_task_id;
-                RETURN NEXT;
-            END IF;
-        END LOOP;
-
-        UPDATE rota.schedules s
-        SET next_fire_at = v_at,
-            last_fire_at = coalesce(greatest(s.last_fire_at, v_due[cardinality(v_due)]), s.last_fire_at)
-        WHERE s.name = v_schedule.name;
     END LOOP;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.fire_due(text) IS
-    'The cron claim: fires each due schedule once per due instant (per its catch_up policy), enqueuing one task per fire with key schedule:<name>:<fire_at>.';
+    'The cron claim: fires each due schedule once per due instant (per its catch_up policy), enqueuing one task per fire with key schedule:<name>:<fire_at>; a schedule whose fire fails is recorded and backed off while the others fire.';
 
--- The earliest next fire of any enabled schedule: a ticker sleeps until then.
+-- The earliest instant a ticker should call rota.fire_due: the next fire of any enabled
+-- schedule (a failing one not before its retry).
 CREATE OR REPLACE FUNCTION rota.next_fire_at()
 RETURNS timestamptz
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT min(next_fire_at) FROM rota.schedules WHERE enabled;
+    SELECT min(greatest(next_fire_at, retry_at)) FROM rota.schedules WHERE enabled;
 $fn$;
-COMMENT ON FUNCTION rota.next_fire_at() IS 'The earliest next fire of any enabled schedule (NULL when none).';
+COMMENT ON FUNCTION rota.next_fire_at() IS 'The earliest next fire of any enabled schedule, not before the retry of a failing one (NULL when none).';
 
 $code$);

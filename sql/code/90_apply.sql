@@ -10,20 +10,30 @@ BEGIN
 END;
 $fn$;
 
--- The keys a definitions object may hold, so a typo is an error instead of a silent default.
-CREATE OR REPLACE FUNCTION rota._check_definition_keys(p_where text, p_object jsonb, p_allowed text[])
+DROP FUNCTION IF EXISTS rota._check_definition_keys(text, jsonb, text[]);
+
+-- The keys a definitions object may hold and the JSON type of each (p_types: key -> type;
+-- null is always allowed and means "not given"), so a typo or a "yes" for a boolean is an
+-- error instead of a silent default or a conversion. Values are never echoed, only types.
+CREATE OR REPLACE FUNCTION rota._check_definition_keys(p_where text, p_object jsonb, p_types jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $fn$
 DECLARE
     v_key text;
+    v_value jsonb;
 BEGIN
     IF jsonb_typeof(p_object) IS DISTINCT FROM 'object' THEN
-        PERFORM rota._reject_definitions(p_where, 'must be a JSON object (got ' || coalesce(p_object::text, 'null') || ')');
+        PERFORM rota._reject_definitions(p_where, 'must be a JSON object (got ' || coalesce(jsonb_typeof(p_object), 'nothing') || ')');
     END IF;
-    FOR v_key IN SELECT jsonb_object_keys(p_object) LOOP
-        IF NOT v_key = ANY (p_allowed) THEN
-            PERFORM rota._reject_definitions(p_where, format('unknown key "%s" (allowed: %s)', v_key, array_to_string(p_allowed, ', ')));
+    FOR v_key, v_value IN SELECT o.key, o.value FROM jsonb_each(p_object) AS o LOOP
+        IF NOT p_types ? v_key THEN
+            PERFORM rota._reject_definitions(p_where, format('unknown key "%s" (allowed: %s)', rota._echo(v_key),
+                (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(p_types) AS k)));
+        END IF;
+        IF jsonb_typeof(v_value) NOT IN ('null', p_types ->> v_key) THEN
+            PERFORM rota._reject_definitions(p_where, format('"%s" must be a JSON %s (got %s)', v_key, p_types ->> v_key,
+                                                             jsonb_typeof(v_value)));
         END IF;
     END LOOP;
 END;
@@ -58,7 +68,11 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_version bigint;
+    -- a version is a positive int4, so no document can be "newer" than every later one by accident
+    c_max_version CONSTANT integer := 2147483647;
+    -- definitions per document
+    c_max_items CONSTANT integer := 1000;
+    v_version integer;
     v_checksum text;
     v_current rota.definitions;
     v_item jsonb;
@@ -67,24 +81,34 @@ DECLARE
     v_schedule_names text[] := ARRAY[]::text[];
     v_queue_names text[] := ARRAY[]::text[];
     v_disabled text[];
+    v_lists jsonb;
 BEGIN
-    PERFORM rota._check_definition_keys('document', definitions, ARRAY['version', 'queues', 'schedules']);
+    PERFORM rota._check_size('rota.apply', 'definitions', definitions);
+    PERFORM rota._check_definition_keys('document', definitions,
+        '{"version": "number", "queues": "array", "schedules": "array"}');
     IF jsonb_typeof(definitions -> 'version') IS DISTINCT FROM 'number'
-       OR (definitions ->> 'version')::numeric <> trunc((definitions ->> 'version')::numeric)
-       OR (definitions ->> 'version')::numeric < 1 THEN
-        PERFORM rota._reject_definitions('version', 'must be a whole number >= 1 (got '
-            || coalesce((definitions -> 'version')::text, 'nothing') || ')');
+       OR (definitions -> 'version')::numeric NOT BETWEEN 1 AND c_max_version
+       OR (definitions -> 'version')::numeric <> trunc((definitions -> 'version')::numeric) THEN
+        PERFORM rota._reject_definitions('version', 'must be a whole number between 1 and ' || c_max_version || ' (got '
+            || coalesce(rota._echo((definitions -> 'version')::text), 'nothing') || ')');
     END IF;
-    v_version := (definitions ->> 'version')::bigint;
+    v_version := (definitions -> 'version')::numeric;
+    -- the two lists, [] when not given (or null)
+    v_lists := jsonb_build_object(
+        'queues', CASE WHEN jsonb_typeof(definitions -> 'queues') = 'array' THEN definitions -> 'queues' ELSE '[]' END,
+        'schedules', CASE WHEN jsonb_typeof(definitions -> 'schedules') = 'array' THEN definitions -> 'schedules' ELSE '[]' END);
     FOREACH v_where IN ARRAY ARRAY['queues', 'schedules'] LOOP
-        IF definitions ? v_where AND jsonb_typeof(definitions -> v_where) <> 'array' THEN
-            PERFORM rota._reject_definitions(v_where, 'must be an array');
+        IF jsonb_array_length(v_lists -> v_where) > c_max_items THEN
+            PERFORM rota._reject_definitions(v_where, format('must have at most %s entries (got %s)', c_max_items,
+                                                             jsonb_array_length(v_lists -> v_where)));
         END IF;
     END LOOP;
     v_checksum := md5(definitions::text);
 
-    -- serialises concurrent applies of every replica; the row lock alone cannot cover the first insert
-    PERFORM pg_advisory_xact_lock(hashtext('rota.apply'));
+    -- serialises concurrent applies of every replica (the row lock alone cannot cover the
+    -- first insert) on a lock that only roles allowed to write the definitions can take:
+    -- an advisory lock could be held forever by any role that can connect
+    LOCK TABLE rota.definitions IN SHARE ROW EXCLUSIVE MODE;
     SELECT * INTO v_current FROM rota.definitions;
     IF FOUND THEN
         IF v_version < v_current.version THEN
@@ -100,13 +124,14 @@ BEGIN
 
     BEGIN
         v_index := 0;
-        FOR v_item IN SELECT jsonb_array_elements(coalesce(definitions -> 'queues', '[]')) LOOP
+        FOR v_item IN SELECT jsonb_array_elements(v_lists -> 'queues') LOOP
             v_where := format('queues[%s]', v_index);
-            PERFORM rota._check_definition_keys(v_where, v_item, ARRAY['name', 'concurrency', 'rate_limit',
-                'rate_period', 'max_attempts', 'lease', 'concurrency_key_limit', 'backoff_base', 'backoff_max',
-                'retention', 'paused']);
+            PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "concurrency": "number",
+                "rate_limit": "number", "rate_period": "string", "max_attempts": "number", "lease": "string",
+                "concurrency_key_limit": "number", "backoff_base": "string", "backoff_max": "string",
+                "retention": "string", "paused": "boolean"}');
             IF (v_item ->> 'name') = ANY (v_queue_names) THEN
-                PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', v_item ->> 'name'));
+                PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_queue_names := v_queue_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_queue', v_item, ARRAY['name'],
@@ -114,19 +139,20 @@ BEGIN
                       'backoff_base', 'backoff_max', 'retention']);
             IF (v_item ->> 'paused')::boolean THEN
                 PERFORM rota.pause_queue(v_item ->> 'name');
-            ELSIF v_item ? 'paused' THEN
+            ELSIF jsonb_typeof(v_item -> 'paused') = 'boolean' THEN
                 PERFORM rota.resume_queue(v_item ->> 'name');
             END IF;
             v_index := v_index + 1;
         END LOOP;
 
         v_index := 0;
-        FOR v_item IN SELECT jsonb_array_elements(coalesce(definitions -> 'schedules', '[]')) LOOP
+        FOR v_item IN SELECT jsonb_array_elements(v_lists -> 'schedules') LOOP
             v_where := format('schedules[%s]', v_index);
-            PERFORM rota._check_definition_keys(v_where, v_item, ARRAY['name', 'cron', 'queue', 'task', 'payload',
-                'timezone', 'catch_up', 'catch_up_max', 'enabled']);
+            PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "cron": "string",
+                "queue": "string", "task": "string", "payload": "object", "timezone": "string",
+                "catch_up": "string", "catch_up_max": "number", "enabled": "boolean"}');
             IF (v_item ->> 'name') = ANY (v_schedule_names) THEN
-                PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', v_item ->> 'name'));
+                PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_schedule_names := v_schedule_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_schedule', v_item, ARRAY['name', 'cron', 'queue', 'task'],
@@ -134,9 +160,13 @@ BEGIN
             UPDATE rota.schedules SET managed = true WHERE name = v_item ->> 'name' AND NOT managed;
             v_index := v_index + 1;
         END LOOP;
-    EXCEPTION WHEN data_exception THEN
-        -- a value of the wrong type ("concurrency": "many"): say where it is
-        PERFORM rota._reject_definitions(v_where, SQLERRM);
+    EXCEPTION WHEN OTHERS THEN
+        -- a definition the define functions reject (RO0xx) or a value of the wrong type
+        -- ("concurrency": "many", class 22): RO040 naming where it is; anything else as it is
+        IF (SQLSTATE LIKE 'RO%' OR SQLSTATE LIKE '22%') AND SQLSTATE <> 'RO040' THEN
+            PERFORM rota._reject_definitions(v_where, rota._echo(SQLERRM, 512));
+        END IF;
+        RAISE;
     END;
 
     -- schedules this document no longer names stop firing; their history stays

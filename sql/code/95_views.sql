@@ -53,17 +53,20 @@ COMMENT ON VIEW rota.executor_status IS 'Executors; alive means not stopped and 
 CREATE OR REPLACE VIEW rota.schedule_fire_status AS
 SELECT f.schedule, f.fire_at, f.manual, f.fired_at, f.executor AS fired_by, f.task_id,
        t.state AS task_state, t.attempts, t.started_at, t.finished_at, t.executor AS task_executor,
-       t.last_error
+       t.last_error, f.error AS fire_error
 FROM rota.schedule_fires f
 LEFT JOIN rota.tasks t ON t.id = f.task_id;
 
--- Per schedule: its definition, next and last fire, and the last fires' outcomes.
+-- Per schedule: its definition, next and last fire, the last fires' outcomes, and its
+-- failed fires (last_error: the last one; failures: how many in a row, retry_at: when the
+-- next try is).
 CREATE OR REPLACE VIEW rota.schedule_status AS
 SELECT s.name, s.cron, s.timezone, s.queue, s.task, s.enabled, s.catch_up, s.managed,
        s.next_fire_at, s.last_fire_at,
        last.task_state AS last_task_state, last.started_at AS last_started_at,
        last.finished_at AS last_finished_at, last.task_executor AS last_executor,
-       coalesce(recent.fires, '[]'::jsonb) AS recent_fires
+       coalesce(recent.fires, '[]'::jsonb) AS recent_fires,
+       s.last_error, s.failed_at, s.failures, s.retry_at
 FROM rota.schedules s
 LEFT JOIN LATERAL (
     SELECT fs.* FROM rota.schedule_fire_status fs

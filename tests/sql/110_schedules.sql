@@ -128,9 +128,9 @@ SELECT throws_ok($$SELECT rota.define_schedule('bad name!', '* * * * *', 'sched_
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', catch_up => 'sometimes')$$,
                  'RO010', 'rota.define_schedule: catch_up must be none, latest or all (got "sometimes")', 'bad catch_up');
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', catch_up_max => 0)$$,
-                 'RO010', 'rota.define_schedule: catch_up_max must be >= 1 (got 0)', 'catch_up_max must be positive');
+                 'RO010', 'rota.define_schedule: catch_up_max must be between 1 and 1000 (got 0)', 'catch_up_max must be positive');
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', '[1, 2]')$$,
-                 'RO010', 'rota.define_schedule: payload must be a JSON object (got [1, 2])', 'payload must be an object');
+                 'RO010', 'rota.define_schedule: payload must be a JSON object (got a JSON array)', 'payload must be an object');
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', timezone => '')$$,
                  'RO013', 'rota.define_schedule: timezone must not be empty', 'empty time zone');
 SELECT is((SELECT count(*) FROM rota.schedules WHERE name = 'bad'), 0::bigint, 'no bad schedule was written');
@@ -153,7 +153,7 @@ SELECT throws_ok($$SELECT rota.drop_schedule('nope')$$, 'RO003', 'rota.drop_sche
 SELECT throws_ok($$SELECT rota.pause_schedule('nope')$$, 'RO003', 'rota.pause_schedule: unknown schedule "nope"', 'pause unknown');
 SELECT throws_ok($$SELECT rota.resume_schedule('nope')$$, 'RO003', 'rota.resume_schedule: unknown schedule "nope"', 'resume unknown');
 SELECT throws_ok($$SELECT rota.trigger_schedule('nope')$$, 'RO003', 'rota.trigger_schedule: unknown schedule "nope"', 'trigger unknown');
-SELECT throws_ok($$SELECT * FROM rota.fire_due('')$$, 'RO010', 'rota.fire_due: executor must not be empty', 'fire_due needs an executor');
+SELECT throws_ok($$SELECT * FROM rota.fire_due('')$$, 'RO010', $m$rota.fire_due: executor must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got '')$m$, 'fire_due needs an executor');
 
 -- claim hands out a fire's scheduled time as its last column, scheduled_at (NULL for other tasks)
 SELECT rota.register_executor('sched-worker');

@@ -18,6 +18,13 @@ public struct RotaScheduleStatus: Sendable, Hashable, Codable {
     public var lastStartedAt: Date?
     public var lastFinishedAt: Date?
     public var lastExecutor: String?
+    /// The error of the schedule's last failed fire (kept after later successes, as a record).
+    public var lastError: String?
+    public var failedAt: Date?
+    /// Failed fires in a row; 0 after a fire succeeds.
+    public var failures: Int
+    /// While failing: no fire is tried before this instant.
+    public var retryAt: Date?
 
     init(row: PostgresRow) throws {
         name = try row.decode("name")
@@ -34,5 +41,9 @@ public struct RotaScheduleStatus: Sendable, Hashable, Codable {
         lastStartedAt = try row.decode("last_started_at", as: Date?.self)
         lastFinishedAt = try row.decode("last_finished_at", as: Date?.self)
         lastExecutor = try row.decode("last_executor", as: String?.self)
+        lastError = try row.decode("last_error", as: String?.self)
+        failedAt = try row.decode("failed_at", as: Date?.self)
+        failures = try row.decode("failures")
+        retryAt = try row.decode("retry_at", as: Date?.self)
     }
 }

@@ -124,7 +124,7 @@ END;
 $fn$;
 
 
-SELECT rota._require_schema_at_most(5);
+SELECT rota._require_schema_at_most(6);
 -- State: numbered, forward-only, each applied once.
 -- Migration 1: the durable queue and its executors.
 --
@@ -486,19 +486,85 @@ ALTER TABLE rota.tasks ALTER COLUMN enqueued_by SET DEFAULT session_user;
 $migration$);
 
 
+-- 0006 bounds: upper limits on queue intervals, schedule failures recorded per schedule,
+-- fire conflicts recorded per fire.
+--
+-- Intervals without an upper bound overflowed timestamps (now() + '1000000 years') in
+-- claim, heartbeat, reap and prune, for every queue at once. rota.define_queue now
+-- rejects them (RO010); the constraints repeat its bounds as the last line of defence,
+-- and rows written before are brought within them first (a value that broke every call
+-- behaves as the largest allowed one).
+-- A schedule whose fire fails (its enqueue raises) is recorded and retried later with
+-- backoff instead of aborting rota.fire_due for every schedule.
+SELECT rota._migrate(6, 'bounds', $migration$
+
+UPDATE rota.queues
+SET lease = least(lease, interval '1 day'),
+    rate_period = least(rate_period, interval '30 days'),
+    backoff_base = least(backoff_base, interval '30 days'),
+    backoff_max = least(backoff_max, interval '30 days'),
+    retention = least(retention, interval '10 years');
+ALTER TABLE rota.queues
+    ADD CONSTRAINT queues_lease_at_most CHECK (lease <= interval '1 day'),
+    ADD CONSTRAINT queues_rate_period_at_most CHECK (rate_period <= interval '30 days'),
+    ADD CONSTRAINT queues_backoff_max_at_most CHECK (backoff_max <= interval '30 days'),
+    ADD CONSTRAINT queues_retention_at_most CHECK (retention <= interval '10 years');
+
+UPDATE rota.schedules SET catch_up_max = 1000 WHERE catch_up_max > 1000;
+ALTER TABLE rota.schedules
+    ADD CONSTRAINT schedules_catch_up_max_at_most CHECK (catch_up_max <= 1000),
+    -- the last failed fire of the schedule (kept after later successes, as a record)
+    ADD COLUMN last_error text,
+    ADD COLUMN failed_at timestamptz,
+    -- consecutive failed fires; 0 after a fire succeeds
+    ADD COLUMN failures integer NOT NULL DEFAULT 0,
+    -- while failing: no fire is tried before this instant (exponential backoff)
+    ADD COLUMN retry_at timestamptz;
+
+-- A fire whose key was already held by a task the schedule did not enqueue: the fire is
+-- recorded with this error and no task, instead of adopting the other task.
+ALTER TABLE rota.schedule_fires ADD COLUMN error text;
+
+$migration$);
+
+
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.
 SELECT rota._apply_code('checks', $code$
 
--- Raises the invalid-argument error in the one format every function uses.
+-- A value as error messages echo it: itself when at most p_max_bytes long, else its first
+-- 64 characters and "..." (the rule of the C extension's messages too), so no message
+-- grows with its input.
+CREATE OR REPLACE FUNCTION rota._echo(p_value text, p_max_bytes integer DEFAULT 64)
+RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT CASE WHEN octet_length(p_value) <= p_max_bytes THEN p_value ELSE left(p_value, 64) || '...' END;
+$fn$;
+
+-- Raises the invalid-argument error in the one format every function uses; the value is
+-- echoed by rota._echo.
 CREATE OR REPLACE FUNCTION rota._invalid(p_fn text, p_arg text, p_problem text, p_value text)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
-    RAISE EXCEPTION '%: % % (got %)', p_fn, p_arg, p_problem, coalesce(p_value, 'NULL')
+    RAISE EXCEPTION '%: % % (got %)', p_fn, p_arg, p_problem, coalesce(rota._echo(p_value), 'NULL')
         USING ERRCODE = 'RO010';
+END;
+$fn$;
+
+-- Raises RO010 unless an interval is at most p_max (a NULL passes: callers check NULLs
+-- where they are not allowed), so that adding it to a timestamp cannot overflow.
+CREATE OR REPLACE FUNCTION rota._check_at_most(p_fn text, p_arg text, p_value interval, p_max interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_value > p_max THEN
+        PERFORM rota._invalid(p_fn, p_arg, 'must be at most ' || p_max, p_value::text);
+    END IF;
 END;
 $fn$;
 
@@ -532,15 +598,14 @@ AS $fn$
     SELECT char_length(p_value) BETWEEN 1 AND 512;
 $fn$;
 
--- Raises RO010 unless a key has a valid length (rota._is_key_length); the message shows
--- its first 40 characters only.
+-- Raises RO010 unless a key has a valid length (rota._is_key_length).
 CREATE OR REPLACE FUNCTION rota._check_key_length(p_fn text, p_arg text, p_value text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
 BEGIN
     IF NOT rota._is_key_length(p_value) THEN
-        PERFORM rota._invalid(p_fn, p_arg, 'must be 1 to 512 characters', quote_literal(left(p_value, 40)));
+        PERFORM rota._invalid(p_fn, p_arg, 'must be 1 to 512 characters', quote_literal(p_value));
     END IF;
 END;
 $fn$;
@@ -611,7 +676,7 @@ LANGUAGE plpgsql IMMUTABLE
 AS $fn$
 BEGIN
     RAISE EXCEPTION USING ERRCODE = p_errcode,
-        MESSAGE = format('%s: unknown %s %s%s', p_fn, p_what, coalesce(quote_literal(p_value), 'NULL'), ' ' || p_more);
+        MESSAGE = format('%s: unknown %s %s%s', p_fn, p_what, coalesce(quote_literal(rota._echo(p_value)), 'NULL'), ' ' || p_more);
 END;
 $fn$;
 
@@ -729,6 +794,13 @@ BEGIN
     IF define_queue.retention IS NULL OR define_queue.retention <= interval '0' THEN
         PERFORM rota._invalid(c_fn, 'retention', 'must be > 0', define_queue.retention::text);
     END IF;
+    -- upper bounds, so that no timestamp arithmetic with them can overflow (also CHECK
+    -- constraints of rota.queues)
+    PERFORM rota._check_at_most(c_fn, 'lease', define_queue.lease, interval '1 day');
+    PERFORM rota._check_at_most(c_fn, 'rate_period', define_queue.rate_period, interval '30 days');
+    PERFORM rota._check_at_most(c_fn, 'backoff_base', define_queue.backoff_base, interval '30 days');
+    PERFORM rota._check_at_most(c_fn, 'backoff_max', define_queue.backoff_max, interval '30 days');
+    PERFORM rota._check_at_most(c_fn, 'retention', define_queue.retention, interval '10 years');
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).
@@ -927,6 +999,7 @@ DECLARE
     v_max_attempts integer;
     v_count integer := coalesce(cardinality(p_payloads), 0);
     v_bad_index integer;
+    v_key_arg text;
     v_ids bigint[];
     v_missing integer[];
     v_rounds integer := 0;
@@ -940,18 +1013,26 @@ BEGIN
         PERFORM rota._invalid(p_fn, 'max_attempts', 'must be >= 1', p_max_attempts::text);
     END IF;
     PERFORM rota._check_key_length(p_fn, 'concurrency_key', p_concurrency_key);
+    IF NOT isfinite(p_run_at) OR p_run_at > now() + interval '100 years' THEN
+        PERFORM rota._invalid(p_fn, 'run_at', 'must be finite and at most 100 years ahead', p_run_at::text);
+    END IF;
     IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
         RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
     END IF;
     PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
-    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn = 'rota.enqueue' THEN 'payload' END);
-    -- one set-based pass, so big batches do not pay a function call per element
+    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);
+    -- one set-based pass, so big batches do not pay a function call per element; the
+    -- schedule: namespace is the scheduler's (its fires come through p_fn rota.fire_due or
+    -- rota.trigger_schedule), so a user task can never pose as a schedule's fire
     SELECT u.ord INTO v_bad_index FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
     WHERE NOT rota._is_key_length(u.k)
+       OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many'))
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
-        PERFORM rota._check_key_length(p_fn, CASE WHEN p_fn = 'rota.enqueue' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END,
-                                       p_keys[v_bad_index]);
+        v_key_arg := CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
+        PERFORM rota._check_key_length(p_fn, v_key_arg, p_keys[v_bad_index]);
+        PERFORM rota._invalid(p_fn, v_key_arg, 'must not start with "schedule:" (reserved for the fires of schedules)',
+                              quote_literal(p_keys[v_bad_index]));
     END IF;
 
     IF p_keys IS NULL THEN
@@ -1497,13 +1578,15 @@ AS $fn$
     SELECT CASE WHEN p_cancel_requested THEN 'cancelled' ELSE p_state END;
 $fn$;
 
--- Retry delay for the n-th counted attempt: base * 2^(n-1) with +-25% jitter, capped.
+-- Retry delay for the n-th counted attempt: base * 2^(n-1) with +-25% jitter, capped (and
+-- never over 30 days, the bound of backoff_max, so that a queue row written before that
+-- bound existed cannot make the reaper's timestamp arithmetic overflow).
 CREATE OR REPLACE FUNCTION rota._backoff(p_base interval, p_cap interval, p_attempt integer)
 RETURNS interval
 LANGUAGE sql VOLATILE
 AS $fn$
     SELECT make_interval(secs => least(
-        extract(epoch FROM p_cap)::double precision,
+        extract(epoch FROM least(p_cap, interval '30 days'))::double precision,
         extract(epoch FROM p_base)::double precision
             * power(2::double precision, least(greatest(p_attempt, 1) - 1, 60))
             * (0.75 + random() * 0.5)));
@@ -1731,9 +1814,9 @@ BEGIN
     END IF;
     PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', v_count);
     SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
-    WHERE x.v < interval '0' LIMIT 1;
+    WHERE x.v < interval '0' OR x.v > interval '30 days' LIMIT 1;
     IF FOUND THEN
-        PERFORM rota._invalid(p_fn, 'retry_in', 'must be >= 0', p_retry_ins[v_negative]::text);
+        PERFORM rota._invalid(p_fn, 'retry_in', 'must be between 0 and 30 days', p_retry_ins[v_negative]::text);
     END IF;
     IF v_count = 0 THEN
         RETURN;
@@ -1947,22 +2030,26 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.register_executor';
-    v_queue text;
+    v_index integer;
 BEGIN
     PERFORM rota._check_name(c_fn, 'executor', register_executor.executor);
+    IF cardinality(register_executor.queues) > 1000 THEN
+        PERFORM rota._invalid(c_fn, 'queues', 'must name at most 1000 queues', cardinality(register_executor.queues)::text);
+    END IF;
     IF register_executor.queues IS NOT NULL THEN
-        FOREACH v_queue IN ARRAY register_executor.queues LOOP
-            PERFORM rota._check_name(c_fn, 'queues', v_queue);
+        FOR v_index IN 1 .. cardinality(register_executor.queues) LOOP
+            PERFORM rota._check_name(c_fn, 'queues[' || v_index || ']', register_executor.queues[v_index]);
         END LOOP;
     END IF;
     IF register_executor.pid <= 0 THEN
         PERFORM rota._invalid(c_fn, 'pid', 'must be > 0', register_executor.pid::text);
     END IF;
     IF char_length(register_executor.host) > 255 THEN
-        PERFORM rota._invalid(c_fn, 'host', 'must be at most 255 characters', left(register_executor.host, 40) || '...');
+        PERFORM rota._invalid(c_fn, 'host', 'must be at most 255 characters', quote_literal(register_executor.host));
     END IF;
     IF register_executor.meta IS NOT NULL AND jsonb_typeof(register_executor.meta) <> 'object' THEN
-        PERFORM rota._invalid(c_fn, 'meta', 'must be a JSON object', register_executor.meta::text);
+        -- only its type: a document is never echoed
+        PERFORM rota._invalid(c_fn, 'meta', 'must be a JSON object', 'a JSON ' || jsonb_typeof(register_executor.meta));
     END IF;
     PERFORM rota._check_size(c_fn, 'meta', register_executor.meta);
     INSERT INTO rota.executors AS e (id, host, pid, queues, meta)
@@ -2007,7 +2094,8 @@ BEGIN
         FOR UPDATE OF t SKIP LOCKED),
     renewed AS (
         UPDATE rota.tasks t
-        SET lease_expires_at = now() + q.lease
+        -- the bound of lease: a row from before it existed cannot overflow the renewal
+        SET lease_expires_at = now() + least(q.lease, interval '1 day')
         FROM mine m JOIN rota.queues q ON q.name = m.queue
         WHERE t.id = m.id
         RETURNING t.id, t.cancel_requested)
@@ -2116,7 +2204,9 @@ BEGIN
     WITH victims AS (
         SELECT t.id FROM rota.tasks t
         JOIN rota.queues q ON q.name = t.queue
-        WHERE t.state IN ('succeeded', 'failed', 'cancelled') AND t.finished_at < now() - q.retention
+        -- the bound of retention: a row from before it existed cannot overflow the cutoff
+        WHERE t.state IN ('succeeded', 'failed', 'cancelled')
+          AND t.finished_at < now() - least(q.retention, interval '10 years')
         LIMIT prune.max_rows
         FOR UPDATE OF t SKIP LOCKED)
     DELETE FROM rota.tasks t USING victims v WHERE t.id = v.id;
@@ -2158,9 +2248,14 @@ $code$);
 -- An expression that can never match (day-of-month values that no selected month has,
 -- e.g. "0 0 30 2 *") is rejected as invalid (RO012), like a syntax error.
 --
--- Time zones: names as the TimeZone setting takes them (IANA names such as
--- Europe/Berlin, case-insensitive, and POSIX-style names such as EST5EDT), but no
--- numeric offsets, intervals or abbreviations. Unknown -> RO013.
+-- Length: an expression longer than 256 bytes is invalid (RO012) before it is parsed.
+-- Errors echo a value over its limit (256 bytes for expressions, 64 for zone names) as its
+-- first 64 characters and "..." (rota._echo).
+--
+-- Time zones: the IANA names of pg_timezone_names, spelled exactly as there (Europe/Berlin,
+-- not europe/berlin; also the legacy names EST5EDT, GMT0, Etc/GMT+5), except localtime,
+-- posixrules and Factory (in any folder); no POSIX-style specs (UTC+5, FOO+167BAR-167),
+-- numeric offsets, intervals or abbreviations. Anything else -> RO013.
 --
 -- Semantics: the expression selects wall-clock times (to the second) in the zone. Let
 -- W(t) be the wall clock at instant t. A selected wall time m fires at the first instant t
@@ -2189,7 +2284,8 @@ RETURNS void
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
 AS $fn$
 BEGIN
-    RAISE EXCEPTION USING ERRCODE = 'RO012', MESSAGE = format('%s: invalid cron expression "%s": %s', p_fn, p_cron, p_problem);
+    RAISE EXCEPTION USING ERRCODE = 'RO012',
+        MESSAGE = format('%s: invalid cron expression "%s": %s', p_fn, rota._echo(p_cron, 256), p_problem);
 END;
 $fn$;
 
@@ -2206,7 +2302,7 @@ DECLARE
     c_months CONSTANT text[] := ARRAY['JAN','FEB','MAR','APR','MAY','JUN','JUL','AUG','SEP','OCT','NOV','DEC'];
     c_days   CONSTANT text[] := ARRAY['SUN','MON','TUE','WED','THU','FRI','SAT'];
     c_mdays  CONSTANT int[]  := ARRAY[31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-    v_src    text := btrim(p_cron, E' \t\n\r\f\x0b');
+    v_src    text;
     v_fields text[];
     v_field_count      int;
     v_field_index      int;
@@ -2228,6 +2324,11 @@ DECLARE
     v_first_dom int;
     v_dom_exists     boolean;
 BEGIN
+    -- checked before any parsing, so a huge expression costs nothing
+    IF octet_length(p_cron) > 256 THEN
+        PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is longer than 256 bytes');
+    END IF;
+    v_src := btrim(p_cron, E' \t\n\r\f\x0b');
     IF v_src = '' THEN
         PERFORM rota._invalid_cron(p_fn, p_cron, 'expression is empty');
     END IF;
@@ -2532,22 +2633,42 @@ BEGIN
 END;
 $fn$;
 
--- Raises RO013 naming p_fn unless p_timezone is a zone name cron can be evaluated in: what
--- SET TimeZone accepts, less numeric offsets, intervals and special values. Its own SET
--- clause undoes the trial setting.
+-- Raises RO013 naming p_fn unless p_timezone is a zone of the contract (at the top of this
+-- file): a name of pg_timezone_names, spelled as there, other than localtime, posixrules and
+-- Factory. The same rule as the C extension's, step by step:
+--   - letters, digits, "_", "+", "/", "-", starting with a letter (no offsets, no "..");
+--   - the zone code loads it (SET TimeZone: no leap-second zone) and spells it exactly so
+--     (pg_timezone_names has Europe/Berlin only);
+--   - a name with a digit and no lower-case letter may be a POSIX-style spec (UTC+5,
+--     FOO+167BAR-167) rather than a file: it must be in pg_timezone_names itself. Any other
+--     name that loads comes from a file. Reading the view costs ~30 ms, so only those
+--     names (EST5EDT, GMT0, ...: rare) pay it.
+-- Its own SET clause undoes the trial setting.
 CREATE OR REPLACE FUNCTION rota._check_timezone(p_fn text, p_timezone text)
 RETURNS void
 LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
 SET "TimeZone" = 'UTC'
 AS $fn$
+DECLARE
+    v_known boolean := false;
 BEGIN
-    IF p_timezone IS NULL OR p_timezone !~ '^[A-Za-z][A-Za-z0-9_+/-]*$'
-       OR lower(p_timezone) IN ('inf', 'infinity', 'nan') OR lower(p_timezone) LIKE 'interval%' THEN
-        RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+    IF p_timezone ~ '^[A-Za-z][A-Za-z0-9_+/-]*$' AND p_timezone !~ '(^|/)(localtime|posixrules|Factory)$'
+       -- what SET TimeZone would read as a number or an interval
+       AND lower(p_timezone) NOT IN ('inf', 'infinity', 'nan') AND lower(p_timezone) NOT LIKE 'interval%' THEN
+        BEGIN
+            -- set_config answers with the zone's own spelling
+            v_known := set_config('TimeZone', p_timezone, true) = p_timezone;
+        EXCEPTION WHEN invalid_parameter_value THEN
+            v_known := false;
+        END;
+        IF v_known AND p_timezone ~ '[0-9]' AND p_timezone !~ '[a-z]' THEN
+            v_known := EXISTS (SELECT 1 FROM pg_catalog.pg_timezone_names z WHERE z.name = p_timezone);
+        END IF;
     END IF;
-    PERFORM set_config('TimeZone', p_timezone, true);
-EXCEPTION WHEN invalid_parameter_value THEN
-    RAISE EXCEPTION USING ERRCODE = 'RO013', MESSAGE = format('%s: unknown time zone "%s"', p_fn, p_timezone);
+    IF NOT v_known THEN
+        RAISE EXCEPTION USING ERRCODE = 'RO013',
+            MESSAGE = format('%s: unknown time zone "%s"', p_fn, rota._echo(p_timezone));
+    END IF;
 END;
 $fn$;
 
@@ -2557,10 +2678,26 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._cron_next_plpgsql(cron text, after timestamptz, timezone text DEFAULT 'UTC')
 RETURNS timestamptz
 LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
+AS $fn$
+DECLARE
+    v_spec rota._cron_spec := rota._cron_parse(cron, 'rota.cron_next');
+BEGIN
+    PERFORM rota._check_timezone('rota.cron_next', timezone);
+    RETURN rota._cron_next_parsed(v_spec, after, timezone);
+END;
+$fn$;
+
+COMMENT ON FUNCTION rota._cron_next_plpgsql(text, timestamptz, text) IS
+    'PL/pgSQL implementation of rota.cron_next (kept callable for the differential test against rota.cron_next_c).';
+
+-- The body of rota._cron_next_plpgsql for a parsed expression and a checked zone, so that
+-- a search over many instants of one schedule (rota._cron_last_fire) parses and checks once.
+CREATE OR REPLACE FUNCTION rota._cron_next_parsed(s rota._cron_spec, after timestamptz, timezone text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE STRICT PARALLEL RESTRICTED
 SET "TimeZone" = 'UTC'
 AS $fn$
 DECLARE
-    s       rota._cron_spec;
     v_after_s     bigint;
     v_offset_now int;
     v_offset_before int;
@@ -2571,8 +2708,6 @@ DECLARE
     v_wall_match     bigint;
     v_fire_s     bigint;
 BEGIN
-    s := rota._cron_parse(cron, 'rota.cron_next');
-    PERFORM rota._check_timezone('rota.cron_next', timezone);
     PERFORM set_config('TimeZone', timezone, true);
     IF NOT isfinite(after) OR after < timestamptz '0001-01-02 00:00:00+00'
        OR after >= timestamptz '294276-01-01 00:00:00+00' THEN
@@ -2619,8 +2754,86 @@ BEGIN
 END;
 $fn$;
 
-COMMENT ON FUNCTION rota._cron_next_plpgsql(text, timestamptz, text) IS
-    'PL/pgSQL implementation of rota.cron_next (kept callable for the differential test against rota.cron_next_c).';
+-- cron_next for a search over many instants of one schedule: rota.cron_next_c when
+-- p_in_c, else the PL/pgSQL code on the expression parsed and the zone checked once.
+CREATE OR REPLACE FUNCTION rota._cron_next_either(p_in_c boolean, p_cron text, p_spec rota._cron_spec,
+                                                  p_after timestamptz, p_timezone text)
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+AS $fn$
+BEGIN
+    -- the C call is planned only when first executed, so this compiles without the extension
+    IF p_in_c THEN
+        RETURN rota.cron_next_c(p_cron, p_after, p_timezone);
+    END IF;
+    RETURN rota._cron_next_parsed(p_spec, p_after, p_timezone);
+END;
+$fn$;
+
+-- The newest p_count of the instants {p_floor} and the fires after p_floor that are before
+-- p_before (p_floor < p_before), oldest first: the due instants of a schedule whose next
+-- fire was p_floor, without walking the ones in between. Each is found from the one after
+-- it: gallop back from it (1 s, 2 s, 4 s, ...) to an instant before which cron_next lands
+-- earlier, then bisect; so each costs O(log of the gap between two fires) cron_next calls,
+-- whatever the length of the outage. Uses rota.cron_next_c when installed, else the PL/pgSQL
+-- code with the expression parsed and the zone checked once (RO012, RO013).
+CREATE OR REPLACE FUNCTION rota._cron_fires_before(p_cron text, p_timezone text, p_floor timestamptz,
+                                                   p_before timestamptz, p_count integer)
+RETURNS timestamptz[]
+LANGUAGE plpgsql STABLE PARALLEL RESTRICTED
+AS $fn$
+DECLARE
+    v_in_c boolean := to_regproc('rota.cron_next_c') IS NOT NULL;
+    v_spec rota._cron_spec;
+    v_fires timestamptz[] := ARRAY[]::timestamptz[];
+    v_before timestamptz := p_before;
+    v_step interval;
+    v_lo timestamptz;   -- an instant of the set before v_before
+    v_hi timestamptz;   -- cron_next(v_hi) >= v_before
+    v_probe timestamptz;
+    v_next timestamptz;
+BEGIN
+    IF NOT v_in_c THEN
+        v_spec := rota._cron_parse(p_cron, 'rota.cron_next');
+        PERFORM rota._check_timezone('rota.cron_next', p_timezone);
+    END IF;
+    WHILE cardinality(v_fires) < p_count AND v_before > p_floor LOOP
+        -- gallop back
+        v_hi := v_before;
+        v_step := interval '1 second';
+        LOOP
+            v_probe := v_before - v_step;
+            IF v_probe <= p_floor THEN
+                v_lo := p_floor;
+                EXIT;
+            END IF;
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_probe, p_timezone);
+            IF v_next < v_before THEN
+                v_lo := v_next;
+                EXIT;
+            END IF;
+            v_hi := v_probe;
+            v_step := v_step * 2;
+        END LOOP;
+        -- bisect: move v_lo to the newest fire before v_before
+        LOOP
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_lo, p_timezone);
+            EXIT WHEN v_next IS NULL OR v_next >= v_before;
+            v_lo := v_next;
+            v_probe := v_lo + (v_hi - v_lo) / 2;
+            v_next := rota._cron_next_either(v_in_c, p_cron, v_spec, v_probe, p_timezone);
+            IF v_next < v_before THEN
+                v_lo := v_next;
+            ELSE
+                v_hi := v_probe;
+            END IF;
+        END LOOP;
+        v_fires := v_lo || v_fires;
+        v_before := v_lo;
+    END LOOP;
+    RETURN v_fires;
+END;
+$fn$;
 
 -- The next fire of a cron expression strictly after an instant, in a time zone (RO012, RO013).
 -- Uses rota.cron_next_c from the optional C extension rota_cron when it is installed.
@@ -2656,7 +2869,7 @@ DECLARE
 BEGIN
     SELECT string_agg(s.name, ', ' ORDER BY s.name) INTO v_names FROM rota.schedules s WHERE s.queue = OLD.name;
     IF v_names IS NOT NULL THEN
-        RAISE EXCEPTION 'rota.drop_queue: queue "%" is used by schedules %; drop them first', OLD.name, v_names
+        RAISE EXCEPTION 'rota.drop_queue: queue "%" is used by schedules %; drop them first', OLD.name, rota._echo(v_names, 256)
             USING ERRCODE = 'RO030', HINT = 'rota.drop_schedule(name) each of them, then drop the queue.';
     END IF;
     RETURN OLD;
@@ -2686,13 +2899,30 @@ AS $fn$
     SELECT 'schedule:' || p_schedule || ':' || rota._iso_utc(p_fire_at);
 $fn$;
 
+-- The payload of a fire's task: the schedule's, with the schedule and the fire instant.
+CREATE OR REPLACE FUNCTION rota._fire_payload(p_payload jsonb, p_schedule text, p_fire_at timestamptz)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT p_payload || jsonb_build_object('schedule', p_schedule, 'scheduled_at', rota._iso_utc(p_fire_at));
+$fn$;
+
 -- Records one fire and enqueues its task; returns NULL when (schedule, fire_at) already fired.
+-- The task goes in through the scheduler's own path (users may not enqueue schedule: keys).
+-- A task that already holds the fire's key is adopted only when it is this fire's (task
+-- and payload as the schedule defines them: e.g. fired before the schedule was dropped and
+-- defined again); any other is a conflict, recorded on the fire and the schedule, and the
+-- fire enqueues nothing rather than let that task run as the schedule's.
 CREATE OR REPLACE FUNCTION rota._fire(p_schedule rota.schedules, p_fire_at timestamptz, p_executor text, p_manual boolean)
 RETURNS bigint
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
+    v_payload jsonb := rota._fire_payload(p_schedule.payload, p_schedule.name, p_fire_at);
+    v_key text := rota._fire_key(p_schedule.name, p_fire_at);
     v_task_id bigint;
+    v_ours boolean;
+    v_conflict text;
 BEGIN
     INSERT INTO rota.schedule_fires (schedule, fire_at, executor, manual)
     VALUES (p_schedule.name, p_fire_at, p_executor, p_manual)
@@ -2700,13 +2930,18 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    v_task_id := rota.enqueue(
-        p_schedule.queue,
-        p_schedule.task,
-        p_schedule.payload || jsonb_build_object(
-            'schedule', p_schedule.name,
-            'scheduled_at', rota._iso_utc(p_fire_at)),
-        rota._fire_key(p_schedule.name, p_fire_at));
+    SELECT e INTO v_task_id
+    FROM rota._enqueue(CASE WHEN p_manual THEN 'rota.trigger_schedule' ELSE 'rota.fire_due' END,
+                       p_schedule.queue, p_schedule.task, ARRAY[v_payload], ARRAY[v_key],
+                       NULL, 0, NULL, NULL, NULL) AS e;
+    SELECT t.task = p_schedule.task AND t.payload = v_payload INTO v_ours FROM rota.tasks t WHERE t.id = v_task_id;
+    IF NOT v_ours THEN
+        v_conflict := format('key %s is held by task %s, which this schedule did not enqueue', v_key, v_task_id);
+        UPDATE rota.schedule_fires SET error = v_conflict
+        WHERE schedule = p_schedule.name AND fire_at = p_fire_at;
+        UPDATE rota.schedules SET last_error = v_conflict, failed_at = now() WHERE name = p_schedule.name;
+        RETURN NULL;
+    END IF;
     UPDATE rota.schedule_fires SET task_id = v_task_id
     WHERE schedule = p_schedule.name AND fire_at = p_fire_at;
     RETURN v_task_id;
@@ -2732,7 +2967,7 @@ DECLARE
     v_next timestamptz;
 BEGIN
     IF name IS NULL OR name !~ rota._name_pattern() THEN
-        RAISE EXCEPTION 'rota.define_schedule: invalid schedule name "%"', name
+        RAISE EXCEPTION 'rota.define_schedule: invalid schedule name "%"', rota._echo(name)
             USING ERRCODE = 'RO010',
                   HINT = 'Names start with a letter or digit and hold letters, digits, _ . : - (at most 128).';
     END IF;
@@ -2742,21 +2977,26 @@ BEGIN
     END IF;
     PERFORM rota._check_timezone('rota.define_schedule', timezone);
     IF NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = define_schedule.queue) THEN
-        RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', queue USING ERRCODE = 'RO001';
+        RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', rota._echo(queue) USING ERRCODE = 'RO001';
     END IF;
     IF task IS NULL OR task !~ rota._name_pattern() THEN
-        RAISE EXCEPTION 'rota.define_schedule: invalid task name "%"', task USING ERRCODE = 'RO010';
+        RAISE EXCEPTION 'rota.define_schedule: invalid task name "%"', rota._echo(task) USING ERRCODE = 'RO010';
     END IF;
     IF payload IS NULL OR jsonb_typeof(payload) <> 'object' THEN
-        RAISE EXCEPTION 'rota.define_schedule: payload must be a JSON object (got %)', coalesce(payload::text, 'NULL')
+        -- only its type: a payload is never echoed (it may hold secrets)
+        RAISE EXCEPTION 'rota.define_schedule: payload must be a JSON object (got %)',
+            coalesce('a JSON ' || jsonb_typeof(payload), 'NULL')
             USING ERRCODE = 'RO010';
     END IF;
+    -- the payload of its fires must fit in a task, or every fire would fail
+    PERFORM rota._check_size('rota.define_schedule', 'payload',
+                             rota._fire_payload(payload, name, timestamptz '2000-01-01 00:00:00.001+00'));
     IF catch_up IS NULL OR catch_up NOT IN ('none', 'latest', 'all') THEN
-        RAISE EXCEPTION 'rota.define_schedule: catch_up must be none, latest or all (got "%")', catch_up
+        RAISE EXCEPTION 'rota.define_schedule: catch_up must be none, latest or all (got "%")', rota._echo(catch_up)
             USING ERRCODE = 'RO010';
     END IF;
-    IF catch_up_max IS NULL OR catch_up_max < 1 THEN
-        RAISE EXCEPTION 'rota.define_schedule: catch_up_max must be >= 1 (got %)', coalesce(catch_up_max::text, 'NULL')
+    IF catch_up_max IS NULL OR catch_up_max < 1 OR catch_up_max > 1000 THEN
+        RAISE EXCEPTION 'rota.define_schedule: catch_up_max must be between 1 and 1000 (got %)', coalesce(catch_up_max::text, 'NULL')
             USING ERRCODE = 'RO010';
     END IF;
     IF enabled IS NULL THEN
@@ -2802,7 +3042,7 @@ DECLARE
 BEGIN
     SELECT * INTO v_schedule FROM rota.schedules WHERE name = p_name FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION '%: unknown schedule "%"', p_caller, p_name USING ERRCODE = 'RO003';
+        RAISE EXCEPTION '%: unknown schedule "%"', p_caller, rota._echo(p_name) USING ERRCODE = 'RO003';
     END IF;
     RETURN v_schedule;
 END;
@@ -2874,7 +3114,10 @@ $fn$;
 COMMENT ON FUNCTION rota.trigger_schedule(text) IS
     'Fires a schedule now, outside its cron (a manual fire), and returns the id of the task it enqueued.';
 
--- The cron claim: fires every due schedule once per due instant, as its catch_up policy says.
+-- The cron claim: fires every due schedule once per due instant, as its catch_up policy
+-- says. Each schedule fires in a subtransaction of its own: one whose fire fails (an
+-- enqueue that raises) is rolled back alone, recorded (last_error, failed_at, failures)
+-- and tried again after a backoff, while the others fire.
 CREATE OR REPLACE FUNCTION rota.fire_due(executor text)
 RETURNS TABLE (schedule text, fire_at timestamptz, task_id bigint)
 LANGUAGE plpgsql VOLATILE
@@ -2885,62 +3128,74 @@ DECLARE
     v_schedule rota.schedules;
     v_now timestamptz := clock_timestamp();
     v_due timestamptz[];
+    v_fired timestamptz[];
+    v_task_ids bigint[];
     v_at timestamptz;
     v_task_id bigint;
 BEGIN
-    IF executor IS NULL OR executor = '' THEN
-        RAISE EXCEPTION 'rota.fire_due: executor must not be empty' USING ERRCODE = 'RO010';
-    END IF;
+    PERFORM rota._check_name('rota.fire_due', 'executor', executor);
     FOR v_schedule IN
         SELECT * FROM rota.schedules s
-        WHERE s.enabled AND s.next_fire_at <= v_now
+        WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)
         ORDER BY s.next_fire_at
         FOR UPDATE SKIP LOCKED
     LOOP
-        -- the due instants, keeping only the newest catch_up_max of them
-        v_due := ARRAY[]::timestamptz[];
-        v_at := v_schedule.next_fire_at;
-        WHILE v_at IS NOT NULL AND v_at <= v_now LOOP
-            v_due := v_due || v_at;
-            IF cardinality(v_due) > v_schedule.catch_up_max THEN
-                v_due := v_due[2:];
+        v_fired := ARRAY[]::timestamptz[];
+        v_task_ids := ARRAY[]::bigint[];
+        BEGIN
+            -- the newest due instants (at most catch_up_max; one for latest), found without
+            -- walking the missed ones
+            v_due := rota._cron_fires_before(v_schedule.cron, v_schedule.timezone, v_schedule.next_fire_at,
+                                             v_now + interval '1 microsecond',
+                                             CASE WHEN v_schedule.catch_up = 'latest' THEN 1 ELSE v_schedule.catch_up_max END);
+            v_at := rota.cron_next(v_schedule.cron, v_due[cardinality(v_due)], v_schedule.timezone);
+            IF v_schedule.catch_up = 'none' THEN
+                v_due := ARRAY(SELECT d FROM unnest(v_due) d WHERE d >= v_now - c_on_time_grace ORDER BY d);
             END IF;
-            v_at := rota.cron_next(v_schedule.cron, v_at, v_schedule.timezone);
+
+            FOREACH fire_at IN ARRAY v_due LOOP
+                v_task_id := rota._fire(v_schedule, fire_at, executor, false);
+                IF v_task_id IS NOT NULL THEN
+                    v_fired := v_fired || fire_at;
+                    v_task_ids := v_task_ids || v_task_id;
+                END IF;
+            END LOOP;
+
+            UPDATE rota.schedules s
+            SET next_fire_at = v_at,
+                last_fire_at = coalesce(greatest(s.last_fire_at, v_due[cardinality(v_due)]), s.last_fire_at),
+                failures = 0, retry_at = NULL
+            WHERE s.name = v_schedule.name;
+        EXCEPTION WHEN OTHERS THEN
+            -- this schedule's fires are rolled back; back off 15 s, 30 s, ... up to 1 hour
+            UPDATE rota.schedules s
+            SET last_error = left(SQLERRM, 1000), failed_at = v_now, failures = s.failures + 1,
+                retry_at = v_now + least(interval '15 seconds' * power(2, least(s.failures, 20)), interval '1 hour')
+            WHERE s.name = v_schedule.name;
+            CONTINUE;
+        END;
+        -- rows only for fires that committed with their subtransaction
+        schedule := v_schedule.name;
+        FOR v_i IN 1 .. cardinality(v_fired) LOOP
+            fire_at := v_fired[v_i];
+            task_id := v_task_ids[v_i];
+            RETURN NEXT;
         END LOOP;
-
-        IF v_schedule.catch_up = 'latest' THEN
-            v_due := v_due[cardinality(v_due):];
-        ELSIF v_schedule.catch_up = 'none' THEN
-            v_due := ARRAY(SELECT d FROM unnest(v_due) d WHERE d >= v_now - c_on_time_grace ORDER BY d);
-        END IF;
-
-        FOREACH fire_at IN ARRAY v_due LOOP
-            v_task_id := rota._fire(v_schedule, fire_at, executor, false);
-            IF v_task_id IS NOT NULL THEN
-                schedule := v_schedule.name;
-                task_id := v_task_id;
-                RETURN NEXT;
-            END IF;
-        END LOOP;
-
-        UPDATE rota.schedules s
-        SET next_fire_at = v_at,
-            last_fire_at = coalesce(greatest(s.last_fire_at, v_due[cardinality(v_due)]), s.last_fire_at)
-        WHERE s.name = v_schedule.name;
     END LOOP;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.fire_due(text) IS
-    'The cron claim: fires each due schedule once per due instant (per its catch_up policy), enqueuing one task per fire with key schedule:<name>:<fire_at>.';
+    'The cron claim: fires each due schedule once per due instant (per its catch_up policy), enqueuing one task per fire with key schedule:<name>:<fire_at>; a schedule whose fire fails is recorded and backed off while the others fire.';
 
--- The earliest next fire of any enabled schedule: a ticker sleeps until then.
+-- The earliest instant a ticker should call rota.fire_due: the next fire of any enabled
+-- schedule (a failing one not before its retry).
 CREATE OR REPLACE FUNCTION rota.next_fire_at()
 RETURNS timestamptz
 LANGUAGE sql STABLE
 AS $fn$
-    SELECT min(next_fire_at) FROM rota.schedules WHERE enabled;
+    SELECT min(greatest(next_fire_at, retry_at)) FROM rota.schedules WHERE enabled;
 $fn$;
-COMMENT ON FUNCTION rota.next_fire_at() IS 'The earliest next fire of any enabled schedule (NULL when none).';
+COMMENT ON FUNCTION rota.next_fire_at() IS 'The earliest next fire of any enabled schedule, not before the retry of a failing one (NULL when none).';
 
 $code$);
 
@@ -2957,20 +3212,30 @@ BEGIN
 END;
 $fn$;
 
--- The keys a definitions object may hold, so a typo is an error instead of a silent default.
-CREATE OR REPLACE FUNCTION rota._check_definition_keys(p_where text, p_object jsonb, p_allowed text[])
+DROP FUNCTION IF EXISTS rota._check_definition_keys(text, jsonb, text[]);
+
+-- The keys a definitions object may hold and the JSON type of each (p_types: key -> type;
+-- null is always allowed and means "not given"), so a typo or a "yes" for a boolean is an
+-- error instead of a silent default or a conversion. Values are never echoed, only types.
+CREATE OR REPLACE FUNCTION rota._check_definition_keys(p_where text, p_object jsonb, p_types jsonb)
 RETURNS void
 LANGUAGE plpgsql IMMUTABLE
 AS $fn$
 DECLARE
     v_key text;
+    v_value jsonb;
 BEGIN
     IF jsonb_typeof(p_object) IS DISTINCT FROM 'object' THEN
-        PERFORM rota._reject_definitions(p_where, 'must be a JSON object (got ' || coalesce(p_object::text, 'null') || ')');
+        PERFORM rota._reject_definitions(p_where, 'must be a JSON object (got ' || coalesce(jsonb_typeof(p_object), 'nothing') || ')');
     END IF;
-    FOR v_key IN SELECT jsonb_object_keys(p_object) LOOP
-        IF NOT v_key = ANY (p_allowed) THEN
-            PERFORM rota._reject_definitions(p_where, format('unknown key "%s" (allowed: %s)', v_key, array_to_string(p_allowed, ', ')));
+    FOR v_key, v_value IN SELECT o.key, o.value FROM jsonb_each(p_object) AS o LOOP
+        IF NOT p_types ? v_key THEN
+            PERFORM rota._reject_definitions(p_where, format('unknown key "%s" (allowed: %s)', rota._echo(v_key),
+                (SELECT string_agg(k, ', ' ORDER BY k) FROM jsonb_object_keys(p_types) AS k)));
+        END IF;
+        IF jsonb_typeof(v_value) NOT IN ('null', p_types ->> v_key) THEN
+            PERFORM rota._reject_definitions(p_where, format('"%s" must be a JSON %s (got %s)', v_key, p_types ->> v_key,
+                                                             jsonb_typeof(v_value)));
         END IF;
     END LOOP;
 END;
@@ -3005,7 +3270,11 @@ RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
-    v_version bigint;
+    -- a version is a positive int4, so no document can be "newer" than every later one by accident
+    c_max_version CONSTANT integer := 2147483647;
+    -- definitions per document
+    c_max_items CONSTANT integer := 1000;
+    v_version integer;
     v_checksum text;
     v_current rota.definitions;
     v_item jsonb;
@@ -3014,24 +3283,34 @@ DECLARE
     v_schedule_names text[] := ARRAY[]::text[];
     v_queue_names text[] := ARRAY[]::text[];
     v_disabled text[];
+    v_lists jsonb;
 BEGIN
-    PERFORM rota._check_definition_keys('document', definitions, ARRAY['version', 'queues', 'schedules']);
+    PERFORM rota._check_size('rota.apply', 'definitions', definitions);
+    PERFORM rota._check_definition_keys('document', definitions,
+        '{"version": "number", "queues": "array", "schedules": "array"}');
     IF jsonb_typeof(definitions -> 'version') IS DISTINCT FROM 'number'
-       OR (definitions ->> 'version')::numeric <> trunc((definitions ->> 'version')::numeric)
-       OR (definitions ->> 'version')::numeric < 1 THEN
-        PERFORM rota._reject_definitions('version', 'must be a whole number >= 1 (got '
-            || coalesce((definitions -> 'version')::text, 'nothing') || ')');
+       OR (definitions -> 'version')::numeric NOT BETWEEN 1 AND c_max_version
+       OR (definitions -> 'version')::numeric <> trunc((definitions -> 'version')::numeric) THEN
+        PERFORM rota._reject_definitions('version', 'must be a whole number between 1 and ' || c_max_version || ' (got '
+            || coalesce(rota._echo((definitions -> 'version')::text), 'nothing') || ')');
     END IF;
-    v_version := (definitions ->> 'version')::bigint;
+    v_version := (definitions -> 'version')::numeric;
+    -- the two lists, [] when not given (or null)
+    v_lists := jsonb_build_object(
+        'queues', CASE WHEN jsonb_typeof(definitions -> 'queues') = 'array' THEN definitions -> 'queues' ELSE '[]' END,
+        'schedules', CASE WHEN jsonb_typeof(definitions -> 'schedules') = 'array' THEN definitions -> 'schedules' ELSE '[]' END);
     FOREACH v_where IN ARRAY ARRAY['queues', 'schedules'] LOOP
-        IF definitions ? v_where AND jsonb_typeof(definitions -> v_where) <> 'array' THEN
-            PERFORM rota._reject_definitions(v_where, 'must be an array');
+        IF jsonb_array_length(v_lists -> v_where) > c_max_items THEN
+            PERFORM rota._reject_definitions(v_where, format('must have at most %s entries (got %s)', c_max_items,
+                                                             jsonb_array_length(v_lists -> v_where)));
         END IF;
     END LOOP;
     v_checksum := md5(definitions::text);
 
-    -- serialises concurrent applies of every replica; the row lock alone cannot cover the first insert
-    PERFORM pg_advisory_xact_lock(hashtext('rota.apply'));
+    -- serialises concurrent applies of every replica (the row lock alone cannot cover the
+    -- first insert) on a lock that only roles allowed to write the definitions can take:
+    -- an advisory lock could be held forever by any role that can connect
+    LOCK TABLE rota.definitions IN SHARE ROW EXCLUSIVE MODE;
     SELECT * INTO v_current FROM rota.definitions;
     IF FOUND THEN
         IF v_version < v_current.version THEN
@@ -3047,13 +3326,14 @@ BEGIN
 
     BEGIN
         v_index := 0;
-        FOR v_item IN SELECT jsonb_array_elements(coalesce(definitions -> 'queues', '[]')) LOOP
+        FOR v_item IN SELECT jsonb_array_elements(v_lists -> 'queues') LOOP
             v_where := format('queues[%s]', v_index);
-            PERFORM rota._check_definition_keys(v_where, v_item, ARRAY['name', 'concurrency', 'rate_limit',
-                'rate_period', 'max_attempts', 'lease', 'concurrency_key_limit', 'backoff_base', 'backoff_max',
-                'retention', 'paused']);
+            PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "concurrency": "number",
+                "rate_limit": "number", "rate_period": "string", "max_attempts": "number", "lease": "string",
+                "concurrency_key_limit": "number", "backoff_base": "string", "backoff_max": "string",
+                "retention": "string", "paused": "boolean"}');
             IF (v_item ->> 'name') = ANY (v_queue_names) THEN
-                PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', v_item ->> 'name'));
+                PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_queue_names := v_queue_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_queue', v_item, ARRAY['name'],
@@ -3061,19 +3341,20 @@ BEGIN
                       'backoff_base', 'backoff_max', 'retention']);
             IF (v_item ->> 'paused')::boolean THEN
                 PERFORM rota.pause_queue(v_item ->> 'name');
-            ELSIF v_item ? 'paused' THEN
+            ELSIF jsonb_typeof(v_item -> 'paused') = 'boolean' THEN
                 PERFORM rota.resume_queue(v_item ->> 'name');
             END IF;
             v_index := v_index + 1;
         END LOOP;
 
         v_index := 0;
-        FOR v_item IN SELECT jsonb_array_elements(coalesce(definitions -> 'schedules', '[]')) LOOP
+        FOR v_item IN SELECT jsonb_array_elements(v_lists -> 'schedules') LOOP
             v_where := format('schedules[%s]', v_index);
-            PERFORM rota._check_definition_keys(v_where, v_item, ARRAY['name', 'cron', 'queue', 'task', 'payload',
-                'timezone', 'catch_up', 'catch_up_max', 'enabled']);
+            PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "cron": "string",
+                "queue": "string", "task": "string", "payload": "object", "timezone": "string",
+                "catch_up": "string", "catch_up_max": "number", "enabled": "boolean"}');
             IF (v_item ->> 'name') = ANY (v_schedule_names) THEN
-                PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', v_item ->> 'name'));
+                PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_schedule_names := v_schedule_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_schedule', v_item, ARRAY['name', 'cron', 'queue', 'task'],
@@ -3081,9 +3362,13 @@ BEGIN
             UPDATE rota.schedules SET managed = true WHERE name = v_item ->> 'name' AND NOT managed;
             v_index := v_index + 1;
         END LOOP;
-    EXCEPTION WHEN data_exception THEN
-        -- a value of the wrong type ("concurrency": "many"): say where it is
-        PERFORM rota._reject_definitions(v_where, SQLERRM);
+    EXCEPTION WHEN OTHERS THEN
+        -- a definition the define functions reject (RO0xx) or a value of the wrong type
+        -- ("concurrency": "many", class 22): RO040 naming where it is; anything else as it is
+        IF (SQLSTATE LIKE 'RO%' OR SQLSTATE LIKE '22%') AND SQLSTATE <> 'RO040' THEN
+            PERFORM rota._reject_definitions(v_where, rota._echo(SQLERRM, 512));
+        END IF;
+        RAISE;
     END;
 
     -- schedules this document no longer names stop firing; their history stays
@@ -3170,17 +3455,20 @@ COMMENT ON VIEW rota.executor_status IS 'Executors; alive means not stopped and 
 CREATE OR REPLACE VIEW rota.schedule_fire_status AS
 SELECT f.schedule, f.fire_at, f.manual, f.fired_at, f.executor AS fired_by, f.task_id,
        t.state AS task_state, t.attempts, t.started_at, t.finished_at, t.executor AS task_executor,
-       t.last_error
+       t.last_error, f.error AS fire_error
 FROM rota.schedule_fires f
 LEFT JOIN rota.tasks t ON t.id = f.task_id;
 
--- Per schedule: its definition, next and last fire, and the last fires' outcomes.
+-- Per schedule: its definition, next and last fire, the last fires' outcomes, and its
+-- failed fires (last_error: the last one; failures: how many in a row, retry_at: when the
+-- next try is).
 CREATE OR REPLACE VIEW rota.schedule_status AS
 SELECT s.name, s.cron, s.timezone, s.queue, s.task, s.enabled, s.catch_up, s.managed,
        s.next_fire_at, s.last_fire_at,
        last.task_state AS last_task_state, last.started_at AS last_started_at,
        last.finished_at AS last_finished_at, last.task_executor AS last_executor,
-       coalesce(recent.fires, '[]'::jsonb) AS recent_fires
+       coalesce(recent.fires, '[]'::jsonb) AS recent_fires,
+       s.last_error, s.failed_at, s.failures, s.retry_at
 FROM rota.schedules s
 LEFT JOIN LATERAL (
     SELECT fs.* FROM rota.schedule_fire_status fs

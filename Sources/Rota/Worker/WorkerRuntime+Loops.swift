@@ -84,25 +84,33 @@ extension WorkerRuntime {
         var lastPrune = clock.now
         while !Task.isCancelled {
             do { try await Task.sleep(for: configuration.reapInterval ?? heartbeatInterval) } catch { return }
+            // Errors, not debug messages: while reaping fails, tasks of dead executors are
+            // not recovered; while pruning fails, finished tasks pile up.
             do {
                 let reaped = try await maintenanceStatements.reap()
                 if reaped > 0 {
                     logger.info("recovered tasks with expired leases", metadata: ["count": "\(reaped)"])
                     claimWake.signal()
                 }
-                if clock.now - lastPrune >= configuration.pruneInterval {
-                    lastPrune = clock.now
-                    // Full batches mean more is due: keep going (within a time budget, so
-                    // reaping is not held up) so that pruning keeps up with any completion rate.
-                    let batch = 10_000
-                    let budgetEnd = clock.now + .seconds(5)
+            } catch {
+                logger.error("rota.reap failed: tasks of dead executors are not being recovered",
+                             metadata: ["error": "\(error)"])
+            }
+            if clock.now - lastPrune >= configuration.pruneInterval {
+                lastPrune = clock.now
+                // Full batches mean more is due: keep going (within a time budget, so
+                // reaping is not held up) so that pruning keeps up with any completion rate.
+                let batch = 10_000
+                let budgetEnd = clock.now + .seconds(5)
+                do {
                     while !Task.isCancelled {
                         let pruned = try await maintenanceStatements.prune(batch: batch)
                         if pruned < batch || clock.now >= budgetEnd { break }
                     }
+                } catch {
+                    logger.error("rota.prune failed: old finished tasks are not being deleted",
+                                 metadata: ["error": "\(error)"])
                 }
-            } catch {
-                logger.debug("maintenance failed", metadata: ["error": "\(error)"])
             }
         }
     }
