@@ -147,6 +147,19 @@ BEGIN
 END;
 $fn$;
 
+-- Raises RO010 unless a batch gives the lease token of each of its p_count tasks.
+CREATE OR REPLACE FUNCTION rota._check_tokens(p_fn text, p_tokens uuid[], p_count integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_tokens IS NULL THEN
+        PERFORM rota._invalid(p_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
+    END IF;
+    PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', p_count);
+END;
+$fn$;
+
 -- Raises, for the first (id, attempt, token) triple that is not a stale claim: RO002 (no
 -- such task), RO021 (an attempt that never existed), RO010 (no token) or RO022 (the
 -- current attempt of a running task with another token). A stale attempt passes (fenced

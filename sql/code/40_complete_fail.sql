@@ -134,10 +134,7 @@ BEGIN
     END IF;
     PERFORM rota._check_same_length(c_fn, 'attempts', cardinality(attempts), 'ids', cardinality(ids));
     PERFORM rota._check_same_length(c_fn, 'results', cardinality(results), 'ids', cardinality(ids));
-    IF tokens IS NULL THEN
-        PERFORM rota._invalid(c_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
-    END IF;
-    PERFORM rota._check_same_length(c_fn, 'tokens', cardinality(tokens), 'ids', cardinality(ids));
+    PERFORM rota._check_tokens(c_fn, tokens, cardinality(ids));
     PERFORM rota._check_sizes(c_fn, 'results', results);
     IF cardinality(ids) > 0 THEN
         RETURN QUERY SELECT * FROM rota._complete(c_fn, ids, attempts, results, tokens);
@@ -240,10 +237,7 @@ BEGIN
     PERFORM rota._check_same_length(p_fn, 'errors', cardinality(p_errors), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retry_ins', cardinality(p_retry_ins), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retryables', cardinality(p_retryables), 'ids', v_count);
-    IF p_tokens IS NULL THEN
-        PERFORM rota._invalid(p_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
-    END IF;
-    PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', v_count);
+    PERFORM rota._check_tokens(p_fn, p_tokens, v_count);
     SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
     WHERE x.v < interval '0' OR x.v > interval '30 days' LIMIT 1;
     IF FOUND THEN
