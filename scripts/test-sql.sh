@@ -45,18 +45,23 @@ echo "ok - install.sql from three processes at once: same schema"
 # Installs and rota.apply serialise on locks only rota's installers and admins can take: a
 # role with nothing but CONNECT neither blocks them (holding the advisory locks earlier
 # releases used) nor can take their locks itself.
-psql -X -q -d "$URL" -c 'SET client_min_messages = warning' -c 'DROP ROLE IF EXISTS rota_test_outsider' -c 'CREATE ROLE rota_test_outsider LOGIN' >/dev/null
-OUTSIDER="$(python3 - "$URL" <<'PY'
+# url_as URL USER: the same database, logged in as USER (the project-local cluster trusts
+# local logins; elsewhere USER needs whatever the server's pg_hba.conf asks).
+url_as() {
+    python3 - "$1" "$2" <<'PY'
 import sys, urllib.parse as u
-url = sys.argv[1]
+url, user = sys.argv[1], sys.argv[2]
 if url.startswith(("postgres://", "postgresql://")):
     p = u.urlsplit(url)
     host = p.netloc.rsplit("@", 1)[-1]
-    print(u.urlunsplit((p.scheme, "rota_test_outsider@" + host, p.path, p.query, p.fragment)))
+    print(u.urlunsplit((p.scheme, user + "@" + host, p.path, p.query, p.fragment)))
 else:
-    print(url + " user=rota_test_outsider")
+    print(url + " user=" + user)
 PY
-)"
+}
+
+psql -X -q -d "$URL" -c 'SET client_min_messages = warning' -c 'DROP ROLE IF EXISTS rota_test_outsider' -c 'CREATE ROLE rota_test_outsider LOGIN' >/dev/null
+OUTSIDER="$(url_as "$URL" rota_test_outsider)"
 psql -X -q -d "$OUTSIDER" -c "SELECT pg_advisory_lock(hashtext('rota.install')), pg_advisory_lock(hashtext('rota.apply'))" \
     -c 'SELECT pg_sleep(60)' >/dev/null 2>&1 &
 outsider_pid=$!
@@ -89,7 +94,30 @@ kill "$outsider_pid"; wait "$outsider_pid" 2>/dev/null || true
 psql -X -q -d "$URL" -c 'DROP ROLE rota_test_outsider' >/dev/null
 echo "ok - a role with only CONNECT can neither block an install or rota.apply nor take their locks"
 
+# An installer that may not create roles (nor grant them) is stopped with RO092 naming
+# CREATEROLE; with CREATEROLE it installs and becomes a member of rota_admin.
+SERVER="$(server_url)"
+INSTALL_DB="$(with_dbname "$SERVER" rota_test_installer)"
+psql -X -q -d "$SERVER" -c 'SET client_min_messages = warning' -c 'DROP DATABASE IF EXISTS rota_test_installer WITH (FORCE)' \
+    -c 'DROP ROLE IF EXISTS rota_test_installer' -c 'CREATE ROLE rota_test_installer LOGIN' \
+    -c 'CREATE DATABASE rota_test_installer OWNER rota_test_installer' >/dev/null
+if out="$(psql -X -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$(url_as "$INSTALL_DB" rota_test_installer)" -f sql/install.sql 2>&1)"; then
+    echo "test-sql.sh: a role without CREATEROLE installed rota" >&2; exit 1
+fi
+if ! grep -q 'RO092' <<<"$out" || ! grep -q 'CREATEROLE' <<<"$out"; then
+    echo "test-sql.sh: an install without CREATEROLE did not fail with RO092 naming CREATEROLE:" >&2
+    echo "$out" >&2; exit 1
+fi
+psql -X -q -d "$SERVER" -c 'ALTER ROLE rota_test_installer CREATEROLE' >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d "$(url_as "$INSTALL_DB" rota_test_installer)" -f sql/install.sql >/dev/null
+[ "$(psql -X -Atq -d "$INSTALL_DB" -c "SELECT pg_has_role('rota_test_installer', 'rota_admin', 'MEMBER')")" = t ] || {
+    echo "test-sql.sh: the installer with CREATEROLE is not a member of rota_admin" >&2; exit 1; }
+psql -X -q -d "$SERVER" -c 'DROP DATABASE rota_test_installer WITH (FORCE)' -c 'DROP ROLE rota_test_installer' >/dev/null
+echo "ok - an installer without CREATEROLE gets RO092; with it, it installs and becomes rota_admin"
+
 psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -c 'CREATE EXTENSION IF NOT EXISTS pgtap' >/dev/null
+# the tests finish tasks with the lease tokens their claims handed out
+psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -f tests/fixtures/lease_tokens.sql >/dev/null
 
 if [ "$#" -gt 0 ]; then
     FILES=("$@")
@@ -97,4 +125,33 @@ else
     FILES=(tests/sql/*.sql)
 fi
 # pg_prove reads libpq settings from the environment; a URI works as the dbname.
-exec pg_prove --dbname "$URL" --ext .sql --failures "${FILES[@]}"
+status=0
+pg_prove --dbname "$URL" --ext .sql --failures "${FILES[@]}" || status=$?
+
+# What each role may do, logged in (not SET ROLE) as a login role that holds only it:
+# tests/sql/roles/ROLE.sql as rota_test_ROLE (public.sql as rota_test_nobody, with no role).
+if [ "$#" -eq 0 ]; then
+    test_roles=(producer worker reader admin)
+    drop_test_roles() {
+        psql -X -q -d "$URL" -c 'SET client_min_messages = warning' \
+            -c 'DROP ROLE IF EXISTS rota_test_producer, rota_test_worker, rota_test_reader, rota_test_admin, rota_test_nobody' >/dev/null
+    }
+    drop_test_roles
+    for role in "${test_roles[@]}"; do
+        psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -c "CREATE ROLE rota_test_$role LOGIN IN ROLE rota_$role" >/dev/null
+    done
+    psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -c 'CREATE ROLE rota_test_nobody LOGIN' >/dev/null
+    # a queue with a ready task, and a task that another role enqueued (its id as a setting)
+    their_task="$(psql -X -Atq -v ON_ERROR_STOP=1 -d "$URL" -c "SELECT rota.define_queue('roles')" \
+        -c "SELECT rota.enqueue('roles', 'for-a-worker')" -c "SELECT rota.enqueue('roles', 'theirs', run_at => 'tomorrow')" | tail -1)"
+    for role in producer admin; do
+        psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -c "ALTER ROLE rota_test_$role SET rota_test.their_task = '$their_task'" >/dev/null
+    done
+    for role in "${test_roles[@]}" public; do
+        user="rota_test_$role"
+        [ "$role" = public ] && user=rota_test_nobody
+        pg_prove --dbname "$(url_as "$URL" "$user")" --failures "tests/sql/roles/$role.sql" || status=$?
+    done
+    drop_test_roles
+fi
+exit "$status"

@@ -5,6 +5,10 @@
 -- The lock is a table lock, not an advisory lock: an advisory lock can be taken (and held
 -- forever) by any role that can connect, while LOCK TABLE ... IN EXCLUSIVE MODE needs
 -- UPDATE, DELETE or TRUNCATE on rota._migrations, which only rota's installers have.
+--
+-- The runners pin their search_path here (not only in sql/code/99_privileges.sql, which
+-- runs last): the install that (re)defines them runs them. They are not SECURITY DEFINER:
+-- migrations and code run with the installer's rights (creating roles needs CREATEROLE).
 
 -- The schema and the ledgers, which the lock below needs. Two first installs at once
 -- both try to create them; the second one waits for the first to commit and then fails
@@ -46,6 +50,7 @@ COMMENT ON TABLE rota._code IS 'Applied code files (sql/code), with the checksum
 CREATE OR REPLACE FUNCTION rota._migrate(p_version integer, p_name text, p_body text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_recorded text;
@@ -72,6 +77,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._apply_code(p_name text, p_body text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_checksum text := md5(p_body);
@@ -90,6 +96,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._require_schema_at_most(p_latest integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_applied integer;

@@ -15,10 +15,12 @@ SELECT rota._require_schema_at_most(7);
 \ir migrations/0002_cron.sql
 \ir migrations/0003_schedules.sql
 \ir migrations/0004_apply.sql
+\ir migrations/0005_roles_tokens.sql
 \ir migrations/0006_bounds.sql
 \ir migrations/0007_key_counts.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
--- applied again whenever its text changed.
+-- applied again whenever its text changed; the last one puts every privilege right, on
+-- every install.
 \ir code/00_checks.sql
 \ir code/10_queues.sql
 \ir code/20_enqueue.sql
@@ -30,4 +32,5 @@ SELECT rota._require_schema_at_most(7);
 \ir code/80_schedules.sql
 \ir code/90_apply.sql
 \ir code/95_views.sql
+\ir code/99_privileges.sql
 COMMIT;

@@ -152,6 +152,21 @@ final class ConnectionTests: XCTestCase {
         await connection.close()
     }
 
+    func testClientEncodingIsPinnedToUTF8() async throws {
+        // The driver escapes array elements for UTF-8; under SJIS, BIG5 or GBK the byte of an
+        // escaped quote can end a multibyte character and the element early.
+        let url = try await database()
+        for asked in ["\(url)?client_encoding=SJIS", "\(url)?options=-c%20client_encoding%3DBIG5"] {
+            let connection = try await PostgresConnection.connect(asked)
+            let encoding = try await connection.query("SHOW client_encoding")[0].decode(at: 0, as: String.self)
+            XCTAssertEqual(encoding, "UTF8", "connection string \(asked)")
+            let element = "表\"}{,\\"
+            let echoed = try await connection.query("SELECT $1::text[] AS a", [[element, "x"]])[0].decode("a", as: [String].self)
+            XCTAssertEqual(echoed, [element, "x"])
+            await connection.close()
+        }
+    }
+
     func testMigrateIsIdempotent() async throws {
         let client = RotaClient(connectionString: try await database())
         try await client.migrate()

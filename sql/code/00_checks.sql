@@ -147,32 +147,60 @@ BEGIN
 END;
 $fn$;
 
--- Raises RO002/RO021 for the first (id, attempt) pair that names no task or an attempt
--- that never existed; used only after a fenced write missed, off the success path.
-CREATE OR REPLACE FUNCTION rota._check_attempts(p_fn text, p_ids bigint[], p_attempts integer[])
+-- Raises RO010 unless a batch gives the lease token of each of its p_count tasks.
+CREATE OR REPLACE FUNCTION rota._check_tokens(p_fn text, p_tokens uuid[], p_count integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_tokens IS NULL THEN
+        PERFORM rota._invalid(p_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
+    END IF;
+    PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', p_count);
+END;
+$fn$;
+
+-- Raises, for the first (id, attempt, token) triple that is not a stale claim: RO002 (no
+-- such task), RO021 (an attempt that never existed), RO010 (no token) or RO022 (the
+-- current attempt of a running task with another token). A stale attempt passes (fenced
+-- off, not an error). Used only after a fenced write missed, off the success path.
+DROP FUNCTION IF EXISTS rota._check_attempts(text, bigint[], integer[]);
+CREATE OR REPLACE FUNCTION rota._check_attempts(p_fn text, p_ids bigint[], p_attempts integer[], p_tokens uuid[])
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
     v_task_id bigint;
     v_attempt integer;
+    v_token uuid;
     v_attempts_so_far integer;
     v_task_exists boolean;
 BEGIN
-    FOR v_task_id, v_attempt, v_attempts_so_far, v_task_exists IN
-        SELECT i.id, i.attempt, t.attempts, t.id IS NOT NULL
-        FROM unnest(p_ids, p_attempts) AS i(id, attempt)
+    FOR v_task_id, v_attempt, v_token, v_attempts_so_far, v_task_exists IN
+        SELECT i.id, i.attempt, i.token, t.attempts, t.id IS NOT NULL
+        FROM unnest(p_ids, p_attempts, p_tokens) WITH ORDINALITY AS i(id, attempt, token, ord)
         LEFT JOIN rota.tasks t ON t.id = i.id
-        WHERE t.id IS NULL OR i.attempt IS NULL OR i.attempt < 1 OR i.attempt > t.attempts
+        WHERE t.id IS NULL OR i.attempt IS NULL OR i.attempt < 1 OR i.attempt > t.attempts OR i.token IS NULL
+           OR (i.attempt = t.attempts AND t.lease_token <> i.token)
+        ORDER BY i.ord
         LIMIT 1
     LOOP
         IF NOT v_task_exists THEN
             RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_task_id::text, 'NULL')
                 USING ERRCODE = 'RO002';
         END IF;
-        RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
-            p_fn, coalesce(v_attempt::text, 'NULL'), v_task_id, v_attempts_so_far
-            USING ERRCODE = 'RO021';
+        IF v_attempt IS NULL OR v_attempt < 1 OR v_attempt > v_attempts_so_far THEN
+            RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
+                p_fn, coalesce(v_attempt::text, 'NULL'), v_task_id, v_attempts_so_far
+                USING ERRCODE = 'RO021';
+        END IF;
+        IF v_token IS NULL THEN
+            PERFORM rota._invalid(p_fn, 'token', 'is required (the lease_token rota.claim returned) for task ' || v_task_id,
+                                  NULL);
+        END IF;
+        RAISE EXCEPTION '%: wrong lease token for attempt % of task % (nothing was written)', p_fn, v_attempt, v_task_id
+            USING ERRCODE = 'RO022',
+                  HINT = 'Only the claim that started this attempt may finish, renew or checkpoint it: pass the lease_token rota.claim returned.';
     END LOOP;
 END;
 $fn$;

@@ -207,12 +207,14 @@ $fn$;
 -- Starts the leases of locked queued tasks for an executor: the one UPDATE of every claim
 -- path. The i-th id takes the i-th of p_slots and p_key_slots (NULL: none held); p_lease
 -- NULL means each task's own queue lease. Returns the tasks in claim order, with the fire
--- time of schedule fires (found through schedule_fires, so keys are never parsed).
+-- time of schedule fires (found through schedule_fires, so keys are never parsed) and the
+-- new lease token of each.
+DROP FUNCTION IF EXISTS rota._start_tasks(text, bigint[], interval, integer[], integer[]);
 CREATE OR REPLACE FUNCTION rota._start_tasks(p_executor text, p_ids bigint[], p_lease interval,
                                              p_slots integer[] DEFAULT NULL, p_key_slots integer[] DEFAULT NULL)
 RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
               enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
-              lease_expires_at timestamptz, scheduled_at timestamptz)
+              lease_expires_at timestamptz, scheduled_at timestamptz, lease_token uuid)
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
@@ -221,17 +223,18 @@ BEGIN
     WITH started AS (
         UPDATE rota.tasks t
         SET state = 'running', executor = p_executor, attempts = t.attempts + 1,
-            started_at = clock_timestamp(),
+            started_at = clock_timestamp(), lease_token = gen_random_uuid(),
             lease_expires_at = now() + coalesce(p_lease, (SELECT q.lease FROM rota.queues q WHERE q.name = t.queue)),
             slot = CASE WHEN p_slots IS NOT NULL THEN p_slots[array_position(p_ids, t.id)] END,
             key_slot = CASE WHEN p_key_slots IS NOT NULL THEN p_key_slots[array_position(p_ids, t.id)] END
         WHERE t.id = ANY (p_ids)
         RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
-                  t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority)
+                  t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority, t.lease_token)
     SELECT s.id, s.queue, s.task, s.payload, s.attempts, s.key, s.parent_id, s.enqueued_at,
            s.run_at, s.max_attempts, s.concurrency_key, s.lease_expires_at,
            CASE WHEN s.key LIKE 'schedule:%'
-                THEN (SELECT f.fire_at FROM rota.schedule_fires f WHERE f.task_id = s.id) END
+                THEN (SELECT f.fire_at FROM rota.schedule_fires f WHERE f.task_id = s.id) END,
+           s.lease_token
     FROM started s
     ORDER BY s.priority, s.run_at, s.id;
 END;
@@ -257,10 +260,11 @@ END;
 $fn$;
 
 -- Takes up to max ready tasks of the given queues for an executor and starts their leases.
+DROP FUNCTION IF EXISTS rota.claim(text, text[], integer);
 CREATE OR REPLACE FUNCTION rota.claim(executor text, queues text[], max integer DEFAULT 1)
 RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
               enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
-              lease_expires_at timestamptz, scheduled_at timestamptz)
+              lease_expires_at timestamptz, scheduled_at timestamptz, lease_token uuid)
 LANGUAGE plpgsql VOLATILE
 -- `LIMIT max` makes every custom plan look cheaper than the generic one, so without this
 -- each call would be planned afresh; the generic plans below are built not to depend on
@@ -430,7 +434,7 @@ BEGIN
 END;
 $fn$;
 COMMENT ON FUNCTION rota.claim(text, text[], integer)
-    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail; scheduled_at is the fire time of a schedule''s task.';
+    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail and lease_token the proof of the claim they require; scheduled_at is the fire time of a schedule''s task.';
 
 -- Earliest run_at of a queued task in the given (unpaused) queues; a worker sleeps until then.
 CREATE OR REPLACE FUNCTION rota.next_run_at(queues text[])

@@ -80,9 +80,11 @@ END;
 $fn$;
 
 -- Body of complete and complete_many, for checked input: marks running tasks succeeded
--- (cancelled if a cancel was requested) under their current attempts; returns the ids
--- that completed. p_fn names the caller in errors.
-CREATE OR REPLACE FUNCTION rota._complete(p_fn text, p_ids bigint[], p_attempts integer[], p_results jsonb[])
+-- (cancelled if a cancel was requested) under their current attempts and lease tokens;
+-- returns the ids that completed. p_fn names the caller in errors.
+DROP FUNCTION IF EXISTS rota._complete(text, bigint[], integer[], jsonb[]);
+CREATE OR REPLACE FUNCTION rota._complete(p_fn text, p_ids bigint[], p_attempts integer[], p_results jsonb[],
+                                          p_tokens uuid[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 -- Custom plans would look cheaper for small batches, so without this the statement below
@@ -96,10 +98,10 @@ DECLARE
 BEGIN
     -- Rows are locked in id order so that a concurrent stop_executor (also id order)
     -- cannot deadlock with a batch flush.
-    -- an id given twice counts once, with its first attempt/result
+    -- an id given twice counts once, with its first attempt/result/token
     WITH input AS (
-        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.result
-        FROM unnest(p_ids, p_attempts, p_results) WITH ORDINALITY AS u(id, attempt, result, ord)
+        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.result, u.token
+        FROM unnest(p_ids, p_attempts, p_results, p_tokens) WITH ORDINALITY AS u(id, attempt, result, token, ord)
         ORDER BY u.id, u.ord),
     locked AS (
         SELECT t.id FROM rota.tasks t
@@ -109,9 +111,10 @@ BEGIN
     done AS (
         UPDATE rota.tasks t
         SET state = rota._unless_cancelled(t.cancel_requested, 'succeeded'),
-            result = i.result, finished_at = now(), lease_expires_at = NULL
+            result = i.result, finished_at = now(), lease_expires_at = NULL, lease_token = NULL
         FROM input i, locked l
-        WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_expires_at IS NOT NULL
+        WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
+          AND t.lease_expires_at IS NOT NULL
         RETURNING t.id, t.slot, t.key_slot)
     SELECT array_agg(done.id ORDER BY done.id),
            array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL)
@@ -121,14 +124,16 @@ BEGIN
         PERFORM rota._release_holds(v_held_ids);
     END IF;
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
-        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts);
+        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
     RETURN QUERY SELECT x FROM unnest(v_done_ids) AS x;
 END;
 $fn$;
 
 -- Completes many tasks in one statement; returns the ids that completed.
-CREATE OR REPLACE FUNCTION rota.complete_many(ids bigint[], attempts integer[], results jsonb[] DEFAULT NULL)
+DROP FUNCTION IF EXISTS rota.complete_many(bigint[], integer[], jsonb[]);
+CREATE OR REPLACE FUNCTION rota.complete_many(ids bigint[], attempts integer[], results jsonb[] DEFAULT NULL,
+                                              tokens uuid[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -140,17 +145,19 @@ BEGIN
     END IF;
     PERFORM rota._check_same_length(c_fn, 'attempts', cardinality(attempts), 'ids', cardinality(ids));
     PERFORM rota._check_same_length(c_fn, 'results', cardinality(results), 'ids', cardinality(ids));
+    PERFORM rota._check_tokens(c_fn, tokens, cardinality(ids));
     PERFORM rota._check_sizes(c_fn, 'results', results);
     IF cardinality(ids) > 0 THEN
-        RETURN QUERY SELECT * FROM rota._complete(c_fn, ids, attempts, results);
+        RETURN QUERY SELECT * FROM rota._complete(c_fn, ids, attempts, results, tokens);
     END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.complete_many(bigint[], integer[], jsonb[])
-    IS 'Completes many running tasks in one statement; returns the ids that completed (fenced ones are left out).';
+COMMENT ON FUNCTION rota.complete_many(bigint[], integer[], jsonb[], uuid[])
+    IS 'Completes many running tasks in one statement, each under its attempt and lease token; returns the ids that completed (fenced ones are left out).';
 
 -- Marks a running task succeeded (cancelled if a cancel was requested); false when fenced off.
-CREATE OR REPLACE FUNCTION rota.complete(id bigint, attempt integer, result jsonb DEFAULT NULL)
+DROP FUNCTION IF EXISTS rota.complete(bigint, integer, jsonb);
+CREATE OR REPLACE FUNCTION rota.complete(id bigint, attempt integer, result jsonb DEFAULT NULL, token uuid DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -158,11 +165,11 @@ BEGIN
     IF result IS NOT NULL THEN
         PERFORM rota._check_size('rota.complete', 'result', result);
     END IF;
-    RETURN EXISTS (SELECT 1 FROM rota._complete('rota.complete', ARRAY[id], ARRAY[attempt], ARRAY[result]));
+    RETURN EXISTS (SELECT 1 FROM rota._complete('rota.complete', ARRAY[id], ARRAY[attempt], ARRAY[result], ARRAY[token]));
 END;
 $fn$;
-COMMENT ON FUNCTION rota.complete(bigint, integer, jsonb)
-    IS 'Completes a running task under its current attempt; false (nothing written) when that attempt is stale.';
+COMMENT ON FUNCTION rota.complete(bigint, integer, jsonb, uuid)
+    IS 'Completes a running task under its current attempt and lease token; false (nothing written) when that attempt is stale.';
 
 -- The after-failure rule, for locked running tasks whose attempt failed (fail) or whose
 -- lease expired (reap): cancelled when a cancel was requested; failed, and kept with its
@@ -195,7 +202,7 @@ BEGIN
         SET state = n.new_state,
             run_at = CASE WHEN n.new_state = 'queued' THEN n.next_run ELSE t.run_at END,
             finished_at = CASE WHEN n.new_state = 'queued' THEN NULL ELSE now() END,
-            lease_expires_at = NULL,
+            lease_expires_at = NULL, lease_token = NULL,
             last_error = left(n.error, 65536)
         FROM next n
         WHERE t.id = n.id
@@ -215,10 +222,11 @@ BEGIN
 END;
 $fn$;
 
--- Body of fail and fail_many: checks the input, locks the tasks whose attempt is current
--- and applies the after-failure rule to them; p_fn names the caller in errors.
+-- Body of fail and fail_many: checks the input, locks the tasks whose attempt and lease
+-- token are current and applies the after-failure rule to them; p_fn names the caller in errors.
+DROP FUNCTION IF EXISTS rota._fail(text, bigint[], integer[], text[], interval[], boolean[]);
 CREATE OR REPLACE FUNCTION rota._fail(p_fn text, p_ids bigint[], p_attempts integer[], p_errors text[],
-                                      p_retry_ins interval[], p_retryables boolean[])
+                                      p_retry_ins interval[], p_retryables boolean[], p_tokens uuid[])
 RETURNS TABLE(id bigint, state text)
 LANGUAGE plpgsql VOLATILE
 -- as in _complete: small batches would otherwise be planned afresh on every call
@@ -240,6 +248,7 @@ BEGIN
     PERFORM rota._check_same_length(p_fn, 'errors', cardinality(p_errors), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retry_ins', cardinality(p_retry_ins), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retryables', cardinality(p_retryables), 'ids', v_count);
+    PERFORM rota._check_tokens(p_fn, p_tokens, v_count);
     SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
     WHERE x.v < interval '0' OR x.v > interval '30 days' LIMIT 1;
     IF FOUND THEN
@@ -252,16 +261,18 @@ BEGIN
     -- an id given twice counts once, with its first attempt; locked in id order (as
     -- complete and stop_executor do)
     WITH input AS (
-        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.error, u.retry_in, coalesce(u.retryable, true) AS retryable
+        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.error, u.retry_in, coalesce(u.retryable, true) AS retryable,
+               u.token
         FROM unnest(p_ids, p_attempts, p_errors,
                     coalesce(p_retry_ins, array_fill(NULL::interval, ARRAY[v_count])),
-                    coalesce(p_retryables, array_fill(true, ARRAY[v_count])))
-             WITH ORDINALITY AS u(id, attempt, error, retry_in, retryable, ord)
+                    coalesce(p_retryables, array_fill(true, ARRAY[v_count])), p_tokens)
+             WITH ORDINALITY AS u(id, attempt, error, retry_in, retryable, token, ord)
         ORDER BY u.id, u.ord),
     locked AS (
         SELECT t.id, i.error, i.retryable, i.retry_in
         FROM input i
-        JOIN rota.tasks t ON t.id = i.id AND t.attempts = i.attempt AND t.lease_expires_at IS NOT NULL
+        JOIN rota.tasks t ON t.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
+                         AND t.lease_expires_at IS NOT NULL
         ORDER BY t.id
         FOR UPDATE OF t)
     SELECT array_agg(l.id ORDER BY l.id), array_agg(l.error ORDER BY l.id),
@@ -269,34 +280,66 @@ BEGIN
     INTO v_locked_ids, v_errors, v_retryables, v_retry_ins
     FROM locked l;
     IF coalesce(cardinality(v_locked_ids), 0) < v_count THEN
-        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts);
+        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
     RETURN QUERY SELECT * FROM rota._after_failure(v_locked_ids, v_errors, v_retryables, v_retry_ins, 'failed');
 END;
 $fn$;
 
 -- Records failed attempts in one statement: retry with backoff, or failed when out of attempts.
+DROP FUNCTION IF EXISTS rota.fail_many(bigint[], integer[], text[], interval[], boolean[]);
 CREATE OR REPLACE FUNCTION rota.fail_many(ids bigint[], attempts integer[], errors text[], retry_ins interval[] DEFAULT NULL,
-                               retryables boolean[] DEFAULT NULL)
+                               retryables boolean[] DEFAULT NULL, tokens uuid[] DEFAULT NULL)
 RETURNS TABLE(id bigint, state text)
 LANGUAGE sql VOLATILE
 AS $fn$
-    SELECT f.id, f.state FROM rota._fail('rota.fail_many', $1, $2, $3, $4, $5) AS f;
+    SELECT f.id, f.state FROM rota._fail('rota.fail_many', $1, $2, $3, $4, $5, $6) AS f;
 $fn$;
-COMMENT ON FUNCTION rota.fail_many(bigint[], integer[], text[], interval[], boolean[])
+COMMENT ON FUNCTION rota.fail_many(bigint[], integer[], text[], interval[], boolean[], uuid[])
     IS 'Fails many running tasks in one statement; returns (id, new state) for those not fenced off.';
 
 -- Records a failed attempt: back to queued with backoff, or failed; NULL when fenced off.
+DROP FUNCTION IF EXISTS rota.fail(bigint, integer, text, interval, boolean);
 CREATE OR REPLACE FUNCTION rota.fail(id bigint, attempt integer, error text, retry_in interval DEFAULT NULL,
-                          retryable boolean DEFAULT true)
+                          retryable boolean DEFAULT true, token uuid DEFAULT NULL)
 RETURNS text
 LANGUAGE sql VOLATILE
 AS $fn$
     SELECT f.state
-    FROM rota._fail('rota.fail', ARRAY[$1], ARRAY[$2], ARRAY[$3], ARRAY[$4], ARRAY[coalesce($5, true)]) AS f;
+    FROM rota._fail('rota.fail', ARRAY[$1], ARRAY[$2], ARRAY[$3], ARRAY[$4], ARRAY[coalesce($5, true)],
+                    ARRAY[$6]) AS f;
 $fn$;
-COMMENT ON FUNCTION rota.fail(bigint, integer, text, interval, boolean)
+COMMENT ON FUNCTION rota.fail(bigint, integer, text, interval, boolean, uuid)
     IS 'Fails a running task: queued again after backoff (or retry_in), or failed when out of attempts or not retryable; NULL when the attempt is stale.';
+
+-- Whether the session may see and cancel a task: its own (enqueued by the same login
+-- role, session_user: the functions run as rota_owner), or any task for rota_admin members.
+CREATE OR REPLACE FUNCTION rota._may_see_task(p_enqueued_by name)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT p_enqueued_by = session_user OR pg_has_role(session_user, 'rota_admin', 'USAGE');
+$fn$;
+
+-- State, result and last error of a task the session may see (rota._may_see_task).
+CREATE OR REPLACE FUNCTION rota.task_status(id bigint)
+RETURNS TABLE(state text, result jsonb, last_error text, attempts integer, enqueued_at timestamptz,
+              finished_at timestamptz)
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT t.state, t.result, t.last_error, t.attempts, t.enqueued_at, t.finished_at
+    FROM rota.tasks t WHERE t.id = task_status.id AND rota._may_see_task(t.enqueued_by);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'rota.task_status: unknown task id %', coalesce(task_status.id::text, 'NULL')
+            USING ERRCODE = 'RO002';
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.task_status(bigint)
+    IS 'State, result, last error, attempts and times of a task the caller enqueued (any task for rota_admin); RO002 otherwise.';
 
 -- Cancels a queued task at once, or asks the executor of a running one to stop.
 CREATE OR REPLACE FUNCTION rota.cancel(id bigint)
@@ -311,12 +354,12 @@ BEGIN
     SET state = CASE WHEN t.state = 'queued' THEN 'cancelled' ELSE t.state END,
         finished_at = CASE WHEN t.state = 'queued' THEN now() ELSE t.finished_at END,
         cancel_requested = (t.state = 'running')
-    WHERE t.id = cancel.id AND t.state IN ('queued', 'running')
+    WHERE t.id = cancel.id AND t.state IN ('queued', 'running') AND rota._may_see_task(t.enqueued_by)
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
         RETURN v_state;
     END IF;
-    SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id;
+    SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'rota.cancel: unknown task id %', coalesce(cancel.id::text, 'NULL') USING ERRCODE = 'RO002';
     END IF;
@@ -324,7 +367,7 @@ BEGIN
 END;
 $fn$;
 COMMENT ON FUNCTION rota.cancel(bigint)
-    IS 'Cancels a task: cancelled (was queued), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
+    IS 'Cancels a task the caller enqueued (any task for rota_admin): cancelled (was queued), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
 
 -- Puts a failed or cancelled task back in its queue with a fresh attempt budget.
 CREATE OR REPLACE FUNCTION rota.retry(id bigint)

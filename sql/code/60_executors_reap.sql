@@ -42,27 +42,35 @@ $fn$;
 COMMENT ON FUNCTION rota.register_executor(text, text[], text, integer, jsonb)
     IS 'Registers an executor (upsert); re-registering clears stopped_at. Claims need a registered executor.';
 
--- Renews the leases of an executor's running tasks; returns the ids it must abort.
-CREATE OR REPLACE FUNCTION rota.heartbeat(executor text, held bigint[] DEFAULT NULL)
+-- Renews the leases of the tasks an executor holds; returns the ids it must abort.
+DROP FUNCTION IF EXISTS rota.heartbeat(text, bigint[]);
+CREATE OR REPLACE FUNCTION rota.heartbeat(executor text, held bigint[] DEFAULT NULL, tokens uuid[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 BEGIN
+    IF heartbeat.held IS NULL OR heartbeat.tokens IS NULL THEN
+        PERFORM rota._invalid('rota.heartbeat', 'held/tokens',
+                              'are required (the ids and lease_tokens rota.claim returned; empty arrays when none)', NULL);
+    END IF;
+    PERFORM rota._check_same_length('rota.heartbeat', 'tokens', cardinality(heartbeat.tokens), 'held',
+                                    cardinality(heartbeat.held));
     UPDATE rota.executors e SET last_heartbeat_at = now() WHERE e.id = heartbeat.executor;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown('rota.heartbeat', 'executor', heartbeat.executor, 'RO004');
     END IF;
     -- SKIP LOCKED: a row locked right now is being completed, failed or reaped; the next
     -- heartbeat renews it if it is still ours, and waiting could deadlock with a batch.
-    -- With `held`, only the tasks the process really runs are renewed: a process restarted
-    -- under the id of a killed one must not keep the dead one's tasks alive forever.
+    -- Only the tasks the process really runs (the claims whose tokens it holds) are
+    -- renewed: a process restarted under the id of a killed one must not keep the dead
+    -- one's tasks alive forever.
     RETURN QUERY
     WITH mine AS (
         SELECT t.id, t.queue FROM rota.tasks t
-        WHERE t.executor = heartbeat.executor AND t.state = 'running'
-          AND (heartbeat.held IS NULL OR t.id = ANY (heartbeat.held))
-        FOR UPDATE SKIP LOCKED),
+        JOIN unnest(heartbeat.held, heartbeat.tokens) AS h(id, token) ON t.id = h.id AND t.lease_token = h.token
+        WHERE t.executor = heartbeat.executor AND t.lease_expires_at IS NOT NULL
+        FOR UPDATE OF t SKIP LOCKED),
     renewed AS (
         UPDATE rota.tasks t
         -- the bound of lease: a row from before it existed cannot overflow the renewal
@@ -72,15 +80,15 @@ BEGIN
         RETURNING t.id, t.cancel_requested)
     SELECT r.id FROM renewed r WHERE r.cancel_requested
     UNION
-    SELECT h FROM unnest(heartbeat.held) AS h
-    WHERE h IS NOT NULL
+    SELECT h.id FROM unnest(heartbeat.held, heartbeat.tokens) AS h(id, token)
+    WHERE h.id IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM rota.tasks t
-                      WHERE t.id = h AND t.executor = heartbeat.executor AND t.lease_expires_at IS NOT NULL
+                      WHERE t.id = h.id AND t.executor = heartbeat.executor AND t.lease_token = h.token
                         AND NOT t.cancel_requested);
 END;
 $fn$;
-COMMENT ON FUNCTION rota.heartbeat(text, bigint[])
-    IS 'Renews the leases of the executor''s running tasks; returns ids to abort: cancel requested, and ids of held that it no longer runs.';
+COMMENT ON FUNCTION rota.heartbeat(text, bigint[], uuid[])
+    IS 'Renews the leases of the held tasks (ids with the lease tokens of their claims) the executor runs; returns ids to abort: cancel requested, and ids of held that it no longer runs under that token.';
 
 -- Releases an executor's running tasks back to their queues without spending an attempt.
 CREATE OR REPLACE FUNCTION rota.stop_executor(executor text)
@@ -108,7 +116,7 @@ BEGIN
             attempts_refunded = t.attempts_refunded + 1,
             finished_at = CASE WHEN t.cancel_requested THEN now() END,
             run_at = CASE WHEN t.cancel_requested THEN t.run_at ELSE now() END,
-            lease_expires_at = NULL
+            lease_expires_at = NULL, lease_token = NULL
         FROM mine m
         WHERE t.id = m.id AND t.executor = stop_executor.executor AND t.state = 'running'
         RETURNING t.id, t.queue, t.state, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),

@@ -32,7 +32,7 @@ SELECT results_eq($$SELECT queue, task, payload, attempt, key, parent_id, max_at
                     FROM rota.claim('w2', ARRAY['q'])$$,
                   $$VALUES ('q', 'shape', '{"k": 1}'::jsonb, 1, 'shape-1', NULL::bigint, 3, 'ck', true, true, true)$$,
                   'claim returns the task with its attempt number');
-UPDATE rota.tasks SET state = 'queued', lease_expires_at = NULL WHERE task = 'shape';
+UPDATE rota.tasks SET state = 'queued', lease_expires_at = NULL, lease_token = NULL WHERE task = 'shape';
 SELECT is((SELECT attempt FROM rota.claim('w2', ARRAY['q'])), 2, 'every claim increments the attempt (the fence)');
 
 -- paused queues are skipped
@@ -71,13 +71,13 @@ SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 0::bigint, '
 SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'lim' AND task_id IS NOT NULL), 2::bigint, 'both slots in use');
 SELECT is((SELECT count(*) FROM rota.tasks t JOIN rota._queue_slots s ON s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id
            WHERE t.queue = 'lim' AND t.state = 'running'), 2::bigint, 'each running task holds its own slot');
-SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1), 'complete one');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1, token => token((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1)), 'complete one');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 1::bigint, 'a freed slot lets one more start');
 SELECT lives_ok($$SELECT rota.define_queue('lim', concurrency => 3)$$, 'raise the limit');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 1::bigint, 'the raised limit applies at once');
 SELECT lives_ok($$SELECT rota.define_queue('lim', concurrency => 1)$$, 'lower the limit under the running count');
 SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'lim'), 3::bigint, 'busy slots above the limit stay until freed');
-SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1), 'complete another');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1, token => token((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1)), 'complete another');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 0::bigint, 'still over the lowered limit: nothing starts');
 
 -- a lowered limit holds after frees (K=2, both slots busy, then K=1)
@@ -85,11 +85,11 @@ SELECT rota.define_queue('low', concurrency => 2);
 SELECT rota.enqueue_many('low', 'job', array_fill('{}'::jsonb, ARRAY[5]));
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['low'], 2)), 2::bigint, 'low: both slots busy');
 SELECT rota.define_queue('low', concurrency => 1);
-SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 1), 1),
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 1), 1, token => token((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 1), 1)),
           'low: the task in slot 1 completes');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['low'], 5)), 0::bigint,
           'low: busy slot 2 above K=1 counts: nothing starts');
-SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 2), 1),
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 2), 1, token => token((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 2), 1)),
           'low: the task above the limit completes');
 SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE queue = 'low'), ARRAY[1],
           'low: its slot row went with it');
@@ -102,7 +102,7 @@ SELECT rota.define_queue('shrink', concurrency => 3);
 SELECT rota.enqueue_many('shrink', 'job', array_fill('{}'::jsonb, ARRAY[4]));
 SELECT is((SELECT count(*) FROM rota.claim('w3', ARRAY['shrink'], 3)), 3::bigint, 'shrink: three start');
 SELECT rota.define_queue('shrink', concurrency => 1);
-SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE queue = 'shrink' AND state = 'running' AND slot = 3), 1, 'boom'),
+SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE queue = 'shrink' AND state = 'running' AND slot = 3), 1, 'boom', token => token((SELECT id FROM rota.tasks WHERE queue = 'shrink' AND state = 'running' AND slot = 3), 1)),
           'queued', 'shrink: the task in slot 3 (above K) fails');
 SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE queue = 'shrink'), ARRAY[1, 2],
           'shrink: its slot row went with it');
@@ -120,9 +120,9 @@ SELECT is((SELECT count(*) FROM rota.tasks t JOIN rota._queue_slots s ON s.queue
 SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE queue = 'grow' AND over_limit), ARRAY[3],
           'grow: the third one above K=2');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 0::bigint, 'grow: nothing starts over the new limit');
-SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1), 'grow: one completes');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1, token => token((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1)), 'grow: one completes');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 0::bigint, 'grow: two running = K: still nothing');
-SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1), 'grow: another completes');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1, token => token((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1)), 'grow: another completes');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 1::bigint, 'grow: now one starts');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 2::bigint, 'grow: K running');
 -- raising the limit: the new room is K minus what runs
@@ -136,7 +136,7 @@ SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE que
 SELECT rota.define_queue('grow');
 SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'grow'), 0::bigint, 'grow: no limit, no slot rows');
 SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'),
-                        (SELECT attempts FROM rota.tasks WHERE id = (SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'))),
+                        (SELECT attempts FROM rota.tasks WHERE id = (SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running')), token => token((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), (SELECT attempts FROM rota.tasks WHERE id = (SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running')))),
           'grow: a task that held a removed slot completes');
 SELECT rota.define_queue('grow', concurrency => 1);
 SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'grow' AND task_id IS NOT NULL), 2::bigint,
@@ -171,7 +171,7 @@ SELECT rota.enqueue('keyed', 'nokey');
 SELECT is((SELECT array_agg(coalesce(concurrency_key, '-') ORDER BY id) FROM rota.claim('w1', ARRAY['keyed'], 10)),
           ARRAY['cust-1', 'cust-2', '-'], 'one per key, keyless tasks are not limited');
 SELECT is((SELECT count(*) FROM rota.claim('w2', ARRAY['keyed'], 10)), 0::bigint, 'the second cust-1 task waits');
-SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'keyed'), 1), 'the running cust-1 task completes');
+SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'keyed'), 1, token => token((SELECT min(id) FROM rota.tasks WHERE queue = 'keyed'), 1)), 'the running cust-1 task completes');
 SELECT is((SELECT concurrency_key FROM rota.claim('w2', ARRAY['keyed'], 10)), 'cust-1', 'now the second cust-1 task starts');
 SELECT rota.define_queue('keyed', concurrency_key_limit => 2);
 SELECT rota.enqueue('keyed', 'k', concurrency_key => 'cust-1');
@@ -185,14 +185,14 @@ SELECT rota.define_queue('keylow', concurrency_key_limit => 3);
 SELECT rota.enqueue_many('keylow', 'k', ARRAY['{}', '{}', '{}', '{}', '{}']::jsonb[], concurrency_key => 'c');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 3::bigint, 'three start under key limit 3');
 SELECT rota.define_queue('keylow', concurrency_key_limit => 1);
-SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 1), 1),
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 1), 1, token => token((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 1), 1)),
           'the first started task completes');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 0::bigint,
           'two still run above the lowered key limit 1: nothing starts');
-SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 3), 1),
+SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 3), 1, token => token((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 3), 1)),
           'the third started task completes');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 0::bigint, 'one still runs: at the limit, nothing starts');
-SELECT rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 2), 1);
+SELECT rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 2), 1, token => token((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 2), 1));
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 1::bigint,
           'once all above the limit ended, exactly one starts');
 SELECT is((SELECT running FROM rota._key_counts WHERE queue = 'keylow'), 1, 'counted once');

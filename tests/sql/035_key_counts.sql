@@ -9,7 +9,7 @@ CREATE FUNCTION pg_temp.counts(p_queue text) RETURNS text LANGUAGE sql AS $$
     FROM rota._key_counts k WHERE k.queue = p_queue;
 $$;
 CREATE FUNCTION pg_temp.complete_one(p_queue text, p_key text) RETURNS boolean LANGUAGE sql AS $$
-    SELECT rota.complete(t.id, t.attempts) FROM rota.tasks t
+    SELECT rota.complete(t.id, t.attempts, token => token(t.id, t.attempts)) FROM rota.tasks t
     WHERE t.queue = p_queue AND t.concurrency_key = p_key AND t.state = 'running' ORDER BY t.id LIMIT 1;
 $$;
 CREATE FUNCTION pg_temp.claimed(p_queue text, p_max integer DEFAULT 100, p_executor text DEFAULT 'w1') RETURNS text LANGUAGE sql AS $$
@@ -42,7 +42,8 @@ SELECT rota.register_executor('w3');
 SELECT rota.define_queue('kr', concurrency_key_limit => 1, lease => '1 hour', max_attempts => 5);
 SELECT rota.enqueue_many('kr', 'j', array_fill('{}'::jsonb, ARRAY[2]), concurrency_key => 'r');
 SELECT is(pg_temp.claimed('kr', 1, 'w3'), 'r', 'one r starts');
-SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE queue = 'kr' AND state = 'running'), 1, 'boom', retry_in => '0 seconds'),
+SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE queue = 'kr' AND state = 'running'), 1, 'boom', retry_in => '0 seconds',
+                   token => token((SELECT id FROM rota.tasks WHERE queue = 'kr' AND state = 'running'), 1)),
           'queued', 'fail re-queues it');
 SELECT is(pg_temp.counts('kr'), 'r=0', 'fail released the count');
 SELECT is(pg_temp.claimed('kr', 1, 'w3'), 'r', 'one r starts again');
@@ -83,7 +84,7 @@ SELECT is(pg_temp.claimed('ki'), 'x', 'one x starts');
 SELECT rota.define_queue('ki');
 SELECT is(pg_temp.claimed('ki'), 'x', 'no limit: the last x starts');
 SELECT is(pg_temp.counts('ki'), 'x=2 y=1', 'started without a count');
-SELECT is((SELECT count(*) FROM (SELECT rota.complete(id, attempts) FROM rota.tasks WHERE queue = 'ki' AND state = 'running') AS d),
+SELECT is((SELECT count(*) FROM (SELECT rota.complete(id, attempts, token => token(id, attempts)) FROM rota.tasks WHERE queue = 'ki' AND state = 'running') AS d),
           4::bigint, 'every running ki task completes');
 SELECT is(pg_temp.counts('ki'), 'x=0 y=0', 'the counts held are released, none goes negative');
 
@@ -111,8 +112,9 @@ SELECT count(rota.enqueue('tenants', 'j', concurrency_key => 'tenant-' || g)) FR
 SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'tenants'), 100000::bigint, '100,000 keys queued: 100,000 rows');
 -- statistics, as autovacuum would gather them after such a bulk insert (the plans rely on them)
 ANALYZE rota.tasks, rota._key_counts;
-SELECT is((SELECT count(*) FROM rota.complete_many(ARRAY(SELECT c.id FROM rota.claim('w1', ARRAY['tenants'], 2000) AS c),
-                                                    array_fill(1, ARRAY[2000]))),
+CREATE TEMP TABLE claimed_tenants AS SELECT c.id, c.lease_token FROM rota.claim('w1', ARRAY['tenants'], 2000) AS c;
+SELECT is((SELECT count(*) FROM rota.complete_many(ARRAY(SELECT id FROM claimed_tenants ORDER BY id), array_fill(1, ARRAY[2000]),
+                                                    tokens => ARRAY(SELECT lease_token FROM claimed_tenants ORDER BY id))),
           2000::bigint, '2,000 claimed and completed');
 SELECT is((SELECT sum(running) FROM rota._key_counts WHERE queue = 'tenants'), 0::bigint, 'counts released');
 SELECT is(rota.prune(1000000), 0, 'prune (no finished task old enough)');

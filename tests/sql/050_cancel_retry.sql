@@ -17,33 +17,33 @@ SELECT rota.enqueue('q', 'b', key => 'running');
 SELECT rota.claim('w1', ARRAY['q']);
 SELECT is(rota.cancel((SELECT id FROM rota.tasks WHERE key = 'running')), 'cancelling', 'a running task: cancel requested');
 SELECT results_eq($$SELECT state, cancel_requested FROM rota.tasks WHERE key = 'running'$$, $$VALUES ('running', true)$$, 'still running until it stops');
-SELECT is((SELECT array_agg(x) FROM rota.heartbeat('w1') AS x), ARRAY[(SELECT id FROM rota.tasks WHERE key = 'running')],
+SELECT is((SELECT array_agg(x) FROM rota.heartbeat('w1', held_ids('w1'), held_tokens('w1')) AS x), ARRAY[(SELECT id FROM rota.tasks WHERE key = 'running')],
           'the heartbeat returns the task to abort');
-SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'running'), 1), true, 'its completion is accepted');
+SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'running'), 1, token => token((SELECT id FROM rota.tasks WHERE key = 'running'), 1)), true, 'its completion is accepted');
 SELECT is((SELECT state FROM rota.tasks WHERE key = 'running'), 'cancelled', '... and lands as cancelled');
 SELECT is((SELECT count(*) FROM rota._queue_slots WHERE task_id IS NOT NULL), 0::bigint, 'its slot is free');
 
 SELECT rota.enqueue('q', 'c', key => 'running2');
 SELECT rota.claim('w1', ARRAY['q']);
 SELECT rota.cancel((SELECT id FROM rota.tasks WHERE key = 'running2'));
-SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'running2'), 1, 'aborted'), 'cancelled', 'a failure after a cancel request lands as cancelled');
+SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'running2'), 1, 'aborted', token => token((SELECT id FROM rota.tasks WHERE key = 'running2'), 1)), 'cancelled', 'a failure after a cancel request lands as cancelled');
 
 -- cancel of finished tasks: no change
 SELECT rota.enqueue('q', 'd', key => 'done');
 SELECT rota.claim('w1', ARRAY['q']);
-SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'done'), 1);
+SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'done'), 1, token => token((SELECT id FROM rota.tasks WHERE key = 'done'), 1));
 SELECT is(rota.cancel((SELECT id FROM rota.tasks WHERE key = 'done')), 'succeeded', 'cancel of a succeeded task changes nothing');
 SELECT is((SELECT state FROM rota.tasks WHERE key = 'done'), 'succeeded', 'still succeeded');
 
 -- retry of failed
 SELECT rota.enqueue('q', 'e', key => 'failed');
 SELECT rota.claim('w1', ARRAY['q']);
-SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'failed'), 1, 'no'), 'failed', 'max_attempts 1: failed');
+SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'failed'), 1, 'no', token => token((SELECT id FROM rota.tasks WHERE key = 'failed'), 1)), 'failed', 'max_attempts 1: failed');
 SELECT lives_ok($$SELECT rota.retry((SELECT id FROM rota.tasks WHERE key = 'failed'))$$, 'retry a failed task');
 SELECT results_eq($$SELECT state, run_at = now(), finished_at, attempts, attempts_refunded FROM rota.tasks WHERE key = 'failed'$$,
                   $$VALUES ('queued', true, NULL::timestamptz, 1, 1)$$, 'queued now, the attempt counter (fence) kept');
 SELECT is((SELECT attempt FROM rota.claim('w1', ARRAY['q'])), 2, 'claimed as attempt 2');
-SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'failed'), 2, 'no again'), 'failed',
+SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'failed'), 2, 'no again', token => token((SELECT id FROM rota.tasks WHERE key = 'failed'), 2)), 'failed',
           'a fresh budget of max_attempts (1) after retry');
 SELECT is((SELECT count(*) FROM rota.task_attempts WHERE task_id = (SELECT id FROM rota.tasks WHERE key = 'failed')), 2::bigint,
           'both attempts recorded across the retry');

@@ -19,20 +19,20 @@ SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['q'], 2)), 2::bigint, 'w1
 SELECT is((SELECT count(*) FROM rota.claim('w2', ARRAY['q'], 1)), 1::bigint, 'w2 runs one');
 UPDATE rota.tasks SET lease_expires_at = now() - interval '5 seconds' WHERE state = 'running';
 UPDATE rota.executors SET last_heartbeat_at = now() - interval '1 hour';
-SELECT is((SELECT count(*) FROM rota.heartbeat('w1')), 0::bigint, 'nothing to abort');
+SELECT is((SELECT count(*) FROM rota.heartbeat('w1', held_ids('w1'), held_tokens('w1'))), 0::bigint, 'nothing to abort');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE executor = 'w1' AND state = 'running' AND lease_expires_at = now() + interval '20 seconds'),
           2::bigint, 'the heartbeat renewed both leases of w1');
 SELECT is((SELECT lease_expires_at FROM rota.tasks WHERE executor = 'w2'), now() - interval '5 seconds', 'not the lease of w2');
 SELECT is((SELECT last_heartbeat_at FROM rota.executors WHERE id = 'w1'), now(), 'last_heartbeat_at updated');
-SELECT is((SELECT array_agg(x ORDER BY x) FROM rota.heartbeat('w1', ARRAY[(SELECT id FROM rota.tasks WHERE key = 'h3'), -7]) AS x),
+SELECT is((SELECT array_agg(x ORDER BY x) FROM rota.heartbeat('w1', ARRAY[(SELECT id FROM rota.tasks WHERE key = 'h3'), -7], tokens => current_tokens(ARRAY[(SELECT id FROM rota.tasks WHERE key = 'h3'), -7])) AS x),
           ARRAY[-7, (SELECT id FROM rota.tasks WHERE key = 'h3')]::bigint[], 'held ids it no longer runs are returned');
 -- a process restarted under a killed one's id holds none of its tasks: they must expire
 UPDATE rota.tasks SET lease_expires_at = now() - interval '5 seconds' WHERE executor = 'w1' AND state = 'running';
-SELECT is((SELECT count(*) FROM rota.heartbeat('w1', ARRAY[(SELECT min(id) FROM rota.tasks WHERE executor = 'w1' AND state = 'running')])),
+SELECT is((SELECT count(*) FROM rota.heartbeat('w1', ARRAY[(SELECT min(id) FROM rota.tasks WHERE executor = 'w1' AND state = 'running')], tokens => current_tokens(ARRAY[(SELECT min(id) FROM rota.tasks WHERE executor = 'w1' AND state = 'running')]))),
           0::bigint, 'heartbeat with held');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE executor = 'w1' AND state = 'running' AND lease_expires_at > now()),
           1::bigint, 'with held, only the held task is renewed');
-SELECT is((SELECT count(*) FROM rota.heartbeat('w1')), 0::bigint, 'without held, every task of the executor is renewed');
+SELECT is((SELECT count(*) FROM rota.heartbeat('w1', held_ids('w1'), held_tokens('w1'))), 0::bigint, 'held with their tokens: every task of the executor is renewed');
 
 -- reap: an expired lease goes back to queued with backoff and an attempt row
 SELECT is(rota.reap(), 1, 'reap recovers the expired task of w2');
@@ -42,7 +42,7 @@ SELECT results_eq($$SELECT state, lease_expires_at, attempts, run_at > now(), ru
 SELECT results_eq($$SELECT attempt, executor, outcome, error FROM rota.task_attempts WHERE task_id = (SELECT id FROM rota.tasks WHERE key = 'h3')$$,
                   $$VALUES (1, 'w2', 'lease_expired', 'lease expired (executor w2)')$$, 'the lost attempt is recorded');
 SELECT is((SELECT count(*) FROM rota._queue_slots WHERE task_id = (SELECT id FROM rota.tasks WHERE key = 'h3')), 0::bigint, 'its slot is freed');
-SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'h3'), 1), false, 'the dead executor''s late completion is fenced off');
+SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'h3'), 1, token => token((SELECT id FROM rota.tasks WHERE key = 'h3'), 1)), false, 'the dead executor''s late completion is fenced off');
 SELECT is(rota.reap(), 0, 'a second reap finds nothing');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE state = 'running'), 2::bigint, 'leases that were renewed are not reaped');
 
@@ -76,10 +76,10 @@ SELECT is((SELECT count(*) FROM rota._queue_slots WHERE task_id IS NOT NULL) + (
           0::bigint, 'slots and key counts freed');
 SELECT isnt((SELECT stopped_at FROM rota.executors WHERE id = 'w1'), NULL, 'w1 is stopped');
 SELECT is((SELECT attempt FROM rota.claim('w2', ARRAY['k'])), 2, 'the next claim is attempt 2 (fence moves on)');
-SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'kk'), 1), false, 'the released attempt cannot complete');
+SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'kk'), 1, token => token((SELECT id FROM rota.tasks WHERE key = 'kk'), 1)), false, 'the released attempt cannot complete');
 UPDATE rota.tasks SET run_at = now(), max_attempts = 1 WHERE key = 'h1';
 SELECT is((SELECT count(*) FROM rota.claim('w2', ARRAY['q'])), 1::bigint, 'claim h1 again');
-SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'h1'), 2, 'x'), 'failed',
+SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE key = 'h1'), 2, 'x', token => token((SELECT id FROM rota.tasks WHERE key = 'h1'), 2)), 'failed',
           'with max_attempts 1, the released attempt did not count: this failure is the first counted one');
 SELECT rota.register_executor('w1');
 SELECT is((SELECT stopped_at FROM rota.executors WHERE id = 'w1'), NULL, 're-registering clears stopped_at');

@@ -11,8 +11,8 @@ SELECT rota.enqueue_many('v', 'job', array_fill('{}'::jsonb, ARRAY[6]), ARRAY['a
 UPDATE rota.tasks SET run_at = now() - interval '30 seconds' WHERE key IN ('a', 'b', 'c', 'd', 'e');
 SELECT rota.enqueue('v', 'job', key => 'later', run_at => now() + interval '1 hour');
 SELECT rota.claim('w1', ARRAY['v'], 3);
-SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'a'), 1);
-SELECT rota.fail((SELECT id FROM rota.tasks WHERE key = 'b'), 1, 'kaput');
+SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'a'), 1, token => token((SELECT id FROM rota.tasks WHERE key = 'a'), 1));
+SELECT rota.fail((SELECT id FROM rota.tasks WHERE key = 'b'), 1, 'kaput', token => token((SELECT id FROM rota.tasks WHERE key = 'b'), 1));
 SELECT rota.cancel((SELECT id FROM rota.tasks WHERE key = 'f'));
 
 -- queue_stats
@@ -72,7 +72,7 @@ SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 1::bigint,
 SELECT rota.claim('w2', ARRAY['kq']);
 SELECT rota.prune();
 SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 1::bigint, 'a busy key keeps its row');
-SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'kx'), 1);
+SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'kx'), 1, token => token((SELECT id FROM rota.tasks WHERE key = 'kx'), 1));
 SELECT rota.prune();
 SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 0::bigint, 'an idle key''s row is pruned');
 
@@ -80,17 +80,17 @@ SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 0::bigint,
 SELECT rota.enqueue('kq', 's', key => 'steps');
 CREATE TEMP TABLE st AS SELECT id FROM rota.tasks WHERE key = 'steps';
 SELECT rota.claim('w2', ARRAY['kq']);
-SELECT is(rota.step((SELECT id FROM st), 1, 'charge'), NULL, 'a step not yet recorded');
-SELECT is(rota.record_step((SELECT id FROM st), 1, 'charge', '{"charge_id": "ch_1"}'), true, 'record_step');
-SELECT is(rota.step((SELECT id FROM st), 1, 'charge'), '{"charge_id": "ch_1"}'::jsonb, 'step returns the recorded output');
+SELECT is(rota.step((SELECT id FROM st), 1, 'charge', token => token((SELECT id FROM st), 1)), NULL, 'a step not yet recorded');
+SELECT is(rota.record_step((SELECT id FROM st), 1, 'charge', '{"charge_id": "ch_1"}', token => token((SELECT id FROM st), 1)), true, 'record_step');
+SELECT is(rota.step((SELECT id FROM st), 1, 'charge', token => token((SELECT id FROM st), 1)), '{"charge_id": "ch_1"}'::jsonb, 'step returns the recorded output');
 UPDATE rota.tasks SET lease_expires_at = now() - interval '1 second' WHERE id = (SELECT id FROM st);
 SELECT rota.reap();
 UPDATE rota.tasks SET run_at = now() WHERE id = (SELECT id FROM st);
 SELECT is((SELECT attempt FROM rota.claim('w2', ARRAY['kq'])), 2, 'attempt 2 after a crash');
-SELECT is(rota.step((SELECT id FROM st), 2, 'charge'), '{"charge_id": "ch_1"}'::jsonb, 'the next attempt sees the checkpoint');
-SELECT is(rota.record_step((SELECT id FROM st), 1, 'charge', '{"charge_id": "ch_2"}'), false, 'the old attempt is fenced off');
-SELECT is(rota.step((SELECT id FROM st), 2, 'charge'), '{"charge_id": "ch_1"}'::jsonb, '... and wrote nothing');
-SELECT is(rota.record_step((SELECT id FROM st), 2, 'ship', 'null'), true, 'the current attempt records another step');
+SELECT is(rota.step((SELECT id FROM st), 2, 'charge', token => token((SELECT id FROM st), 2)), '{"charge_id": "ch_1"}'::jsonb, 'the next attempt sees the checkpoint');
+SELECT is(rota.record_step((SELECT id FROM st), 1, 'charge', '{"charge_id": "ch_2"}', token => token((SELECT id FROM st), 1)), false, 'the old attempt is fenced off');
+SELECT is(rota.step((SELECT id FROM st), 2, 'charge', token => token((SELECT id FROM st), 2)), '{"charge_id": "ch_1"}'::jsonb, '... and wrote nothing');
+SELECT is(rota.record_step((SELECT id FROM st), 2, 'ship', 'null', token => token((SELECT id FROM st), 2)), true, 'the current attempt records another step');
 SELECT throws_ok(format('SELECT rota.step(%s, 3, %L)', (SELECT id FROM st), 'charge'), 'RO021',
                  format('rota.step: attempt 3 of task %s was never claimed (it has 2 attempts)', (SELECT id FROM st)),
                  'step with an impossible attempt');

@@ -163,55 +163,55 @@ SELECT throws_ok($s$SELECT rota.claim('w', ARRAY['q'], NULL)$s$,
 SELECT throws_ok($s$SELECT rota.claim('w', ARRAY['q'], 100000)$s$,
                  'RO010', $m$rota.claim: max must be between 1 and 10000 (got 100000)$m$,
                  $d$claim max huge$d$);
-SELECT throws_ok($s$SELECT rota.complete(-1, 1)$s$,
+SELECT throws_ok($s$SELECT rota.complete(-1, 1, token => token(-1, 1))$s$,
                  'RO002', $m$rota.complete: unknown task id -1$m$,
                  $d$complete unknown$d$);
-SELECT throws_ok(replace($s$SELECT rota.complete(:id, 0)$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete(:id, 0, token => token(:id, 0))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO021', replace($m$rota.complete: attempt 0 of task 1 was never claimed (it has 1 attempts)$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$complete attempt 0$d$);
-SELECT throws_ok(replace($s$SELECT rota.complete(:id, NULL)$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete(:id, NULL, token => token(:id, NULL))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO021', replace($m$rota.complete: attempt NULL of task 1 was never claimed (it has 1 attempts)$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$complete attempt null$d$);
-SELECT throws_ok(replace($s$SELECT rota.complete(:id, 2)$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete(:id, 2, token => token(:id, 2))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO021', replace($m$rota.complete: attempt 2 of task 1 was never claimed (it has 1 attempts)$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$complete attempt future$d$);
-SELECT throws_ok(replace($s$SELECT rota.complete(:id, 1, jsonb_build_object('s', repeat('x', 1100000)))$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete(:id, 1, jsonb_build_object('s', repeat('x', 1100000)), token => token(:id, 1))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO011', $m$rota.complete: result is larger than 1 MiB (got 1100009 bytes)$m$,
                  $d$complete big result$d$);
-SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[1, 1])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[1, 1], tokens => tokens(ARRAY[:id], ARRAY[1, 1]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.complete_many: attempts must have as many elements as ids (1) (got 2)$m$,
                  $d$complete_many lengths$d$);
-SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[1], ARRAY['{}', '{}']::jsonb[])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[1], ARRAY['{}', '{}']::jsonb[], tokens => tokens(ARRAY[:id], ARRAY[1]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.complete_many: results must have as many elements as ids (1) (got 2)$m$,
                  $d$complete_many results length$d$);
-SELECT throws_ok($s$SELECT rota.complete_many(NULL, NULL)$s$,
+SELECT throws_ok($s$SELECT rota.complete_many(NULL, NULL, tokens => tokens(NULL, NULL))$s$,
                  'RO010', $m$rota.complete_many: ids/attempts must not be NULL (got NULL)$m$,
                  $d$complete_many null$d$);
-SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[5])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[5], tokens => tokens(ARRAY[:id], ARRAY[5]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO021', replace($m$rota.complete_many: attempt 5 of task 1 was never claimed (it has 1 attempts)$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$complete_many bad attempt$d$);
-SELECT throws_ok($s$SELECT rota.fail(-1, 1, 'e')$s$,
+SELECT throws_ok($s$SELECT rota.fail(-1, 1, 'e', token => token(-1, 1))$s$,
                  'RO002', $m$rota.fail: unknown task id -1$m$,
                  $d$fail unknown$d$);
-SELECT throws_ok(replace($s$SELECT rota.fail(:id, 0, 'e')$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.fail(:id, 0, 'e', token => token(:id, 0))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO021', replace($m$rota.fail: attempt 0 of task 1 was never claimed (it has 1 attempts)$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$fail attempt 0$d$);
-SELECT throws_ok(replace($s$SELECT rota.fail(:id, 1, 'e', retry_in => '-1 second')$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.fail(:id, 1, 'e', retry_in => '-1 second', token => token(:id, 1))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.fail: retry_in must be between 0 and 30 days (got -00:00:01)$m$,
                  $d$fail negative retry_in$d$);
-SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1], ARRAY['a', 'b'])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1], ARRAY['a', 'b'], tokens => tokens(ARRAY[:id], ARRAY[1]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.fail_many: errors must have as many elements as ids (1) (got 2)$m$,
                  $d$fail_many lengths$d$);
-SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1, 2], ARRAY['a'])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1, 2], ARRAY['a'], tokens => tokens(ARRAY[:id], ARRAY[1, 2]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.fail_many: attempts must have as many elements as ids (1) (got 2)$m$,
                  $d$fail_many attempts length$d$);
-SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1], ARRAY['a'], ARRAY['1 s', '2 s']::interval[])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1], ARRAY['a'], ARRAY['1 s', '2 s']::interval[], tokens => tokens(ARRAY[:id], ARRAY[1]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.fail_many: retry_ins must have as many elements as ids (1) (got 2)$m$,
                  $d$fail_many retry_ins length$d$);
-SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1], ARRAY['a'], NULL, ARRAY[true, false])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1], ARRAY['a'], NULL, ARRAY[true, false], tokens => tokens(ARRAY[:id], ARRAY[1]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.fail_many: retryables must have as many elements as ids (1) (got 2)$m$,
                  $d$fail_many retryables length$d$);
-SELECT throws_ok($s$SELECT rota.fail_many(NULL, ARRAY[1], ARRAY['a'])$s$,
+SELECT throws_ok($s$SELECT rota.fail_many(NULL, ARRAY[1], ARRAY['a'], tokens => tokens(NULL, ARRAY[1]))$s$,
                  'RO010', $m$rota.fail_many: ids/attempts/errors must not be NULL (got NULL)$m$,
                  $d$fail_many null$d$);
 SELECT throws_ok($s$SELECT rota.cancel(-1)$s$,
@@ -232,19 +232,19 @@ SELECT throws_ok($s$SELECT rota.prune(0)$s$,
 SELECT throws_ok($s$SELECT rota.prune(NULL)$s$,
                  'RO010', $m$rota.prune: max_rows must be >= 1 (got NULL)$m$,
                  $d$prune null$d$);
-SELECT throws_ok($s$SELECT rota.step(-1, 1, 'x')$s$,
+SELECT throws_ok($s$SELECT rota.step(-1, 1, 'x', token => token(-1, 1))$s$,
                  'RO002', $m$rota.step: unknown task id -1$m$,
                  $d$step unknown$d$);
-SELECT throws_ok(replace($s$SELECT rota.step(:id, 1, 'bad name')$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.step(:id, 1, 'bad name', token => token(:id, 1))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.step: name must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got 'bad name')$m$,
                  $d$step bad name$d$);
-SELECT throws_ok(replace($s$SELECT rota.record_step(:id, 9, 'x', '{}')$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.record_step(:id, 9, 'x', '{}', token => token(:id, 9))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO021', replace($m$rota.record_step: attempt 9 of task 1 was never claimed (it has 1 attempts)$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$record_step bad attempt$d$);
-SELECT throws_ok($s$SELECT rota.record_step(-1, 1, 'x', '{}')$s$,
+SELECT throws_ok($s$SELECT rota.record_step(-1, 1, 'x', '{}', token => token(-1, 1))$s$,
                  'RO002', $m$rota.record_step: unknown task id -1$m$,
                  $d$record_step unknown$d$);
-SELECT throws_ok(replace($s$SELECT rota.record_step(:id, 1, 'x', jsonb_build_object('s', repeat('x', 1100000)))$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.record_step(:id, 1, 'x', jsonb_build_object('s', repeat('x', 1100000)), token => token(:id, 1))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO011', $m$rota.record_step: output is larger than 1 MiB (got 1100009 bytes)$m$,
                  $d$record_step big$d$);
 SELECT throws_ok($s$SELECT rota.register_executor('bad executor')$s$,
@@ -265,14 +265,14 @@ SELECT throws_ok($s$SELECT rota.register_executor('w9', meta => '[1, 2]')$s$,
 SELECT throws_ok($s$SELECT rota.register_executor('w9', host => repeat('h', 300))$s$,
                  'RO010', $m$rota.register_executor: host must be at most 255 characters (got 'hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh...)$m$,
                  $d$register long host$d$);
-SELECT throws_ok($s$SELECT rota.heartbeat('nobody')$s$,
+SELECT throws_ok($s$SELECT rota.heartbeat('nobody', held_ids('nobody'), held_tokens('nobody'))$s$,
                  'RO004', $m$rota.heartbeat: unknown executor 'nobody'$m$,
                  $d$heartbeat unknown$d$);
 SELECT throws_ok($s$SELECT rota.stop_executor('nobody')$s$,
                  'RO004', $m$rota.stop_executor: unknown executor 'nobody'$m$,
                  $d$stop unknown$d$);
 
-SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[1], ARRAY[jsonb_build_object('s', repeat('x', 1100000))])$s$, ':id', (SELECT id FROM t0)::text),
+SELECT throws_ok(replace($s$SELECT rota.complete_many(ARRAY[:id], ARRAY[1], ARRAY[jsonb_build_object('s', repeat('x', 1100000))], tokens => tokens(ARRAY[:id], ARRAY[1]))$s$, ':id', (SELECT id FROM t0)::text),
                  'RO011', $m$rota.complete_many: results[1] is larger than 1 MiB (got 1100009 bytes)$m$,
                  $d$complete_many big result$d$);
 SELECT throws_ok($s$SELECT rota.enqueue('q', 'job', jsonb_build_object('s', repeat('x', 1100000)))$s$,

@@ -115,7 +115,7 @@ SELECT lives_ok($$SELECT rota.define_queue('q3', lease => '1 day', backoff_max =
                 'the bounds themselves are allowed');
 SELECT rota.enqueue('q3', 'job', key => 'r');
 SELECT rota.claim('w', ARRAY['q3']);
-SELECT throws_ok(format($$SELECT rota.fail(%s, 1, 'e', retry_in => '31 days')$$, (SELECT id FROM rota.tasks WHERE key = 'r')),
+SELECT throws_ok(format($$SELECT rota.fail(%1$s, 1, 'e', retry_in => '31 days', token => token(%1$s, 1))$$, (SELECT id FROM rota.tasks WHERE key = 'r')),
                  'RO010', 'rota.fail: retry_in must be between 0 and 30 days (got 31 days)', 'fail: retry_in bounded');
 SELECT is(pg_temp.fingerprint(), (SELECT before FROM fp) , 'no refused call wrote anything')
 FROM (SELECT rota.drop_queue('q3', force => true)) AS cleanup;
@@ -132,9 +132,9 @@ UPDATE rota.queues SET lease = '1000000 years', backoff_base = '1000000 years', 
 SELECT rota.enqueue('huge', 'job', key => 'h');
 SELECT rota.enqueue('q', 'job', key => 'n');
 SELECT is((SELECT count(*) FROM rota.claim('w', ARRAY['q'], 10) WHERE key = 'n'), 1::bigint, 'claim a task of a normal queue');
-UPDATE rota.tasks SET state = 'running', executor = 'w', attempts = 1, started_at = now(), lease_expires_at = now()
+UPDATE rota.tasks SET state = 'running', executor = 'w', attempts = 1, started_at = now(), lease_expires_at = now(), lease_token = gen_random_uuid()
 WHERE key = 'h';
-SELECT lives_ok($$SELECT rota.heartbeat('w')$$, 'heartbeat renews despite the huge lease');
+SELECT lives_ok($$SELECT rota.heartbeat('w', held_ids('w'), held_tokens('w'))$$, 'heartbeat renews despite the huge lease');
 SELECT is((SELECT lease_expires_at FROM rota.tasks WHERE key = 'h'), now() + interval '1 day', '... up to the lease bound');
 UPDATE rota.tasks SET lease_expires_at = now() - interval '1 second' WHERE key IN ('h', 'n');
 SELECT is(rota.reap(), 2, 'reap recovers the tasks of both queues');

@@ -28,6 +28,8 @@ extension PostgresError.Code {
     public static let invalidStateTransition = Self("invalidStateTransition")
     /// RO021: the attempt number was never claimed.
     public static let impossibleAttempt = Self("impossibleAttempt")
+    /// RO022: the lease token is not the one the claim of that attempt handed out.
+    public static let wrongLeaseToken = Self("wrongLeaseToken")
     /// RO030: the queue still has tasks.
     public static let queueNotEmpty = Self("queueNotEmpty")
     /// RO040: the definitions document is invalid.
@@ -36,6 +38,8 @@ extension PostgresError.Code {
     public static let migrationEdited = Self("migrationEdited")
     /// RO091: the database schema is newer than this release.
     public static let schemaTooNew = Self("schemaTooNew")
+    /// RO092: installing needs CREATEROLE to create rota's roles (the message names them).
+    public static let rolesMissing = Self("rolesMissing")
     /// The API was used in a way it does not support.
     public static let invalidUsage = Self("invalidUsage")
 
@@ -44,8 +48,8 @@ extension PostgresError.Code {
         "RO001": .unknownQueue, "RO002": .unknownTask, "RO003": .unknownSchedule,
         "RO004": .unknownExecutor, "RO010": .invalidArgument, "RO011": .payloadTooLarge,
         "RO012": .invalidCron, "RO013": .unknownTimeZone, "RO020": .invalidStateTransition,
-        "RO021": .impossibleAttempt, "RO030": .queueNotEmpty, "RO040": .invalidDefinitions,
-        "RO090": .migrationEdited, "RO091": .schemaTooNew,
+        "RO021": .impossibleAttempt, "RO022": .wrongLeaseToken, "RO030": .queueNotEmpty,
+        "RO040": .invalidDefinitions, "RO090": .migrationEdited, "RO091": .schemaTooNew, "RO092": .rolesMissing,
     ]
 }
 

@@ -8,7 +8,8 @@ import Synchronization
 /// Every libpq call of a connection runs on that connection's own thread (never on Swift's
 /// cooperative pool), one statement at a time in submission order. Values are always
 /// bound parameters in text format; each distinct SQL text is prepared once per connection
-/// and reused by name. The session runs with `DateStyle ISO` and `TimeZone UTC`.
+/// and reused by name. The session runs with `DateStyle ISO`, `TimeZone UTC` and
+/// `client_encoding UTF8` (whatever the connection string or `PGCLIENTENCODING` say).
 ///
 /// A connection does not reconnect by itself: once it reports
 /// ``PostgresError/Code/connectionLost`` it stays broken (see ``isBroken``); use
@@ -83,13 +84,7 @@ public final class PostgresConnection: @unchecked Sendable {
     // MARK: - On the connection's thread
 
     private func open(_ connectionString: String) throws {
-        let keywords = ["fallback_application_name", "dbname"]
-        let values = ["rota", connectionString]
-        let connection: OpaquePointer? = withCStringArray(keywords) { keywordPointers in
-            withCStringArray(values) { valuePointers in
-                PQconnectdbParams(keywordPointers, valuePointers, 1)
-            }
-        }
+        let connection = Self.connectdb(connectionString, applicationName: "rota")
         guard let connection else {
             throw PostgresError(.connectionFailed, "libpq could not allocate a connection")
         }
@@ -102,6 +97,19 @@ public final class PostgresConnection: @unchecked Sendable {
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
         handle = connection
         try executeSimple("SET DateStyle = 'ISO'; SET TimeZone = 'UTC'; SET IntervalStyle = 'postgres'")
+    }
+
+    /// Starts a libpq connection (`PQconnectdbParams`) for `connectionString` with
+    /// `client_encoding` pinned to UTF8: parameters are sent and results read as UTF-8, and
+    /// array literals are escaped for it (under a client encoding such as SJIS an escaped
+    /// quote could end an element early). A setting after `dbname` overrides the one the
+    /// connection string or the environment gives.
+    static func connectdb(_ connectionString: String, applicationName: String) -> OpaquePointer? {
+        withCStringArray(["fallback_application_name", "dbname", "client_encoding"]) { keywordPointers in
+            withCStringArray([applicationName, connectionString, "UTF8"]) { valuePointers in
+                PQconnectdbParams(keywordPointers, valuePointers, 1)
+            }
+        }
     }
 
     private func liveHandle() throws -> OpaquePointer {

@@ -113,9 +113,7 @@ private final class ListenerLoop: @unchecked Sendable {
     }
 
     private func connect() -> OpaquePointer? {
-        let connection: OpaquePointer? = withCStringArray(["fallback_application_name", "dbname"]) { keys in
-            withCStringArray(["rota-listener", connectionString]) { values in PQconnectdbParams(keys, values, 1) }
-        }
+        let connection = PostgresConnection.connectdb(connectionString, applicationName: "rota-listener")
         guard let connection else { return nil }
         guard PQstatus(connection) == CONNECTION_OK else {
             logger.debug("listener cannot connect", metadata: ["error": "\(PostgresConnection.errorMessage(connection))"])

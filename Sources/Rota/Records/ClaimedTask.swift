@@ -13,6 +13,9 @@ struct ClaimedTask: Sendable {
     var runAt: Date
     /// For a task enqueued by a schedule, the fire instant.
     var scheduledAt: Date?
+    /// The claim's proof of ownership (a UUID): completing, failing or renewing the task
+    /// needs it along with `attempt`.
+    var leaseToken: String
     /// The length of the lease the claim started (its queue's lease at claim time); the
     /// heartbeat renews the task before it ends.
     var lease: Duration
@@ -29,6 +32,7 @@ struct ClaimedTask: Sendable {
         enqueuedAt = try row.decode("enqueued_at")
         runAt = try row.decode("run_at")
         scheduledAt = try row.decode("scheduled_at", as: Date?.self)
+        leaseToken = try row.decode("lease_token")
         lease = .microseconds(try row.decode("lease_microseconds", as: Int64.self))
     }
 }

@@ -18,6 +18,10 @@ BEGIN;
 -- The lock is a table lock, not an advisory lock: an advisory lock can be taken (and held
 -- forever) by any role that can connect, while LOCK TABLE ... IN EXCLUSIVE MODE needs
 -- UPDATE, DELETE or TRUNCATE on rota._migrations, which only rota's installers have.
+--
+-- The runners pin their search_path here (not only in sql/code/99_privileges.sql, which
+-- runs last): the install that (re)defines them runs them. They are not SECURITY DEFINER:
+-- migrations and code run with the installer's rights (creating roles needs CREATEROLE).
 
 -- The schema and the ledgers, which the lock below needs. Two first installs at once
 -- both try to create them; the second one waits for the first to commit and then fails
@@ -59,6 +63,7 @@ COMMENT ON TABLE rota._code IS 'Applied code files (sql/code), with the checksum
 CREATE OR REPLACE FUNCTION rota._migrate(p_version integer, p_name text, p_body text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_recorded text;
@@ -85,6 +90,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._apply_code(p_name text, p_body text)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_checksum text := md5(p_body);
@@ -103,6 +109,7 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._require_schema_at_most(p_latest integer)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
 AS $fn$
 DECLARE
     v_applied integer;
@@ -394,6 +401,91 @@ CREATE TABLE rota.definitions (
 $migration$);
 
 
+-- 0005 roles and lease tokens: least privilege (the roles the privileges in
+-- sql/code/99_privileges.sql are granted to) and finishing a task bound to its claim.
+--
+-- Roles are cluster-wide, so they may exist already (another database of the cluster, or
+-- created by an administrator beforehand): each is created only when missing. Creating
+-- them needs CREATEROLE (or superuser); without it the install stops with RO092 naming
+-- what is missing.
+SELECT rota._migrate(5, 'roles_tokens', $migration$
+
+DO $roles$
+DECLARE
+    -- role, and the roles it is a member of
+    c_roles constant text[][] := ARRAY[
+        ['rota_owner',    NULL],
+        ['rota_producer', NULL],
+        ['rota_worker',   NULL],
+        ['rota_reader',   NULL],
+        ['rota_admin',    'rota_owner,rota_producer,rota_worker,rota_reader']];
+    v_can_create boolean;
+    v_owns boolean;
+    v_missing text[];
+    v_missing_memberships text[];
+BEGIN
+    SELECT r.rolsuper OR r.rolcreaterole INTO v_can_create FROM pg_catalog.pg_roles r WHERE r.rolname = current_user;
+    SELECT array_agg(c_roles[i][1] ORDER BY i) INTO v_missing
+    FROM generate_series(1, array_length(c_roles, 1)) AS i
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c_roles[i][1]);
+    SELECT array_agg(m.role || ' in ' || m.parent ORDER BY m.role, m.parent) INTO v_missing_memberships
+    FROM (SELECT c_roles[i][1] AS role, p AS parent
+          FROM generate_series(1, array_length(c_roles, 1)) AS i,
+               unnest(string_to_array(c_roles[i][2], ',')) AS p) AS m
+    WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members a
+                      JOIN pg_catalog.pg_roles r ON r.oid = a.member AND r.rolname = m.role
+                      JOIN pg_catalog.pg_roles g ON g.oid = a.roleid AND g.rolname = m.parent);
+    -- The installer hands every object to rota_owner (sql/code/99_privileges.sql), which
+    -- needs membership in it (a superuser has it): a role that installs becomes rota_admin.
+    v_owns := CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = 'rota_owner')
+                   THEN pg_catalog.pg_has_role(current_user, 'rota_owner', 'MEMBER')
+                   ELSE (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user) END;
+    IF NOT v_owns THEN
+        v_missing_memberships := v_missing_memberships || (current_user || ' in rota_admin');
+    END IF;
+    IF v_missing_memberships IS NOT NULL AND NOT v_can_create THEN
+        RAISE EXCEPTION 'rota: installing needs the CREATEROLE privilege, which role % lacks, to create the roles % and the memberships %',
+            current_user, coalesce(array_to_string(v_missing, ', '), '(none)'),
+            coalesce(array_to_string(v_missing_memberships, ', '), '(none)')
+            USING ERRCODE = 'RO092',
+                  HINT = 'Install as a superuser or a role WITH CREATEROLE, or have an administrator create the roles '
+                         'rota_owner, rota_producer, rota_worker, rota_reader, rota_admin (NOLOGIN; rota_admin a member of the other four) '
+                         'and GRANT rota_admin TO the installing role first.';
+    END IF;
+    FOR i IN 1..array_length(c_roles, 1) LOOP
+        -- another database of the cluster may be installing at the same time
+        BEGIN
+            IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_roles r WHERE r.rolname = c_roles[i][1]) THEN
+                EXECUTE format('CREATE ROLE %I NOLOGIN', c_roles[i][1]);
+            END IF;
+        EXCEPTION WHEN duplicate_object OR unique_violation THEN
+            NULL;
+        END;
+    END LOOP;
+    FOR i IN 1..coalesce(array_length(v_missing_memberships, 1), 0) LOOP
+        EXECUTE format('GRANT %I TO %I', split_part(v_missing_memberships[i], ' in ', 2),
+                       split_part(v_missing_memberships[i], ' in ', 1));
+    END LOOP;
+END;
+$roles$;
+
+-- The lease token: an unguessable proof of the claim, handed out by rota.claim and
+-- required to complete, fail, renew or checkpoint the task. Not indexed (heartbeats stay
+-- HOT updates). Tasks running under an older release get one now; their old process
+-- cannot present it, so they are recovered by rota.reap when their lease runs out.
+ALTER TABLE rota.tasks ADD COLUMN lease_token uuid;
+UPDATE rota.tasks SET lease_token = gen_random_uuid() WHERE state = 'running';
+ALTER TABLE rota.tasks ADD CONSTRAINT tasks_lease_token_iff_running
+    CHECK ((state = 'running') = (lease_token IS NOT NULL));
+
+-- Who enqueued a task (the session's login role: the functions run as rota_owner), so that
+-- a producer sees and cancels its own tasks only. NULL for tasks enqueued before.
+ALTER TABLE rota.tasks ADD COLUMN enqueued_by name;
+ALTER TABLE rota.tasks ALTER COLUMN enqueued_by SET DEFAULT session_user;
+
+$migration$);
+
+
 -- 0006 bounds: upper limits on queue intervals, schedule failures recorded per schedule,
 -- fire conflicts recorded per fire.
 --
@@ -494,7 +586,8 @@ $migration$);
 
 
 -- Code: one file per concept, in this order (a file may use the ones above it), each
--- applied again whenever its text changed.
+-- applied again whenever its text changed; the last one puts every privilege right, on
+-- every install.
 SELECT rota._apply_code('checks', $code$
 
 -- A value as error messages echo it: itself when at most p_max_bytes long, else its first
@@ -644,32 +737,60 @@ BEGIN
 END;
 $fn$;
 
--- Raises RO002/RO021 for the first (id, attempt) pair that names no task or an attempt
--- that never existed; used only after a fenced write missed, off the success path.
-CREATE OR REPLACE FUNCTION rota._check_attempts(p_fn text, p_ids bigint[], p_attempts integer[])
+-- Raises RO010 unless a batch gives the lease token of each of its p_count tasks.
+CREATE OR REPLACE FUNCTION rota._check_tokens(p_fn text, p_tokens uuid[], p_count integer)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_tokens IS NULL THEN
+        PERFORM rota._invalid(p_fn, 'tokens', 'is required (the lease_token rota.claim returned for each task)', NULL);
+    END IF;
+    PERFORM rota._check_same_length(p_fn, 'tokens', cardinality(p_tokens), 'ids', p_count);
+END;
+$fn$;
+
+-- Raises, for the first (id, attempt, token) triple that is not a stale claim: RO002 (no
+-- such task), RO021 (an attempt that never existed), RO010 (no token) or RO022 (the
+-- current attempt of a running task with another token). A stale attempt passes (fenced
+-- off, not an error). Used only after a fenced write missed, off the success path.
+DROP FUNCTION IF EXISTS rota._check_attempts(text, bigint[], integer[]);
+CREATE OR REPLACE FUNCTION rota._check_attempts(p_fn text, p_ids bigint[], p_attempts integer[], p_tokens uuid[])
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
 DECLARE
     v_task_id bigint;
     v_attempt integer;
+    v_token uuid;
     v_attempts_so_far integer;
     v_task_exists boolean;
 BEGIN
-    FOR v_task_id, v_attempt, v_attempts_so_far, v_task_exists IN
-        SELECT i.id, i.attempt, t.attempts, t.id IS NOT NULL
-        FROM unnest(p_ids, p_attempts) AS i(id, attempt)
+    FOR v_task_id, v_attempt, v_token, v_attempts_so_far, v_task_exists IN
+        SELECT i.id, i.attempt, i.token, t.attempts, t.id IS NOT NULL
+        FROM unnest(p_ids, p_attempts, p_tokens) WITH ORDINALITY AS i(id, attempt, token, ord)
         LEFT JOIN rota.tasks t ON t.id = i.id
-        WHERE t.id IS NULL OR i.attempt IS NULL OR i.attempt < 1 OR i.attempt > t.attempts
+        WHERE t.id IS NULL OR i.attempt IS NULL OR i.attempt < 1 OR i.attempt > t.attempts OR i.token IS NULL
+           OR (i.attempt = t.attempts AND t.lease_token <> i.token)
+        ORDER BY i.ord
         LIMIT 1
     LOOP
         IF NOT v_task_exists THEN
             RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_task_id::text, 'NULL')
                 USING ERRCODE = 'RO002';
         END IF;
-        RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
-            p_fn, coalesce(v_attempt::text, 'NULL'), v_task_id, v_attempts_so_far
-            USING ERRCODE = 'RO021';
+        IF v_attempt IS NULL OR v_attempt < 1 OR v_attempt > v_attempts_so_far THEN
+            RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
+                p_fn, coalesce(v_attempt::text, 'NULL'), v_task_id, v_attempts_so_far
+                USING ERRCODE = 'RO021';
+        END IF;
+        IF v_token IS NULL THEN
+            PERFORM rota._invalid(p_fn, 'token', 'is required (the lease_token rota.claim returned) for task ' || v_task_id,
+                                  NULL);
+        END IF;
+        RAISE EXCEPTION '%: wrong lease token for attempt % of task % (nothing was written)', p_fn, v_attempt, v_task_id
+            USING ERRCODE = 'RO022',
+                  HINT = 'Only the claim that started this attempt may finish, renew or checkpoint it: pass the lease_token rota.claim returned.';
     END LOOP;
 END;
 $fn$;
@@ -1373,12 +1494,14 @@ $fn$;
 -- Starts the leases of locked queued tasks for an executor: the one UPDATE of every claim
 -- path. The i-th id takes the i-th of p_slots and p_key_slots (NULL: none held); p_lease
 -- NULL means each task's own queue lease. Returns the tasks in claim order, with the fire
--- time of schedule fires (found through schedule_fires, so keys are never parsed).
+-- time of schedule fires (found through schedule_fires, so keys are never parsed) and the
+-- new lease token of each.
+DROP FUNCTION IF EXISTS rota._start_tasks(text, bigint[], interval, integer[], integer[]);
 CREATE OR REPLACE FUNCTION rota._start_tasks(p_executor text, p_ids bigint[], p_lease interval,
                                              p_slots integer[] DEFAULT NULL, p_key_slots integer[] DEFAULT NULL)
 RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
               enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
-              lease_expires_at timestamptz, scheduled_at timestamptz)
+              lease_expires_at timestamptz, scheduled_at timestamptz, lease_token uuid)
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
@@ -1387,17 +1510,18 @@ BEGIN
     WITH started AS (
         UPDATE rota.tasks t
         SET state = 'running', executor = p_executor, attempts = t.attempts + 1,
-            started_at = clock_timestamp(),
+            started_at = clock_timestamp(), lease_token = gen_random_uuid(),
             lease_expires_at = now() + coalesce(p_lease, (SELECT q.lease FROM rota.queues q WHERE q.name = t.queue)),
             slot = CASE WHEN p_slots IS NOT NULL THEN p_slots[array_position(p_ids, t.id)] END,
             key_slot = CASE WHEN p_key_slots IS NOT NULL THEN p_key_slots[array_position(p_ids, t.id)] END
         WHERE t.id = ANY (p_ids)
         RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
-                  t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority)
+                  t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority, t.lease_token)
     SELECT s.id, s.queue, s.task, s.payload, s.attempts, s.key, s.parent_id, s.enqueued_at,
            s.run_at, s.max_attempts, s.concurrency_key, s.lease_expires_at,
            CASE WHEN s.key LIKE 'schedule:%'
-                THEN (SELECT f.fire_at FROM rota.schedule_fires f WHERE f.task_id = s.id) END
+                THEN (SELECT f.fire_at FROM rota.schedule_fires f WHERE f.task_id = s.id) END,
+           s.lease_token
     FROM started s
     ORDER BY s.priority, s.run_at, s.id;
 END;
@@ -1423,10 +1547,11 @@ END;
 $fn$;
 
 -- Takes up to max ready tasks of the given queues for an executor and starts their leases.
+DROP FUNCTION IF EXISTS rota.claim(text, text[], integer);
 CREATE OR REPLACE FUNCTION rota.claim(executor text, queues text[], max integer DEFAULT 1)
 RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
               enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
-              lease_expires_at timestamptz, scheduled_at timestamptz)
+              lease_expires_at timestamptz, scheduled_at timestamptz, lease_token uuid)
 LANGUAGE plpgsql VOLATILE
 -- `LIMIT max` makes every custom plan look cheaper than the generic one, so without this
 -- each call would be planned afresh; the generic plans below are built not to depend on
@@ -1596,7 +1721,7 @@ BEGIN
 END;
 $fn$;
 COMMENT ON FUNCTION rota.claim(text, text[], integer)
-    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail; scheduled_at is the fire time of a schedule''s task.';
+    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail and lease_token the proof of the claim they require; scheduled_at is the fire time of a schedule''s task.';
 
 -- Earliest run_at of a queued task in the given (unpaused) queues; a worker sleeps until then.
 CREATE OR REPLACE FUNCTION rota.next_run_at(queues text[])
@@ -1712,9 +1837,11 @@ END;
 $fn$;
 
 -- Body of complete and complete_many, for checked input: marks running tasks succeeded
--- (cancelled if a cancel was requested) under their current attempts; returns the ids
--- that completed. p_fn names the caller in errors.
-CREATE OR REPLACE FUNCTION rota._complete(p_fn text, p_ids bigint[], p_attempts integer[], p_results jsonb[])
+-- (cancelled if a cancel was requested) under their current attempts and lease tokens;
+-- returns the ids that completed. p_fn names the caller in errors.
+DROP FUNCTION IF EXISTS rota._complete(text, bigint[], integer[], jsonb[]);
+CREATE OR REPLACE FUNCTION rota._complete(p_fn text, p_ids bigint[], p_attempts integer[], p_results jsonb[],
+                                          p_tokens uuid[])
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 -- Custom plans would look cheaper for small batches, so without this the statement below
@@ -1728,10 +1855,10 @@ DECLARE
 BEGIN
     -- Rows are locked in id order so that a concurrent stop_executor (also id order)
     -- cannot deadlock with a batch flush.
-    -- an id given twice counts once, with its first attempt/result
+    -- an id given twice counts once, with its first attempt/result/token
     WITH input AS (
-        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.result
-        FROM unnest(p_ids, p_attempts, p_results) WITH ORDINALITY AS u(id, attempt, result, ord)
+        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.result, u.token
+        FROM unnest(p_ids, p_attempts, p_results, p_tokens) WITH ORDINALITY AS u(id, attempt, result, token, ord)
         ORDER BY u.id, u.ord),
     locked AS (
         SELECT t.id FROM rota.tasks t
@@ -1741,9 +1868,10 @@ BEGIN
     done AS (
         UPDATE rota.tasks t
         SET state = rota._unless_cancelled(t.cancel_requested, 'succeeded'),
-            result = i.result, finished_at = now(), lease_expires_at = NULL
+            result = i.result, finished_at = now(), lease_expires_at = NULL, lease_token = NULL
         FROM input i, locked l
-        WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_expires_at IS NOT NULL
+        WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
+          AND t.lease_expires_at IS NOT NULL
         RETURNING t.id, t.slot, t.key_slot)
     SELECT array_agg(done.id ORDER BY done.id),
            array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL)
@@ -1753,14 +1881,16 @@ BEGIN
         PERFORM rota._release_holds(v_held_ids);
     END IF;
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
-        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts);
+        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
     RETURN QUERY SELECT x FROM unnest(v_done_ids) AS x;
 END;
 $fn$;
 
 -- Completes many tasks in one statement; returns the ids that completed.
-CREATE OR REPLACE FUNCTION rota.complete_many(ids bigint[], attempts integer[], results jsonb[] DEFAULT NULL)
+DROP FUNCTION IF EXISTS rota.complete_many(bigint[], integer[], jsonb[]);
+CREATE OR REPLACE FUNCTION rota.complete_many(ids bigint[], attempts integer[], results jsonb[] DEFAULT NULL,
+                                              tokens uuid[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -1772,17 +1902,19 @@ BEGIN
     END IF;
     PERFORM rota._check_same_length(c_fn, 'attempts', cardinality(attempts), 'ids', cardinality(ids));
     PERFORM rota._check_same_length(c_fn, 'results', cardinality(results), 'ids', cardinality(ids));
+    PERFORM rota._check_tokens(c_fn, tokens, cardinality(ids));
     PERFORM rota._check_sizes(c_fn, 'results', results);
     IF cardinality(ids) > 0 THEN
-        RETURN QUERY SELECT * FROM rota._complete(c_fn, ids, attempts, results);
+        RETURN QUERY SELECT * FROM rota._complete(c_fn, ids, attempts, results, tokens);
     END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.complete_many(bigint[], integer[], jsonb[])
-    IS 'Completes many running tasks in one statement; returns the ids that completed (fenced ones are left out).';
+COMMENT ON FUNCTION rota.complete_many(bigint[], integer[], jsonb[], uuid[])
+    IS 'Completes many running tasks in one statement, each under its attempt and lease token; returns the ids that completed (fenced ones are left out).';
 
 -- Marks a running task succeeded (cancelled if a cancel was requested); false when fenced off.
-CREATE OR REPLACE FUNCTION rota.complete(id bigint, attempt integer, result jsonb DEFAULT NULL)
+DROP FUNCTION IF EXISTS rota.complete(bigint, integer, jsonb);
+CREATE OR REPLACE FUNCTION rota.complete(id bigint, attempt integer, result jsonb DEFAULT NULL, token uuid DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -1790,11 +1922,11 @@ BEGIN
     IF result IS NOT NULL THEN
         PERFORM rota._check_size('rota.complete', 'result', result);
     END IF;
-    RETURN EXISTS (SELECT 1 FROM rota._complete('rota.complete', ARRAY[id], ARRAY[attempt], ARRAY[result]));
+    RETURN EXISTS (SELECT 1 FROM rota._complete('rota.complete', ARRAY[id], ARRAY[attempt], ARRAY[result], ARRAY[token]));
 END;
 $fn$;
-COMMENT ON FUNCTION rota.complete(bigint, integer, jsonb)
-    IS 'Completes a running task under its current attempt; false (nothing written) when that attempt is stale.';
+COMMENT ON FUNCTION rota.complete(bigint, integer, jsonb, uuid)
+    IS 'Completes a running task under its current attempt and lease token; false (nothing written) when that attempt is stale.';
 
 -- The after-failure rule, for locked running tasks whose attempt failed (fail) or whose
 -- lease expired (reap): cancelled when a cancel was requested; failed, and kept with its
@@ -1827,7 +1959,7 @@ BEGIN
         SET state = n.new_state,
             run_at = CASE WHEN n.new_state = 'queued' THEN n.next_run ELSE t.run_at END,
             finished_at = CASE WHEN n.new_state = 'queued' THEN NULL ELSE now() END,
-            lease_expires_at = NULL,
+            lease_expires_at = NULL, lease_token = NULL,
             last_error = left(n.error, 65536)
         FROM next n
         WHERE t.id = n.id
@@ -1847,10 +1979,11 @@ BEGIN
 END;
 $fn$;
 
--- Body of fail and fail_many: checks the input, locks the tasks whose attempt is current
--- and applies the after-failure rule to them; p_fn names the caller in errors.
+-- Body of fail and fail_many: checks the input, locks the tasks whose attempt and lease
+-- token are current and applies the after-failure rule to them; p_fn names the caller in errors.
+DROP FUNCTION IF EXISTS rota._fail(text, bigint[], integer[], text[], interval[], boolean[]);
 CREATE OR REPLACE FUNCTION rota._fail(p_fn text, p_ids bigint[], p_attempts integer[], p_errors text[],
-                                      p_retry_ins interval[], p_retryables boolean[])
+                                      p_retry_ins interval[], p_retryables boolean[], p_tokens uuid[])
 RETURNS TABLE(id bigint, state text)
 LANGUAGE plpgsql VOLATILE
 -- as in _complete: small batches would otherwise be planned afresh on every call
@@ -1872,6 +2005,7 @@ BEGIN
     PERFORM rota._check_same_length(p_fn, 'errors', cardinality(p_errors), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retry_ins', cardinality(p_retry_ins), 'ids', v_count);
     PERFORM rota._check_same_length(p_fn, 'retryables', cardinality(p_retryables), 'ids', v_count);
+    PERFORM rota._check_tokens(p_fn, p_tokens, v_count);
     SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
     WHERE x.v < interval '0' OR x.v > interval '30 days' LIMIT 1;
     IF FOUND THEN
@@ -1884,16 +2018,18 @@ BEGIN
     -- an id given twice counts once, with its first attempt; locked in id order (as
     -- complete and stop_executor do)
     WITH input AS (
-        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.error, u.retry_in, coalesce(u.retryable, true) AS retryable
+        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.error, u.retry_in, coalesce(u.retryable, true) AS retryable,
+               u.token
         FROM unnest(p_ids, p_attempts, p_errors,
                     coalesce(p_retry_ins, array_fill(NULL::interval, ARRAY[v_count])),
-                    coalesce(p_retryables, array_fill(true, ARRAY[v_count])))
-             WITH ORDINALITY AS u(id, attempt, error, retry_in, retryable, ord)
+                    coalesce(p_retryables, array_fill(true, ARRAY[v_count])), p_tokens)
+             WITH ORDINALITY AS u(id, attempt, error, retry_in, retryable, token, ord)
         ORDER BY u.id, u.ord),
     locked AS (
         SELECT t.id, i.error, i.retryable, i.retry_in
         FROM input i
-        JOIN rota.tasks t ON t.id = i.id AND t.attempts = i.attempt AND t.lease_expires_at IS NOT NULL
+        JOIN rota.tasks t ON t.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
+                         AND t.lease_expires_at IS NOT NULL
         ORDER BY t.id
         FOR UPDATE OF t)
     SELECT array_agg(l.id ORDER BY l.id), array_agg(l.error ORDER BY l.id),
@@ -1901,34 +2037,66 @@ BEGIN
     INTO v_locked_ids, v_errors, v_retryables, v_retry_ins
     FROM locked l;
     IF coalesce(cardinality(v_locked_ids), 0) < v_count THEN
-        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts);
+        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
     RETURN QUERY SELECT * FROM rota._after_failure(v_locked_ids, v_errors, v_retryables, v_retry_ins, 'failed');
 END;
 $fn$;
 
 -- Records failed attempts in one statement: retry with backoff, or failed when out of attempts.
+DROP FUNCTION IF EXISTS rota.fail_many(bigint[], integer[], text[], interval[], boolean[]);
 CREATE OR REPLACE FUNCTION rota.fail_many(ids bigint[], attempts integer[], errors text[], retry_ins interval[] DEFAULT NULL,
-                               retryables boolean[] DEFAULT NULL)
+                               retryables boolean[] DEFAULT NULL, tokens uuid[] DEFAULT NULL)
 RETURNS TABLE(id bigint, state text)
 LANGUAGE sql VOLATILE
 AS $fn$
-    SELECT f.id, f.state FROM rota._fail('rota.fail_many', $1, $2, $3, $4, $5) AS f;
+    SELECT f.id, f.state FROM rota._fail('rota.fail_many', $1, $2, $3, $4, $5, $6) AS f;
 $fn$;
-COMMENT ON FUNCTION rota.fail_many(bigint[], integer[], text[], interval[], boolean[])
+COMMENT ON FUNCTION rota.fail_many(bigint[], integer[], text[], interval[], boolean[], uuid[])
     IS 'Fails many running tasks in one statement; returns (id, new state) for those not fenced off.';
 
 -- Records a failed attempt: back to queued with backoff, or failed; NULL when fenced off.
+DROP FUNCTION IF EXISTS rota.fail(bigint, integer, text, interval, boolean);
 CREATE OR REPLACE FUNCTION rota.fail(id bigint, attempt integer, error text, retry_in interval DEFAULT NULL,
-                          retryable boolean DEFAULT true)
+                          retryable boolean DEFAULT true, token uuid DEFAULT NULL)
 RETURNS text
 LANGUAGE sql VOLATILE
 AS $fn$
     SELECT f.state
-    FROM rota._fail('rota.fail', ARRAY[$1], ARRAY[$2], ARRAY[$3], ARRAY[$4], ARRAY[coalesce($5, true)]) AS f;
+    FROM rota._fail('rota.fail', ARRAY[$1], ARRAY[$2], ARRAY[$3], ARRAY[$4], ARRAY[coalesce($5, true)],
+                    ARRAY[$6]) AS f;
 $fn$;
-COMMENT ON FUNCTION rota.fail(bigint, integer, text, interval, boolean)
+COMMENT ON FUNCTION rota.fail(bigint, integer, text, interval, boolean, uuid)
     IS 'Fails a running task: queued again after backoff (or retry_in), or failed when out of attempts or not retryable; NULL when the attempt is stale.';
+
+-- Whether the session may see and cancel a task: its own (enqueued by the same login
+-- role, session_user: the functions run as rota_owner), or any task for rota_admin members.
+CREATE OR REPLACE FUNCTION rota._may_see_task(p_enqueued_by name)
+RETURNS boolean
+LANGUAGE sql STABLE
+AS $fn$
+    SELECT p_enqueued_by = session_user OR pg_has_role(session_user, 'rota_admin', 'USAGE');
+$fn$;
+
+-- State, result and last error of a task the session may see (rota._may_see_task).
+CREATE OR REPLACE FUNCTION rota.task_status(id bigint)
+RETURNS TABLE(state text, result jsonb, last_error text, attempts integer, enqueued_at timestamptz,
+              finished_at timestamptz)
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT t.state, t.result, t.last_error, t.attempts, t.enqueued_at, t.finished_at
+    FROM rota.tasks t WHERE t.id = task_status.id AND rota._may_see_task(t.enqueued_by);
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'rota.task_status: unknown task id %', coalesce(task_status.id::text, 'NULL')
+            USING ERRCODE = 'RO002';
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.task_status(bigint)
+    IS 'State, result, last error, attempts and times of a task the caller enqueued (any task for rota_admin); RO002 otherwise.';
 
 -- Cancels a queued task at once, or asks the executor of a running one to stop.
 CREATE OR REPLACE FUNCTION rota.cancel(id bigint)
@@ -1943,12 +2111,12 @@ BEGIN
     SET state = CASE WHEN t.state = 'queued' THEN 'cancelled' ELSE t.state END,
         finished_at = CASE WHEN t.state = 'queued' THEN now() ELSE t.finished_at END,
         cancel_requested = (t.state = 'running')
-    WHERE t.id = cancel.id AND t.state IN ('queued', 'running')
+    WHERE t.id = cancel.id AND t.state IN ('queued', 'running') AND rota._may_see_task(t.enqueued_by)
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
         RETURN v_state;
     END IF;
-    SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id;
+    SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
         RAISE EXCEPTION 'rota.cancel: unknown task id %', coalesce(cancel.id::text, 'NULL') USING ERRCODE = 'RO002';
     END IF;
@@ -1956,7 +2124,7 @@ BEGIN
 END;
 $fn$;
 COMMENT ON FUNCTION rota.cancel(bigint)
-    IS 'Cancels a task: cancelled (was queued), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
+    IS 'Cancels a task the caller enqueued (any task for rota_admin): cancelled (was queued), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
 
 -- Puts a failed or cancelled task back in its queue with a fresh attempt budget.
 CREATE OR REPLACE FUNCTION rota.retry(id bigint)
@@ -1993,7 +2161,8 @@ $code$);
 SELECT rota._apply_code('steps', $code$
 
 -- The recorded output of a step of a task, or NULL when it has not run yet.
-CREATE OR REPLACE FUNCTION rota.step(id bigint, attempt integer, name text)
+DROP FUNCTION IF EXISTS rota.step(bigint, integer, text);
+CREATE OR REPLACE FUNCTION rota.step(id bigint, attempt integer, name text, token uuid DEFAULT NULL)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE
 AS $fn$
@@ -2002,15 +2171,16 @@ DECLARE
     v_output jsonb;
 BEGIN
     PERFORM rota._check_name('rota.step', 'name', step.name);
-    PERFORM rota._check_attempts('rota.step', ARRAY[step.id], ARRAY[step.attempt]);
+    PERFORM rota._check_attempts('rota.step', ARRAY[step.id], ARRAY[step.attempt], ARRAY[step.token]);
     SELECT s.output INTO v_output FROM rota.task_steps s WHERE s.task_id = step.id AND s.name = step.name;
     RETURN v_output;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.step(bigint, integer, text) IS 'Output recorded for a step of a task by an earlier attempt (or this one), NULL if none.';
+COMMENT ON FUNCTION rota.step(bigint, integer, text, uuid) IS 'Output recorded for a step of a task by an earlier attempt (or this one), NULL if none.';
 
 -- Records a step's output under the current attempt; false (nothing written) when fenced off.
-CREATE OR REPLACE FUNCTION rota.record_step(id bigint, attempt integer, name text, output jsonb)
+DROP FUNCTION IF EXISTS rota.record_step(bigint, integer, text, jsonb);
+CREATE OR REPLACE FUNCTION rota.record_step(id bigint, attempt integer, name text, output jsonb, token uuid DEFAULT NULL)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -2021,10 +2191,12 @@ BEGIN
     -- FOR SHARE conflicts with the UPDATE of a reap or stop, so the step lands only
     -- while this attempt still owns the task.
     PERFORM 1 FROM rota.tasks t
-    WHERE t.id = record_step.id AND t.attempts = record_step.attempt AND t.lease_expires_at IS NOT NULL
+    WHERE t.id = record_step.id AND t.attempts = record_step.attempt AND t.lease_token = record_step.token
+      AND t.lease_expires_at IS NOT NULL
     FOR SHARE;
     IF NOT FOUND THEN
-        PERFORM rota._check_attempts('rota.record_step', ARRAY[record_step.id], ARRAY[record_step.attempt]);
+        PERFORM rota._check_attempts('rota.record_step', ARRAY[record_step.id], ARRAY[record_step.attempt],
+                                     ARRAY[record_step.token]);
         RETURN false;
     END IF;
     INSERT INTO rota.task_steps AS s (task_id, name, output, attempt)
@@ -2034,8 +2206,8 @@ BEGIN
     RETURN true;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.record_step(bigint, integer, text, jsonb)
-    IS 'Records a step checkpoint of a running task under its current attempt; false when the attempt is stale.';
+COMMENT ON FUNCTION rota.record_step(bigint, integer, text, jsonb, uuid)
+    IS 'Records a step checkpoint of a running task under its current attempt and lease token; false when the attempt is stale.';
 
 $code$);
 
@@ -2084,27 +2256,35 @@ $fn$;
 COMMENT ON FUNCTION rota.register_executor(text, text[], text, integer, jsonb)
     IS 'Registers an executor (upsert); re-registering clears stopped_at. Claims need a registered executor.';
 
--- Renews the leases of an executor's running tasks; returns the ids it must abort.
-CREATE OR REPLACE FUNCTION rota.heartbeat(executor text, held bigint[] DEFAULT NULL)
+-- Renews the leases of the tasks an executor holds; returns the ids it must abort.
+DROP FUNCTION IF EXISTS rota.heartbeat(text, bigint[]);
+CREATE OR REPLACE FUNCTION rota.heartbeat(executor text, held bigint[] DEFAULT NULL, tokens uuid[] DEFAULT NULL)
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 BEGIN
+    IF heartbeat.held IS NULL OR heartbeat.tokens IS NULL THEN
+        PERFORM rota._invalid('rota.heartbeat', 'held/tokens',
+                              'are required (the ids and lease_tokens rota.claim returned; empty arrays when none)', NULL);
+    END IF;
+    PERFORM rota._check_same_length('rota.heartbeat', 'tokens', cardinality(heartbeat.tokens), 'held',
+                                    cardinality(heartbeat.held));
     UPDATE rota.executors e SET last_heartbeat_at = now() WHERE e.id = heartbeat.executor;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown('rota.heartbeat', 'executor', heartbeat.executor, 'RO004');
     END IF;
     -- SKIP LOCKED: a row locked right now is being completed, failed or reaped; the next
     -- heartbeat renews it if it is still ours, and waiting could deadlock with a batch.
-    -- With `held`, only the tasks the process really runs are renewed: a process restarted
-    -- under the id of a killed one must not keep the dead one's tasks alive forever.
+    -- Only the tasks the process really runs (the claims whose tokens it holds) are
+    -- renewed: a process restarted under the id of a killed one must not keep the dead
+    -- one's tasks alive forever.
     RETURN QUERY
     WITH mine AS (
         SELECT t.id, t.queue FROM rota.tasks t
-        WHERE t.executor = heartbeat.executor AND t.state = 'running'
-          AND (heartbeat.held IS NULL OR t.id = ANY (heartbeat.held))
-        FOR UPDATE SKIP LOCKED),
+        JOIN unnest(heartbeat.held, heartbeat.tokens) AS h(id, token) ON t.id = h.id AND t.lease_token = h.token
+        WHERE t.executor = heartbeat.executor AND t.lease_expires_at IS NOT NULL
+        FOR UPDATE OF t SKIP LOCKED),
     renewed AS (
         UPDATE rota.tasks t
         -- the bound of lease: a row from before it existed cannot overflow the renewal
@@ -2114,15 +2294,15 @@ BEGIN
         RETURNING t.id, t.cancel_requested)
     SELECT r.id FROM renewed r WHERE r.cancel_requested
     UNION
-    SELECT h FROM unnest(heartbeat.held) AS h
-    WHERE h IS NOT NULL
+    SELECT h.id FROM unnest(heartbeat.held, heartbeat.tokens) AS h(id, token)
+    WHERE h.id IS NOT NULL
       AND NOT EXISTS (SELECT 1 FROM rota.tasks t
-                      WHERE t.id = h AND t.executor = heartbeat.executor AND t.lease_expires_at IS NOT NULL
+                      WHERE t.id = h.id AND t.executor = heartbeat.executor AND t.lease_token = h.token
                         AND NOT t.cancel_requested);
 END;
 $fn$;
-COMMENT ON FUNCTION rota.heartbeat(text, bigint[])
-    IS 'Renews the leases of the executor''s running tasks; returns ids to abort: cancel requested, and ids of held that it no longer runs.';
+COMMENT ON FUNCTION rota.heartbeat(text, bigint[], uuid[])
+    IS 'Renews the leases of the held tasks (ids with the lease tokens of their claims) the executor runs; returns ids to abort: cancel requested, and ids of held that it no longer runs under that token.';
 
 -- Releases an executor's running tasks back to their queues without spending an attempt.
 CREATE OR REPLACE FUNCTION rota.stop_executor(executor text)
@@ -2150,7 +2330,7 @@ BEGIN
             attempts_refunded = t.attempts_refunded + 1,
             finished_at = CASE WHEN t.cancel_requested THEN now() END,
             run_at = CASE WHEN t.cancel_requested THEN t.run_at ELSE now() END,
-            lease_expires_at = NULL
+            lease_expires_at = NULL, lease_token = NULL
         FROM mine m
         WHERE t.id = m.id AND t.executor = stop_executor.executor AND t.state = 'running'
         RETURNING t.id, t.queue, t.state, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
@@ -3512,6 +3692,190 @@ LEFT JOIN LATERAL (
 ) recent ON true;
 
 $code$);
+
+
+SELECT rota._apply_code('privileges', $code$
+
+-- Every privilege rule of the schema, in one place (docs/sql-contract.md, "Roles"):
+--   * rota_owner (NOLOGIN) owns the schema and everything in it;
+--   * every entry point (a public function, a trigger function) runs as its owner
+--     (SECURITY DEFINER), so callers need no table access, with search_path pinned to
+--     pg_catalog then pg_temp (every rota name is qualified; a function or operator
+--     planted in a schema of the caller's path is never called);
+--   * the install runners pin search_path too but run with the installer's rights (they
+--     run its migrations and code);
+--   * private `_` helpers are executed by nobody but the owner, so they run only inside
+--     an entry point, as rota_owner with the pinned search_path: they carry neither clause,
+--     which would cost a GUC save and restore on every call (per row for some) and keep
+--     SQL helpers from being inlined;
+--   * nobody but the roles below may execute a function (nothing for PUBLIC);
+--   * tables and sequences are reachable through the functions only; rota_reader reads
+--     the views.
+-- rota._grant_privileges() puts all of this right on every install (sql/install.sql runs
+-- it after the code files, also when none changed), changing only what differs, so an
+-- unchanged install writes nothing to the catalog.
+
+-- Which role may execute each public function. rota_admin is a member of the other
+-- roles, so it may call everything they may.
+CREATE OR REPLACE FUNCTION rota._function_grants()
+RETURNS TABLE(function_name name, grantee name)
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    VALUES
+        ('enqueue', 'rota_producer'), ('enqueue_many', 'rota_producer'), ('task_status', 'rota_producer'),
+        ('cancel', 'rota_producer'),
+        ('claim', 'rota_worker'), ('complete', 'rota_worker'), ('complete_many', 'rota_worker'),
+        ('fail', 'rota_worker'), ('fail_many', 'rota_worker'), ('heartbeat', 'rota_worker'),
+        ('register_executor', 'rota_worker'), ('stop_executor', 'rota_worker'),
+        ('step', 'rota_worker'), ('record_step', 'rota_worker'), ('reap', 'rota_worker'),
+        ('prune', 'rota_worker'), ('fire_due', 'rota_worker'), ('next_run_at', 'rota_worker'),
+        ('next_fire_at', 'rota_worker'), ('cron_next', 'rota_worker'),
+        ('define_queue', 'rota_admin'), ('drop_queue', 'rota_admin'), ('pause_queue', 'rota_admin'),
+        ('resume_queue', 'rota_admin'), ('define_schedule', 'rota_admin'), ('drop_schedule', 'rota_admin'),
+        ('pause_schedule', 'rota_admin'), ('resume_schedule', 'rota_admin'),
+        ('trigger_schedule', 'rota_admin'), ('validate_cron', 'rota_admin'), ('apply', 'rota_admin'),
+        ('retry', 'rota_admin');
+$fn$;
+
+-- The install runners: pinned, not SECURITY DEFINER (they run the installer's migrations and code).
+CREATE OR REPLACE FUNCTION rota._install_runners()
+RETURNS name[]
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT ARRAY['_migrate', '_apply_code', '_require_schema_at_most', '_grant_privileges']::name[];
+$fn$;
+
+-- The search_path that entry points and install runners pin.
+CREATE OR REPLACE FUNCTION rota._pinned_search_path()
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT 'search_path=pg_catalog, pg_temp';
+$fn$;
+
+-- Makes the schema's ownership and privileges what this file says, touching only objects
+-- that differ. Runs with the installer's rights (a superuser, or a member of rota_owner).
+CREATE OR REPLACE FUNCTION rota._grant_privileges()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $fn$
+DECLARE
+    c_roles constant name[] := ARRAY['rota_producer', 'rota_worker', 'rota_reader', 'rota_admin'];
+    v_owner oid := 'rota_owner'::regrole;
+    v_schema oid := 'rota'::regnamespace;
+    v_object record;
+BEGIN
+    IF (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = v_schema) <> v_owner THEN
+        ALTER SCHEMA rota OWNER TO rota_owner;
+    END IF;
+    -- USAGE for the four roles, nothing for PUBLIC
+    IF EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a
+               WHERE n.oid = v_schema AND a.grantee <> v_owner
+                 AND (a.grantee = 0 OR a.privilege_type <> 'USAGE'
+                      OR a.grantee::regrole::name <> ALL (c_roles)))
+       OR (SELECT count(*) FROM pg_namespace n, aclexplode(n.nspacl) a
+           WHERE n.oid = v_schema AND a.grantee <> v_owner) <> cardinality(c_roles) THEN
+        REVOKE ALL ON SCHEMA rota FROM PUBLIC, rota_producer, rota_worker, rota_reader, rota_admin;
+        GRANT USAGE ON SCHEMA rota TO rota_producer, rota_worker, rota_reader, rota_admin;
+    END IF;
+
+    -- Tables, views, sequences and types: owned by rota_owner; only the views are readable,
+    -- by rota_reader.
+    FOR v_object IN
+        SELECT c.oid::regclass::text AS name, c.relkind, c.relowner,
+               ARRAY(SELECT a.grantee::regrole::text || ':' || a.privilege_type
+                     FROM aclexplode(c.relacl) a WHERE a.grantee <> v_owner ORDER BY 1) AS grants,
+               CASE WHEN c.relkind = 'v' THEN ARRAY['rota_reader:SELECT'] ELSE '{}' END AS wanted
+        FROM pg_class c
+        WHERE c.relnamespace = v_schema AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+          -- an identity sequence follows its table
+          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.classid = 'pg_class'::regclass
+                                                      AND d.deptype IN ('a', 'i') AND c.relkind = 'S')
+        ORDER BY c.oid
+    LOOP
+        IF v_object.relowner <> v_owner THEN
+            EXECUTE format('ALTER %s %s OWNER TO rota_owner',
+                           CASE v_object.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW'
+                                                 WHEN 'S' THEN 'SEQUENCE' WHEN 'f' THEN 'FOREIGN TABLE'
+                                                 ELSE 'TABLE' END, v_object.name);
+        END IF;
+        IF v_object.grants <> v_object.wanted THEN
+            EXECUTE format('REVOKE ALL ON %s FROM PUBLIC, rota_producer, rota_worker, rota_reader, rota_admin',
+                           v_object.name);
+            IF v_object.relkind = 'v' THEN
+                EXECUTE format('GRANT SELECT ON %s TO rota_reader', v_object.name);
+            END IF;
+        END IF;
+    END LOOP;
+    FOR v_object IN
+        SELECT t.oid::regtype::text AS name FROM pg_type t
+        WHERE t.typnamespace = v_schema AND t.typowner <> v_owner AND t.typtype IN ('c', 'd', 'e', 'r')
+          AND (t.typrelid = 0 OR (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')
+    LOOP
+        EXECUTE format('ALTER TYPE %s OWNER TO rota_owner', v_object.name);
+    END LOOP;
+
+    -- Functions. Members of an extension (rota_cron) keep the extension's owner; they lose
+    -- PUBLIC's EXECUTE and are executed by the functions that call them, as rota_owner.
+    FOR v_object IN
+        SELECT p.oid::regprocedure::text AS signature, p.proname, p.proowner, p.prosecdef,
+               coalesce(rota._pinned_search_path() = ANY (p.proconfig), false) AS pinned,
+               EXISTS (SELECT 1 FROM unnest(p.proconfig) AS c WHERE c LIKE 'search_path=%') AS sets_search_path,
+               p.proname !~ '^_' OR p.prorettype = 'trigger'::regtype AS entry_point,
+               p.proname = ANY (rota._install_runners()) AS install_runner,
+               p.prokind, p.proacl IS NULL AS default_acl,
+               p.proowner = v_owner OR EXISTS (SELECT 1 FROM aclexplode(p.proacl) a WHERE a.grantee = v_owner)
+                   AS owner_executes,
+               EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid
+                                                   AND d.deptype = 'e') AS in_extension,
+               ARRAY(SELECT a.grantee::regrole::text FROM aclexplode(p.proacl) a
+                     WHERE a.grantee <> p.proowner OR a.grantee = 0 ORDER BY 1) AS grantees,
+               ARRAY(SELECT g.grantee::text FROM rota._function_grants() g WHERE g.function_name = p.proname
+                     ORDER BY 1) AS wanted
+        FROM pg_proc p
+        WHERE p.pronamespace = v_schema
+        ORDER BY p.oid
+    LOOP
+        IF v_object.in_extension THEN
+            -- a NULL proacl is the default, with EXECUTE for PUBLIC ('-')
+            IF v_object.default_acl OR '-' = ANY (v_object.grantees) OR NOT v_object.owner_executes THEN
+                EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', v_object.signature);
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO rota_owner', v_object.signature);
+            END IF;
+            CONTINUE;
+        END IF;
+        IF v_object.proowner <> v_owner THEN
+            EXECUTE format('ALTER %s %s OWNER TO rota_owner',
+                           CASE v_object.prokind WHEN 'p' THEN 'PROCEDURE' ELSE 'FUNCTION' END, v_object.signature);
+        END IF;
+        IF v_object.prosecdef <> v_object.entry_point THEN
+            EXECUTE format('ALTER FUNCTION %s %s', v_object.signature,
+                           CASE WHEN v_object.prosecdef THEN 'SECURITY INVOKER' ELSE 'SECURITY DEFINER' END);
+        END IF;
+        IF (v_object.entry_point OR v_object.install_runner) AND NOT v_object.pinned THEN
+            EXECUTE format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', v_object.signature);
+        ELSIF NOT (v_object.entry_point OR v_object.install_runner) AND v_object.sets_search_path THEN
+            EXECUTE format('ALTER FUNCTION %s RESET search_path', v_object.signature);
+        END IF;
+        -- a NULL proacl is the default (PUBLIC may execute): never what is wanted
+        IF v_object.grantees <> v_object.wanted OR v_object.default_acl THEN
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC, rota_producer, rota_worker, rota_reader, rota_admin',
+                           v_object.signature);
+            IF cardinality(v_object.wanted) > 0 THEN
+                EXECUTE format('GRANT EXECUTE ON FUNCTION %s TO %s', v_object.signature,
+                               (SELECT string_agg(quote_ident(w), ', ') FROM unnest(v_object.wanted) AS w));
+            END IF;
+        END IF;
+    END LOOP;
+END;
+$fn$;
+
+$code$);
+
+-- Every install, also when no code file changed (a replaced function loses its SET and
+-- SECURITY DEFINER clauses and a new one has none).
+SELECT rota._grant_privileges();
 
 
 COMMIT;

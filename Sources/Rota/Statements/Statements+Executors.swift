@@ -16,9 +16,10 @@ extension Statements {
             """, [executor, [queue], max]).map(ClaimedTask.init(row:))
     }
 
-    /// `rota.heartbeat`: renews the leases of `held`; returns the ids whose handlers must stop.
-    func heartbeat(executor: String, held: [Int64]) async throws -> [Int64] {
-        try await run("SELECT id FROM rota.heartbeat($1, $2::bigint[]) AS id", [executor, held])
+    /// `rota.heartbeat`: renews the leases of `held` (task ids, with the lease tokens of
+    /// their claims); returns the ids whose handlers must stop.
+    func heartbeat(executor: String, held: [Int64], tokens: [String]) async throws -> [Int64] {
+        try await run("SELECT id FROM rota.heartbeat($1, $2::bigint[], $3::uuid[]) AS id", [executor, held, tokens])
             .map { try $0.decode(at: 0, as: Int64.self) }
     }
 
@@ -29,16 +30,17 @@ extension Statements {
     }
 
     /// `rota.complete_many`.
-    func completeMany(ids: [Int64], attempts: [Int], results: [PostgresJSON?]) async throws {
-        try await run("SELECT id FROM rota.complete_many($1::bigint[], $2::int[], $3::jsonb[]) AS id",
-                      [ids, attempts, results])
+    func completeMany(ids: [Int64], attempts: [Int], results: [PostgresJSON?], tokens: [String]) async throws {
+        try await run("SELECT id FROM rota.complete_many($1::bigint[], $2::int[], $3::jsonb[], $4::uuid[]) AS id",
+                      [ids, attempts, results, tokens])
     }
 
     /// `rota.fail_many`.
     func failMany(ids: [Int64], attempts: [Int], errors: [String], retryIns: [PostgresInterval?],
-                  retryables: [Bool]) async throws {
-        try await run("SELECT * FROM rota.fail_many($1::bigint[], $2::int[], $3::text[], $4::interval[], $5::boolean[])",
-                      [ids, attempts, errors, retryIns, retryables])
+                  retryables: [Bool], tokens: [String]) async throws {
+        try await run("""
+            SELECT * FROM rota.fail_many($1::bigint[], $2::int[], $3::text[], $4::interval[], $5::boolean[], $6::uuid[])
+            """, [ids, attempts, errors, retryIns, retryables, tokens])
     }
 
     /// `rota.reap`: how many tasks of dead executors it recovered.

@@ -8,9 +8,10 @@ import Synchronization
 /// once it is back: a finished handler's result is never dropped on a connection error.
 /// (If the lease was lost meanwhile, the attempt fence rejects it, which is correct.)
 final class CompletionBatcher: Sendable {
+    /// The outcome of a claim: its task id, attempt (the fence) and lease token (the proof).
     enum Outcome: Sendable {
-        case completed(id: Int64, attempt: Int, result: String?)
-        case failed(id: Int64, attempt: Int, error: String, retryIn: Duration?, retryable: Bool)
+        case completed(id: Int64, attempt: Int, token: String, result: String?)
+        case failed(id: Int64, attempt: Int, token: String, error: String, retryIn: Duration?, retryable: Bool)
     }
 
     private struct State {
@@ -116,40 +117,44 @@ final class CompletionBatcher: Sendable {
 
     private func handleRejected(_ outcome: Outcome, _ error: RotaError) async throws {
         switch outcome {
-        case .completed(let id, let attempt, _):
+        case .completed(let id, let attempt, let token, _):
             // e.g. a result over the size limit: the task fails for good with the reason.
             logger.error("result rejected, failing the task", metadata: ["task": "\(id)", "error": "\(error)"])
-            try await writeStatements([.failed(id: id, attempt: attempt, error: "result rejected: \(error.message)",
-                                               retryIn: nil, retryable: false)])
-        case .failed(let id, _, _, _, _):
+            try await writeStatements([.failed(id: id, attempt: attempt, token: token,
+                                               error: "result rejected: \(error.message)", retryIn: nil, retryable: false)])
+        case .failed(let id, _, _, _, _, _):
             logger.error("failure outcome rejected, dropped", metadata: ["task": "\(id)", "error": "\(error)"])
         }
     }
 
     private func writeStatements(_ batch: [Outcome]) async throws {
-        var completeIDs: [Int64] = [], completeAttempts: [Int] = [], results: [PostgresJSON?] = []
-        var failIDs: [Int64] = [], failAttempts: [Int] = [], errors: [String] = []
+        var completeIDs: [Int64] = [], completeAttempts: [Int] = [], completeTokens: [String] = []
+        var results: [PostgresJSON?] = []
+        var failIDs: [Int64] = [], failAttempts: [Int] = [], failTokens: [String] = [], errors: [String] = []
         var retryIns: [PostgresInterval?] = [], retryables: [Bool] = []
         for outcome in batch {
             switch outcome {
-            case .completed(let id, let attempt, let result):
+            case .completed(let id, let attempt, let token, let result):
                 completeIDs.append(id)
                 completeAttempts.append(attempt)
+                completeTokens.append(token)
                 results.append(result.map { PostgresJSON(text: $0) })
-            case .failed(let id, let attempt, let error, let retryIn, let retryable):
+            case .failed(let id, let attempt, let token, let error, let retryIn, let retryable):
                 failIDs.append(id)
                 failAttempts.append(attempt)
+                failTokens.append(token)
                 errors.append(error)
                 retryIns.append(retryIn.map(PostgresInterval.init))
                 retryables.append(retryable)
             }
         }
         if !completeIDs.isEmpty {
-            try await statements.completeMany(ids: completeIDs, attempts: completeAttempts, results: results)
+            try await statements.completeMany(ids: completeIDs, attempts: completeAttempts, results: results,
+                                              tokens: completeTokens)
         }
         if !failIDs.isEmpty {
             try await statements.failMany(ids: failIDs, attempts: failAttempts, errors: errors, retryIns: retryIns,
-                                          retryables: retryables)
+                                          retryables: retryables, tokens: failTokens)
         }
     }
 }

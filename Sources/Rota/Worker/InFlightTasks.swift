@@ -17,6 +17,7 @@ final class InFlightTasks: Sendable {
     private struct Entry {
         var queue: String
         var lease: Duration
+        var leaseToken: String
         var abort: OneShotEvent<AbortReason>
     }
 
@@ -31,7 +32,8 @@ final class InFlightTasks: Sendable {
     func add(_ task: ClaimedTask) -> OneShotEvent<AbortReason> {
         let abort = OneShotEvent<AbortReason>()
         state.withLock { state in
-            state.entries[task.id] = Entry(queue: task.queue, lease: task.lease, abort: abort)
+            state.entries[task.id] = Entry(queue: task.queue, lease: task.lease, leaseToken: task.leaseToken,
+                                           abort: abort)
             state.countByQueue[task.queue, default: 0] += 1
         }
         return abort
@@ -53,8 +55,13 @@ final class InFlightTasks: Sendable {
     /// The shortest lease of the tasks this process runs; nil when it runs none.
     var shortestLease: Duration? { state.withLock { $0.entries.values.map(\.lease).min() } }
 
-    /// The ids of the tasks this process runs.
-    var ids: [Int64] { state.withLock { Array($0.entries.keys) } }
+    /// The ids of the tasks this process runs, with the lease tokens of their claims (in
+    /// the same order), as the heartbeat reports them.
+    var held: (ids: [Int64], tokens: [String]) {
+        state.withLock { state in
+            (state.entries.keys.map { $0 }, state.entries.values.map(\.leaseToken))
+        }
+    }
 
     func abort(id: Int64, reason: AbortReason) {
         let event = state.withLock { $0.entries[id]?.abort }

@@ -97,19 +97,21 @@ extension WorkerRuntime {
         let outcome = await runHandler(task, abort: abort)
         switch outcome {
         case .completed(let result):
-            completions.add(.completed(id: task.id, attempt: task.attempt, result: result))
+            completions.add(.completed(id: task.id, attempt: task.attempt, token: task.leaseToken, result: result))
         case .failed(let message, let retryIn, let retryable):
-            completions.add(.failed(id: task.id, attempt: task.attempt, error: message, retryIn: retryIn, retryable: retryable))
+            completions.add(.failed(id: task.id, attempt: task.attempt, token: task.leaseToken, error: message,
+                                    retryIn: retryIn, retryable: retryable))
         case .timedOut(let timeout):
-            completions.add(.failed(id: task.id, attempt: task.attempt, error: "timeout after \(timeout)",
-                                    retryIn: nil, retryable: true))
+            completions.add(.failed(id: task.id, attempt: task.attempt, token: task.leaseToken,
+                                    error: "timeout after \(timeout)", retryIn: nil, retryable: true))
         case .aborted(.releasedByDatabase):
             // Cancel requested: fail turns it into `cancelled`. No longer ours: fenced off, no effect.
-            completions.add(.failed(id: task.id, attempt: task.attempt, error: "cancelled", retryIn: nil, retryable: true))
+            completions.add(.failed(id: task.id, attempt: task.attempt, token: task.leaseToken, error: "cancelled",
+                                    retryIn: nil, retryable: true))
         case .aborted(.leaseLost):
             // The heartbeat renews every task still registered to this executor once the
             // database is back, so the task must be given up explicitly (fenced if reaped).
-            completions.add(.failed(id: task.id, attempt: task.attempt,
+            completions.add(.failed(id: task.id, attempt: task.attempt, token: task.leaseToken,
                                     error: "lease lost: heartbeats failed for longer than the lease",
                                     retryIn: nil, retryable: true))
         case .aborted(.shutdown), .abandoned:

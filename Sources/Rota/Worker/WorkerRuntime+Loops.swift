@@ -44,7 +44,9 @@ extension WorkerRuntime {
             }
             last = ContinuousClock.now
             do {
-                let abort = try await heartbeatStatements.heartbeat(executor: executorID, held: inFlight.ids)
+                let held = inFlight.held
+                let abort = try await heartbeatStatements.heartbeat(executor: executorID, held: held.ids,
+                                                                    tokens: held.tokens)
                 lastHeartbeat.withLock { $0 = .now }
                 failures = 0
                 for id in abort {

@@ -1,0 +1,36 @@
+-- Logged in as rota_test_worker, a login role holding only rota_worker: it runs tasks
+-- (claim, heartbeat, steps, complete, fail), recovers and prunes, fires schedules, and
+-- nothing else (test-sql.sh sets up queue `roles` with a ready task).
+BEGIN;
+SELECT plan(19);
+
+SELECT is(session_user::text, 'rota_test_worker', 'logged in as rota_test_worker');
+
+-- may
+SELECT lives_ok($$SELECT rota.register_executor('roles-w', ARRAY['roles'])$$, 'register_executor');
+CREATE TEMP TABLE claimed AS SELECT * FROM rota.claim('roles-w', ARRAY['roles'], 1);
+SELECT is((SELECT count(*) FROM claimed), 1::bigint, 'claim');
+SELECT is((SELECT count(*) FROM rota.heartbeat('roles-w', ARRAY(SELECT id FROM claimed), ARRAY(SELECT lease_token FROM claimed))),
+          0::bigint, 'heartbeat with its tokens');
+SELECT is((SELECT rota.record_step(id, attempt, 'one', '{"n": 1}', token => lease_token) FROM claimed), true, 'record_step');
+SELECT is((SELECT rota.step(id, attempt, 'one', token => lease_token) FROM claimed), '{"n": 1}'::jsonb, 'step');
+SELECT throws_ok((SELECT format('SELECT rota.complete(%s, %s, token => gen_random_uuid())', id, attempt) FROM claimed), 'RO022', NULL,
+                 'a wrong token is refused');
+SELECT is((SELECT rota.complete(id, attempt, '{"done": true}', token => lease_token) FROM claimed), true, 'complete with the token');
+SELECT lives_ok($$SELECT rota.reap(), rota.prune(), rota.next_run_at(ARRAY['roles']), rota.next_fire_at(),
+                         rota.cron_next('* * * * *', now())$$, 'reap, prune, next_run_at, next_fire_at, cron_next');
+SELECT lives_ok($$SELECT * FROM rota.fire_due('roles-w')$$, 'fire_due');
+SELECT lives_ok($$SELECT rota.stop_executor('roles-w')$$, 'stop_executor');
+
+-- may not
+SELECT throws_ok($$SELECT rota.define_queue('mine')$$, '42501', NULL, 'it cannot define queues');
+SELECT throws_ok($$SELECT rota.apply('{"version": 1}')$$, '42501', NULL, 'nor apply definitions');
+SELECT throws_ok($$SELECT rota.retry(1)$$, '42501', NULL, 'nor retry');
+SELECT throws_ok($$SELECT rota.enqueue('roles', 'x')$$, '42501', NULL, 'nor enqueue (grant rota_producer too for that)');
+SELECT throws_ok($$SELECT * FROM rota.tasks$$, '42501', NULL, 'nor read tables');
+SELECT throws_ok($$UPDATE rota.tasks SET lease_expires_at = 'infinity'$$, '42501', NULL, 'nor extend leases by hand');
+SELECT throws_ok($$SELECT * FROM rota.executor_status$$, '42501', NULL, 'nor read the views');
+SELECT throws_ok($$SELECT rota._start_tasks('roles-w', ARRAY[1::bigint], NULL)$$, '42501', NULL, 'nor call private functions');
+
+SELECT * FROM finish();
+ROLLBACK;
