@@ -133,7 +133,15 @@ executor_of() { # the executor id of the worker in container $1 (its host name i
          AND NOT stopped ORDER BY last_heartbeat_at DESC LIMIT 1"
 }
 healthy() { podman healthcheck run "$1" >/dev/null 2>&1; }
-alive_executors() { sql "SELECT count(*) FROM rota.executor_status WHERE alive"; }
+# live: registered, not stopped, and a heartbeat within 1.5 heartbeat intervals (the view's
+# `alive` waits twice the longest lease, too long to see a killed replica go)
+LIVE="NOT stopped AND last_heartbeat_at > now() - interval '$((HEARTBEAT_SECONDS * 3 / 2)) seconds'"
+live_executors() { sql "SELECT count(*) FROM rota.executor_status WHERE $LIVE"; }
+# more_work N MS: N more reports.generate tasks, copies of real ones that pretend to work MS each
+more_work() {
+    sql "SELECT count(rota.enqueue('reports', 'reports.generate', payload || jsonb_build_object('simulate_work_ms', $2)))
+         FROM (SELECT payload FROM rota.tasks WHERE task = 'reports.generate' ORDER BY id LIMIT $1) p" >/dev/null
+}
 # fires: the schedules' fire counts, "monthly-reports=N storage-cleanup=M"
 fires() { sql "SELECT string_agg(schedule || '=' || n, ' ' ORDER BY schedule) FROM
                (SELECT schedule, count(*) AS n FROM rota.schedule_fires GROUP BY 1) f"; }
@@ -177,10 +185,10 @@ PG=$(containers postgres)
 await "postgres healthy (its healthcheck: pg_isready)" 120 healthy "$PG" || die "postgres never became healthy"
 T_UP=$(sql "SELECT now()")
 compose up -d >>"$RUN_DIR/compose.log" 2>&1
-await "3 replicas registered" 90 sql_is "SELECT count(*) FROM rota.executor_status WHERE alive" 3 \
+await "3 replicas registered" 90 sql_is "SELECT count(*) FROM rota.executor_status WHERE $LIVE" 3 \
     || { podman logs "$(containers worker | head -n 1)" | tail -n 20; die "the replicas did not start"; }
 mapfile -t WORKERS < <(containers worker)
-expect "3 worker replicas up" "${#WORKERS[@]} containers, $(alive_executors) executors alive" is "${#WORKERS[@]}" 3
+expect "3 worker replicas up" "${#WORKERS[@]} containers, $(live_executors) executors live" is "${#WORKERS[@]}" 3
 
 # seed the reports example (the compose file's comment says how users do it)
 sql "SELECT 1 FROM rota_examples.tenants LIMIT 1" >/dev/null
@@ -198,7 +206,7 @@ for w in "${WORKERS[@]}"; do
     applied=$((applied + $(grep -c 'applied the example definitions' "$RUN_DIR/$w.start.log" || true)))
     restarts=$((restarts + $(podman inspect --format '{{.RestartCount}}' "$w")))
 done
-outcomes=$(cat "$RUN_DIR"/*.start.log | grep -o 'outcome=[^ ]*' | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
+outcomes=$(cat "$RUN_DIR"/*.start.log | grep 'applied the example definitions' | grep -o '"status": "[a-z]*"' | cut -d'"' -f4 | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')
 expect "replicas migrate + apply concurrently, no error" \
     "$applied/3 applied ($outcomes), $errors error lines, $restarts restarts" is "$applied:$errors:$restarts" "3:0:0"
 
@@ -226,8 +234,8 @@ holds_tasks() { # a worker container whose executor runs tasks right now, else f
     return 1
 }
 VICTIM=
-await "a replica running tasks" 60 holds_tasks
-holds_tasks || die "no replica ran a task to kill it during"
+more_work 12 4000
+await "a replica running tasks" 60 holds_tasks || die "no replica ran a task to kill it during"
 podman kill -s KILL "$VICTIM" >/dev/null
 T_KILL=$(sql "SELECT now()")
 ORPHANS=$(sql "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM rota.tasks
@@ -256,24 +264,25 @@ FIRES_BEFORE_SCALE=$(fires)
 compose up -d --no-recreate --scale worker=5 >>"$RUN_DIR/compose.log" 2>&1
 running_workers() { [ "$(containers worker | wc -l)" -eq "$1" ]; }
 await "5 worker containers" 60 running_workers 5
-await "5 executors alive" 60 sql_is "SELECT count(*) FROM rota.executor_status WHERE alive" 5
-at5=$(alive_executors)
+await "5 executors live" 60 sql_is "SELECT count(*) FROM rota.executor_status WHERE $LIVE" 5
+at5=$(live_executors)
 # two fires of the reports schedule while 5 replicas run
 n=$(fire_count monthly-reports); await "2 fires with 5 replicas" 40 at_least_fires monthly-reports $((n + 2))
 compose up -d --no-recreate --scale worker=2 >>"$RUN_DIR/compose.log" 2>&1
 await "2 worker containers" 90 running_workers 2
-await "2 executors alive" 90 sql_is "SELECT count(*) FROM rota.executor_status WHERE alive" 2
+await "2 executors live" 90 sql_is "SELECT count(*) FROM rota.executor_status WHERE $LIVE" 2
 n=$(fire_count monthly-reports); await "2 fires with 2 replicas" 40 at_least_fires monthly-reports $((n + 2))
-record NOTE "scaled 5 -> 2" "alive executors $at5 -> $(alive_executors); fires $FIRES_BEFORE_SCALE -> $(fires)"
+record NOTE "scaled 5 -> 2" "live executors $at5 -> $(live_executors); fires $FIRES_BEFORE_SCALE -> $(fires)"
 
 # ---------------------------------------------------------------- restart postgres
 log "restarting the postgres container"
+more_work 12 3000
 IN_FLIGHT=$(sql "SELECT coalesce(string_agg(id::text, ',' ORDER BY id), '') FROM rota.tasks WHERE state IN ('queued', 'running')")
 podman restart -t 10 "$PG" >/dev/null
 T_RESTART=$(date +%s)
 await "postgres back" 60 sql "SELECT 1" || die "postgres did not come back"
 T_BACK=$(sql "SELECT now()")
-reconnected() { sql_is "SELECT count(*) FROM rota.executor_status WHERE alive AND last_heartbeat_at > '$T_BACK'" \
+reconnected() { sql_is "SELECT count(*) FROM rota.executor_status WHERE NOT stopped AND last_heartbeat_at > '$T_BACK'" \
                        "$(containers worker | wc -l)"; }
 await "every replica heartbeats again" $((HEARTBEAT_SECONDS + 30)) reconnected && reconnect_ok=yes || reconnect_ok=no
 n=$(fire_count monthly-reports); await "2 fires after the restart" 40 at_least_fires monthly-reports $((n + 2))
@@ -348,7 +357,7 @@ expect "cleanup: old objects deleted, new ones kept" "$OLD_LEFT of 12 old and $N
 
 # ---------------------------------------------------------------- down
 log "podman-compose down (graceful: SIGTERM, then up to stop_grace_period)"
-LIVE_EXECUTORS=$(sql "SELECT string_agg(quote_literal(executor), ',') FROM rota.executor_status WHERE alive")
+LIVE_EXECUTORS=$(sql "SELECT string_agg(quote_literal(executor), ',') FROM rota.executor_status WHERE $LIVE")
 for w in $(containers worker); do podman logs "$w" >"$RUN_DIR/$w.log" 2>&1; done
 podman events --format '{{.Name}} {{.Status}} {{.ContainerExitCode}}' --filter event=died >"$RUN_DIR/events.txt" 2>&1 &
 EVENTS_PID=$!
