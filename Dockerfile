@@ -29,4 +29,4 @@ ENV ROTA_SQL_DIR=/usr/share/rota/sql
 RUN useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin rota \
  && mkdir -p /data/storage && chown -R rota:rota /data
 USER rota
-CMD ["rota", "worker", "--queues", "default"]
+CMD ["rota", "--help"]

@@ -6,7 +6,7 @@ DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
-        demo bench pgext clean
+        test-containers demo bench pgext clean
 
 all: build
 
@@ -42,6 +42,10 @@ test-pgext:
 
 test-swift:
 	@scripts/test-swift.sh
+
+# The image and docker-compose.yml under podman (root; not part of `make test`: CI runs it).
+test-containers: deps
+	@scripts/test-containers.sh
 
 demo: deps
 	@scripts/demo.sh
