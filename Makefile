@@ -5,8 +5,8 @@ SHELL := /bin/bash
 DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
-.PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-swift \
-        test-containers demo bench pgext clean
+.PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-fuzz test-swift \
+        test-containers demo bench pgext fuzz schema-snapshot generate clean
 
 all: build
 
@@ -29,7 +29,7 @@ build:
 	swift build $(SWIFT_BUILD_FLAGS)
 
 test: deps
-	@$(MAKE) --no-print-directory test-sql test-isolation test-pgext test-swift
+	@$(MAKE) --no-print-directory test-sql test-isolation test-pgext test-fuzz test-swift
 
 test-sql:
 	@scripts/test-sql.sh
@@ -40,12 +40,20 @@ test-isolation:
 test-pgext:
 	@scripts/test-pgext.sh
 
+# the C cron code under libFuzzer: the committed inputs, then about a minute of fuzzing
+test-fuzz:
+	@scripts/test-fuzz.sh
+
 test-swift:
 	@scripts/test-swift.sh
 
 # The image and docker-compose.yml under podman (root; not part of `make test`: CI runs it).
 test-containers: deps
 	@scripts/test-containers.sh
+
+# Rewrites tests/schema.snapshot from a fresh install; commit it with any change to sql/.
+schema-snapshot:
+	@scripts/schema-snapshot.sh
 
 demo: deps
 	@scripts/demo.sh
@@ -55,6 +63,16 @@ bench: deps
 
 pgext:
 	$(MAKE) -C pgext
+
+# The generated sources: the schema embedded in the library, the README's Swift snippets.
+generate:
+	@scripts/embed-sql.py
+	@scripts/readme-snippets.py
+
+# a long fuzzing run of the C cron code: make fuzz FUZZ_SECONDS=3600
+FUZZ_SECONDS ?= 600
+fuzz:
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/test-fuzz.sh
 
 clean:
 	rm -rf .build tests/isolation/output

@@ -7,6 +7,8 @@ let package = Package(
     products: [
         .library(name: "Rota", targets: ["Rota"]),
         .executable(name: "rota", targets: ["rota"]),
+        .executable(name: "rota-examples", targets: ["rota-examples"]),
+        .executable(name: "rota-bench", targets: ["rota-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
@@ -27,22 +29,52 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // What the executables share: connection and worker options, the diagnostic
+        // handlers, exit statuses.
+        .target(
+            name: "RotaCommandLine",
+            dependencies: [
+                "Rota",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The shipped command: admin and worker, nothing else.
         .executableTarget(
             name: "rota",
             dependencies: [
                 "Rota",
+                "RotaCommandLine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The worker of the examples (the demo and docker-compose.yml run it).
+        .executableTarget(
+            name: "rota-examples",
+            dependencies: [
+                "Rota",
+                "RotaCommandLine",
                 "RotaExamples",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The benchmark behind `make bench`; it measures `rota worker` processes.
+        .executableTarget(
+            name: "rota-bench",
+            dependencies: [
+                "Rota",
+                "RotaCommandLine",
                 "RotaChildProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
             name: "RotaExamples",
             dependencies: ["Rota", .product(name: "Logging", package: "swift-log")]
         ),
-        // Child processes for `rota bench` and the multi-process tests (not a product).
+        // Child processes for rota-bench and the multi-process tests (not a product).
         .target(name: "RotaChildProcess"),
         // What the test targets share: the test database, waiting, in-process workers.
         .target(
@@ -58,6 +90,16 @@ let package = Package(
             name: "RotaExamplesTests",
             dependencies: [
                 "RotaExamples",
+                "Rota",
+                "RotaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // README.md's Swift snippets, compiled as written (scripts/readme-snippets.py).
+        .testTarget(
+            name: "RotaReadmeTests",
+            dependencies: [
                 "Rota",
                 "RotaTestSupport",
                 .product(name: "Logging", package: "swift-log"),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: builds the release binary and runs `rota bench` against the project-local
-# PostgreSQL (or the server of $DATABASE_URL). Arguments go to `rota bench`, e.g.
+# `make bench`: builds the release binaries and runs `rota-bench` (which measures `rota worker`
+# processes) against the project-local PostgreSQL (or the server of $DATABASE_URL). Arguments
+# go to `rota-bench`, e.g.
 #
 #   scripts/bench.sh                 the full table (about 5 minutes)
 #   scripts/bench.sh --json          the same as JSON
@@ -13,6 +14,6 @@ cd "$ROOT"
 
 SCRATCH="${ROTA_BENCH_SCRATCH:-.build}"
 swift build -c release --scratch-path "$SCRATCH" --product rota >&2
+swift build -c release --scratch-path "$SCRATCH" --product rota-bench >&2
 server="$(server_url)"
-export ROTA_SQL_DIR="$ROOT/sql"
-exec "$SCRATCH/release/rota" bench --database-url "$server" "$@"
+exec "$SCRATCH/release/rota-bench" --rota "$SCRATCH/release/rota" --database-url "$server" "$@"

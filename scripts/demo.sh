@@ -3,8 +3,8 @@
 # (examples/monthly-reports, examples/storage-cleanup) on accelerated schedules for about
 # a minute, then the demo checks that every fire ran exactly once and all work got done.
 #
-# Steps: database -> build `rota` -> install the schema -> example tables, seed data and
-# temporary files -> 3 `rota worker --examples` processes (each applies the definitions:
+# Steps: database -> build `rota` and `rota-examples` -> install the schema -> example tables,
+# seed data and temporary files -> 3 `rota-examples worker` processes (each applies the definitions:
 # reports every 10 s, cleanup every 15 s) -> progress every 5 s -> pause the schedules, let
 # the queues drain, SIGTERM the workers -> summary and checks (exit status 1 if one fails).
 #
@@ -12,7 +12,8 @@
 #   DATABASE_URL        a server to use instead of the project-local one (scripts/db.sh)
 #   ROTA_DEMO_DB        the database the demo (re)creates on that server (default rota_demo)
 #   ROTA_DEMO_SECONDS   how long the replicas run before the drain (default 60)
-#   ROTA_BIN            a built `rota` to use instead of building one
+#   ROTA_BIN            a built `rota` to use instead of building one (with ROTA_EXAMPLES_BIN)
+#   ROTA_EXAMPLES_BIN   a built `rota-examples` to use instead of building one
 #   ROTA_DEMO_BUILD     debug (default) or release
 #
 # Everything the demo starts is stopped when it exits, except the database: `make db-stop`.
@@ -75,26 +76,26 @@ sql_value() { psql -X -qAt -v ON_ERROR_STOP=1 -d "$DB_URL" -c "$1"; }
 
 # ---------------------------------------------------------------- build
 step "Build"
-if [ -n "${ROTA_BIN:-}" ]; then
+if [ -n "${ROTA_BIN:-}" ] && [ -n "${ROTA_EXAMPLES_BIN:-}" ]; then
     ROTA="$ROTA_BIN"
-    note "using ROTA_BIN=$ROTA"
+    ROTA_EXAMPLES="$ROTA_EXAMPLES_BIN"
+    note "using ROTA_BIN=$ROTA and ROTA_EXAMPLES_BIN=$ROTA_EXAMPLES"
 else
     configuration="${ROTA_DEMO_BUILD:-debug}"
-    note "swift build -c $configuration --product rota (a few minutes the first time; log: .rota/demo/build.log)"
+    note "swift build -c $configuration --product rota, --product rota-examples (a few minutes the first time; log: .rota/demo/build.log)"
     mkdir -p "$DEMO_DIR"
-    if ! swift build -c "$configuration" --product rota >"$DEMO_DIR/build.log" 2>&1; then
+    if ! { swift build -c "$configuration" --product rota && swift build -c "$configuration" --product rota-examples; } \
+            >"$DEMO_DIR/build.log" 2>&1; then
         tail -n 30 "$DEMO_DIR/build.log" >&2
         echo "demo: the build failed (full log: .rota/demo/build.log)" >&2
         exit 1
     fi
     tail -n 1 "$DEMO_DIR/build.log" | sed 's/^/    /'
     ROTA="$ROOT/.build/$configuration/rota"
+    ROTA_EXAMPLES="$ROOT/.build/$configuration/rota-examples"
 fi
 [ -x "$ROTA" ] || { echo "demo: no rota binary at $ROTA" >&2; exit 1; }
-if ! "$ROTA" worker --help 2>/dev/null | grep -q -- '--examples'; then
-    echo "demo: $ROTA has no 'worker --examples' flag: RotaExamples is not wired into Sources/rota/WorkerCommand.swift" >&2
-    exit 1
-fi
+[ -x "$ROTA_EXAMPLES" ] || { echo "demo: no rota-examples binary at $ROTA_EXAMPLES" >&2; exit 1; }
 
 # ---------------------------------------------------------------- schema and data
 step "Schema and example data"
@@ -136,12 +137,12 @@ note "$STORAGE: $OLD_SEEDED old and $NEW_SEEDED new objects in $(ls "$STORAGE/tm
 # ---------------------------------------------------------------- replicas
 # --concurrency 2: each process runs at most 2 tasks per queue; the queue definitions cap
 # reports at 4 running and cleanup at 20 starts per second across all of them.
-step "Starting $REPLICAS replicas (rota worker --examples, accelerated schedules)"
+step "Starting $REPLICAS replicas (rota-examples worker, accelerated schedules)"
 mkdir -p "$DEMO_DIR"
 for i in $(seq 1 "$REPLICAS"); do
     DATABASE_URL="$DB_URL" ROTA_EXECUTOR_ID="replica-$i" ROTA_EXAMPLES_ACCELERATED=1 \
         ROTA_EXAMPLES_STORAGE_DIR="$STORAGE" \
-        "$ROTA" worker --queues reports,cleanup --concurrency 2 --examples --grace 10 \
+        "$ROTA_EXAMPLES" worker --queues reports,cleanup --concurrency 2 --grace 10 \
         >"$DEMO_DIR/replica-$i.log" 2>&1 &
     WORKER_PIDS+=($!)
     note "replica-$i: pid $!, log .rota/demo/replica-$i.log"

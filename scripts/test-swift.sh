@@ -8,7 +8,6 @@ cd "$ROOT"
 
 DATABASE_URL="$(fresh_db rota_test_swift)"
 export DATABASE_URL
-export ROTA_SQL_DIR="$ROOT/sql"
 # The multi-process tests run the built `rota` binary; the restart test may restart the
 # project-local cluster (only when DATABASE_URL points at it).
 export ROTA_BINARY="$ROOT/.build/debug/rota"

@@ -1,16 +1,32 @@
--- Installs or upgrades the rota schema; safe to run twice and from two processes at once.
+-- Installs or upgrades the rota schema; safe to run twice and from several processes at once.
 --   psql -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -f sql/install.sql
 -- The Swift migrator (`rota migrate`) reads this same file: `\ir FILE` lines include a
--- migration, other backslash lines are psql settings, everything else is SQL.
+-- file (relative to the including one), other backslash lines are psql settings,
+-- everything else is SQL. Layout and how to change things: docs/sql-layout.md.
 \set ON_ERROR_STOP 1
 \set QUIET 1
 \o /dev/null
 SET client_min_messages = warning;
 BEGIN;
-\ir migrations/0000_bootstrap.sql
-SELECT rota._require_schema_at_most(4);
+\ir bootstrap.sql
+SELECT rota._require_schema_at_most(6);
+-- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
 \ir migrations/0003_schedules.sql
 \ir migrations/0004_apply.sql
+\ir migrations/0006_bounds.sql
+-- Code: one file per concept, in this order (a file may use the ones above it), each
+-- applied again whenever its text changed.
+\ir code/00_checks.sql
+\ir code/10_queues.sql
+\ir code/20_enqueue.sql
+\ir code/30_claim.sql
+\ir code/40_complete_fail.sql
+\ir code/50_steps.sql
+\ir code/60_executors_reap.sql
+\ir code/70_cron.sql
+\ir code/80_schedules.sql
+\ir code/90_apply.sql
+\ir code/95_views.sql
 COMMIT;

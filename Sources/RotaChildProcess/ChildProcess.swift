@@ -1,6 +1,6 @@
 import Foundation
 
-/// A child process of the tests and of `rota bench`: started with `posix_spawnp`, its
+/// A child process of the tests and of `rota-bench`: started with `posix_spawnp`, its
 /// standard output and error written to a log file, reaped by polling `waitpid(WNOHANG)`
 /// (Foundation's `Process.waitUntilExit` can hang inside async code).
 public final class ChildProcess: @unchecked Sendable {

@@ -6,7 +6,7 @@ import Rota
 /// (``StorageCleanup``), each a schedule whose task fans out one child task per unit of work.
 ///
 /// A worker runs them with ``register(into:client:store:)`` and applies their queues and
-/// schedules with ``definitions(accelerated:)``; `rota worker --examples` does both through
+/// schedules with ``definitions(accelerated:)``; `rota-examples worker` does both through
 /// ``prepareWorker(connectionString:environment:handlers:queues:logger:)``.
 public enum RotaExamples {
     /// The version of the examples' definitions documents.
@@ -39,11 +39,11 @@ public enum RotaExamples {
                 .init(name: "monthly-reports", cron: accelerated ? "*/10 * * * * *" : "0 3 1 * *",
                       queue: MonthlyReports.queue, task: MonthlyReports.fanOutTask,
                       payload: accelerated ? ["months": 3, "simulate_work_ms": 200] : ["months": 1],
-                      timezone: "UTC", catchUp: "latest"),
+                      timezone: "UTC", catchUp: .latest),
                 .init(name: "storage-cleanup", cron: accelerated ? "*/15 * * * * *" : "0 * * * *",
                       queue: StorageCleanup.queue, task: StorageCleanup.scanTask,
                       payload: ["root": .string(StorageCleanup.defaultRoot), "max_age_seconds": 3600],
-                      timezone: "UTC", catchUp: "latest"),
+                      timezone: "UTC", catchUp: .latest),
             ])
     }
 
@@ -86,7 +86,7 @@ public enum RotaExamples {
         }
     }
 
-    /// What `rota worker --examples` does before it starts: creates the reports tables when
+    /// What `rota-examples worker` does before it starts: creates the reports tables when
     /// missing (``MonthlyReports/installSchema(connectionString:logger:)``), applies the
     /// examples' definitions, registers their handlers and adds their queues to the worker's.
     ///

@@ -56,11 +56,15 @@ struct ExamplesFixture {
             [tenant, amount, instant])
     }
 
-    /// Enqueues a parent task the way a schedule fire does and returns its id.
+    /// Enqueues a parent task the way a schedule fire does (through the scheduler's own
+    /// path: users may not enqueue `schedule:` keys) and returns its id.
     func enqueueFire(queue: String, task: String, schedule: String, at instant: String) async throws -> Int64 {
-        try await client.enqueue(queue: queue, task: task,
-                                 payloadJSON: PostgresJSON(text: #"{"schedule": "\#(schedule)", "scheduled_at": "\#(instant)"}"#),
-                                 options: EnqueueOptions(key: "schedule:\(schedule):\(instant)"))
+        try await client.query(
+            """
+            SELECT rota._enqueue('rota.fire_due', $1, $2,
+                                 ARRAY[jsonb_build_object('schedule', $3::text, 'scheduled_at', $4::text)],
+                                 ARRAY['schedule:' || $3 || ':' || $4], NULL, 0, NULL, NULL, NULL) AS id
+            """, [queue, task, schedule, instant])[0].decode("id")
     }
 
     func count(_ sql: String, _ parameters: [any PostgresBindable] = []) async throws -> Int {

@@ -11,7 +11,9 @@ final class FanOutTests: XCTestCase {
     func testChildKeysDeriveFromTheParentKeyOrId() async throws {
         let fixture = try await ExamplesFixture.make(for: self)
         let keyed = FanOut(client: fixture.client, parentID: 7, parentKey: "schedule:s:2026-11-01T00:00:00Z")
-        XCTAssertEqual(keyed.taskKey(for: "a"), "schedule:s:2026-11-01T00:00:00Z/a")
+        XCTAssertEqual(keyed.taskKey(for: "a"), "fire:s:2026-11-01T00:00:00Z/a", "schedule: keys are the scheduler's")
+        let userKeyed = FanOut(client: fixture.client, parentID: 7, parentKey: "import:42")
+        XCTAssertEqual(userKeyed.taskKey(for: "a"), "import:42/a")
         XCTAssertEqual(keyed.taskKey(for: "a", scope: .global), "a")
         let unkeyed = FanOut(client: fixture.client, parentID: 7, parentKey: nil)
         XCTAssertEqual(unkeyed.taskKey(for: "a"), "task:7/a")

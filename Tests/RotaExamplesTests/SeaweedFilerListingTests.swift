@@ -1,4 +1,5 @@
 import Foundation
+import Rota
 import RotaExamples
 import XCTest
 

@@ -89,7 +89,7 @@ final class StorageCleanupTests: XCTestCase {
         let rows = try await fixture.client.query(
             "SELECT key, payload->>'prefix' AS prefix, payload->>'cutoff' AS cutoff, parent_id FROM rota.tasks WHERE task = 'cleanup.prefix' ORDER BY key")
         XCTAssertEqual(try rows.map { try $0.decode("key", as: String.self) },
-                       ["tmp/exports/", "tmp/thumbnails/", "tmp/uploads/"].map { "schedule:storage-cleanup:\(fireAt)/\($0)" })
+                       ["tmp/exports/", "tmp/thumbnails/", "tmp/uploads/"].map { "fire:storage-cleanup:\(fireAt)/\($0)" })
         XCTAssertEqual(try Set(rows.map { try $0.decode("cutoff", as: String.self) }), ["2026-11-26T09:00:00Z"])
         XCTAssertEqual(try Set(rows.map { try $0.decode("parent_id", as: Int64.self) }), [parent])
 

@@ -156,21 +156,14 @@ final class ConnectionTests: XCTestCase {
         let client = RotaClient(connectionString: try await database())
         try await client.migrate()
         try await client.migrate()
-        let count = try await client.query("SELECT count(*) AS n FROM rota.migrations")[0].decode("n", as: Int.self)
+        let count = try await client.query("SELECT count(*) AS n FROM rota._migrations")[0].decode("n", as: Int.self)
         XCTAssertGreaterThanOrEqual(count, 1)
         await client.close()
     }
 
     func testScriptExpansionSkipsPsqlLines() throws {
-        let installer = try SQLInstaller.locate()
-        let script = try installer.script()
+        let script = RotaSchema.installScript
         XCTAssertFalse(script.split(separator: "\n").contains { $0.hasPrefix("\\") })
         XCTAssertTrue(script.contains("rota._migrate"))
-    }
-
-    func testScheduleKeyParsing() {
-        let date = TaskContext.scheduledAt(fromKey: "schedule:nightly:report:2026-11-26T00:00:00Z")
-        XCTAssertEqual(date?.timeIntervalSince1970, 1_795_651_200)
-        XCTAssertNil(TaskContext.scheduledAt(fromKey: "user-key"))
     }
 }

@@ -127,7 +127,7 @@ final class WorkerTests: XCTestCase {
             try await client.retry(taskID: rejected)
             try await waitUntil("the retried task failed again") {
                 let task = try await client.task(id: rejected)
-                return task?.attemptCount == 2 && task?.state == "failed"
+                return task?.attemptCount == 2 && task?.state == .failed
             }
         }
         await client.close()
@@ -230,9 +230,42 @@ final class WorkerTests: XCTestCase {
         print("shutdown with a 300 ms grace period took \(clock.now - shutdownStarted)")
         XCTAssertEqual(cancelled.all, [id])
         let task = try await client.task(id: id)
-        XCTAssertEqual(task?.state, "queued", "released back to the queue")
+        XCTAssertEqual(task?.state, .queued, "released back to the queue")
         XCTAssertEqual(task?.attempts.last?.outcome, "released")
         try await client.cancel(taskID: id)
+        await client.close()
+    }
+
+    /// A lease shortened with define_queue while the worker runs takes effect with the next
+    /// claim, also while a task claimed under the longer lease still runs: the heartbeat
+    /// follows the leases the claims return, not the one at start.
+    func testALeaseShortenedWhileTheWorkerRunsIsKeptByHeartbeats() async throws {
+        let url = try await database()
+        let client = RotaClient(connectionString: url)
+        try await client.defineQueue("w_lease_change", options: QueueOptions(lease: .seconds(30)))
+        let blocking = UntilCancelledHandler()
+        var handlers = RotaHandlers()
+        blocking.register("forever", in: &handlers)
+        handlers.register("three-seconds") { (_: EmptyPayload, _) in
+            try await Task.sleep(for: .milliseconds(3500))
+        }
+        try await withWorker(url: url, queues: ["w_lease_change": 2], handlers: handlers) { worker, _ in
+            let longLease = try await client.enqueue(queue: "w_lease_change", task: "forever")
+            try await waitUntil("the task under the 30 s lease runs") { blocking.started.count == 1 }
+            // From a heartbeat after that claim on, the heartbeat is paced by the 30 s lease.
+            try await waitUntil("a heartbeat after the 30 s claim", timeout: .seconds(30), every: .milliseconds(100)) {
+                try await client.query(
+                    """
+                    SELECT e.last_heartbeat_at > t.started_at AS beat FROM rota.executor_status e, rota.tasks t
+                    WHERE e.executor = $1 AND t.id = $2::bigint
+                    """, [worker.executorID, longLease])[0].decode("beat", as: Bool.self)
+            }
+            try await client.defineQueue("w_lease_change", options: QueueOptions(lease: .seconds(1)))
+            let id = try await client.enqueue(queue: "w_lease_change", task: "three-seconds")
+            try await assertNeverReaped(id, client: client)
+            try await client.cancel(taskID: longLease)
+            try await waitUntil("the 30 s task was cancelled") { try await client.state(of: longLease) == "cancelled" }
+        }
         await client.close()
     }
 
@@ -246,18 +279,23 @@ final class WorkerTests: XCTestCase {
         }
         try await withWorker(url: url, queues: ["w_lease": 1], handlers: handlers) { _, _ in
             let id = try await client.enqueue(queue: "w_lease", task: "three-seconds")
-            // Another process's reaper runs meanwhile too: the lease must never lapse.
-            var reaped = 0
-            try await waitUntil("the task succeeded", timeout: .seconds(15), every: .milliseconds(100)) {
-                reaped += try await client.query("SELECT rota.reap() AS n")[0].decode("n", as: Int.self)
-                return try await client.state(of: id) == "succeeded"
-            }
-            XCTAssertEqual(reaped, 0)
-            let task = try await client.task(id: id)
-            XCTAssertEqual(task?.attemptCount, 1)
-            XCTAssertEqual(task?.attempts.count, 0)
+            try await assertNeverReaped(id, client: client)
         }
         await client.close()
+    }
+
+    /// Waits until task `id` succeeded while another process's reaper runs meanwhile: its
+    /// lease must never lapse, so it succeeds in its first attempt.
+    private func assertNeverReaped(_ id: Int64, client: RotaClient, file: StaticString = #filePath, line: UInt = #line) async throws {
+        var reaped = 0
+        try await waitUntil("the task succeeded", timeout: .seconds(15), every: .milliseconds(100), file: file, line: line) {
+            reaped += try await client.query("SELECT rota.reap() AS n")[0].decode("n", as: Int.self)
+            return try await client.state(of: id) == "succeeded"
+        }
+        XCTAssertEqual(reaped, 0, file: file, line: line)
+        let task = try await client.task(id: id)
+        XCTAssertEqual(task?.attemptCount, 1, file: file, line: line)
+        XCTAssertEqual(task?.attempts.count, 0, file: file, line: line)
     }
 
     func testALostLeaseCancelsTheHandler() async throws {
@@ -281,7 +319,7 @@ final class WorkerTests: XCTestCase {
             let took = try await waitUntil("the handler was cancelled") { cancelled.count == 1 }
             print("lost lease → handler cancelled in \(took)")
             let task = try await client.task(id: id)
-            XCTAssertEqual(task?.state, "queued")
+            XCTAssertEqual(task?.state, .queued)
             XCTAssertEqual(task?.attempts.last?.outcome, "lease_expired")
             try await client.cancel(taskID: id)
         }

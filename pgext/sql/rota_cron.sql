@@ -33,7 +33,9 @@ SELECT rota.cron_next_c('30 2 * * *', '2026-10-25 00:30:00+00', 'Europe/Berlin')
 SELECT rota.cron_next_c('*/15 * * * *', '2026-11-01 05:45:00+00', 'America/New_York'); -- second pass skipped
 SELECT rota.cron_next_c('0 12 * * *', '2026-01-01 00:00:00+00', 'Asia/Kolkata');
 SELECT rota.cron_next_c('15 2 * * *', '2026-10-03 12:00:00+00', 'Australia/Lord_Howe'); -- 30-min gap
-SELECT rota.cron_next_c('0 0 * * *', '2026-01-01 00:00:00+00', 'europe/berlin');
+-- zones: IANA names of pg_timezone_names, spelled as there (also the legacy ones with digits)
+SELECT z, rota.cron_next_c('0 0 * * *', '2026-01-01 00:00:00+00', z)
+  FROM unnest(ARRAY['EST5EDT', 'GMT0', 'GMT-0', 'Etc/GMT+5', 'Etc/GMT-14', 'posix/Europe/Berlin', 'GMT', 'UTC', 'NZ-CHAT']) z;
 -- out of range instants
 SELECT rota.cron_next_c('* * * * *', 'infinity'), rota.cron_next_c('* * * * *', '-infinity');
 -- invalid expressions (RO012) and zones (RO013)
@@ -62,5 +64,22 @@ SELECT rota.cron_next_c('0 0 30 2 *', '2026-01-01');
 SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'Mars/Base');
 SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', '+02:00');
 SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'CEST');
+-- POSIX-style specs, names that are no zone, other spellings and leap-second zones (RO013)
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'FOO+167BAR-167');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'UTC+5');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'EST5');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', '<+03>-3');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'localtime');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'posixrules');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'Factory');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'posix/Factory');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'europe/berlin');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'utc');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', 'right/UTC');
+-- long values: 256 bytes is the limit of an expression; echoes are cut to 64 characters
+SELECT rota.cron_next_c(repeat('0,', 123) || '0  * * * *', '2026-01-01 00:00:30+00');
+SELECT rota.cron_next_c(repeat('0,', 123) || '0   * * * *', '2026-01-01');
+SELECT rota.cron_next_c(repeat('é', 150) || ' * * * *', '2026-01-01');
+SELECT rota.cron_next_c('0 0 * * *', '2026-01-01', repeat('Europe/', 10) || 'Berlin');
 -- NULL in, NULL out
 SELECT rota.cron_next_c(NULL, '2026-01-01') IS NULL AS n1, rota.cron_next_c('* * * * *', NULL) IS NULL AS n2;

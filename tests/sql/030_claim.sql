@@ -68,15 +68,15 @@ SELECT rota.enqueue_many('lim', 'job', array_fill('{}'::jsonb, ARRAY[5]));
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'])), 1::bigint, 'first claim under concurrency 2');
 SELECT is((SELECT count(*) FROM rota.claim('w2', ARRAY['lim'], 5)), 1::bigint, 'second claim takes the last slot only');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 0::bigint, 'the K+1th claim gets nothing');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'lim' AND task_id IS NOT NULL), 2::bigint, 'both slots in use');
-SELECT is((SELECT count(*) FROM rota.tasks t JOIN rota.queue_slots s ON s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'lim' AND task_id IS NOT NULL), 2::bigint, 'both slots in use');
+SELECT is((SELECT count(*) FROM rota.tasks t JOIN rota._queue_slots s ON s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id
            WHERE t.queue = 'lim' AND t.state = 'running'), 2::bigint, 'each running task holds its own slot');
 SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1), 'complete one');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 1::bigint, 'a freed slot lets one more start');
 SELECT lives_ok($$SELECT rota.define_queue('lim', concurrency => 3)$$, 'raise the limit');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 1::bigint, 'the raised limit applies at once');
 SELECT lives_ok($$SELECT rota.define_queue('lim', concurrency => 1)$$, 'lower the limit under the running count');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'lim'), 3::bigint, 'busy slots above the limit stay until freed');
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'lim'), 3::bigint, 'busy slots above the limit stay until freed');
 SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'lim' AND state = 'running'), 1), 'complete another');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['lim'], 5)), 0::bigint, 'still over the lowered limit: nothing starts');
 
@@ -91,7 +91,7 @@ SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['low'], 5)), 0::bigint,
           'low: busy slot 2 above K=1 counts: nothing starts');
 SELECT ok(rota.complete((SELECT id FROM rota.tasks WHERE queue = 'low' AND state = 'running' AND slot = 2), 1),
           'low: the task above the limit completes');
-SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'low'), ARRAY[1],
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE queue = 'low'), ARRAY[1],
           'low: its slot row went with it');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['low'], 5)), 1::bigint, 'low: one start under K=1');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'low' AND state = 'running'), 1::bigint, 'low: one running');
@@ -104,10 +104,10 @@ SELECT is((SELECT count(*) FROM rota.claim('w3', ARRAY['shrink'], 3)), 3::bigint
 SELECT rota.define_queue('shrink', concurrency => 1);
 SELECT is(rota.fail((SELECT id FROM rota.tasks WHERE queue = 'shrink' AND state = 'running' AND slot = 3), 1, 'boom'),
           'queued', 'shrink: the task in slot 3 (above K) fails');
-SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'shrink'), ARRAY[1, 2],
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE queue = 'shrink'), ARRAY[1, 2],
           'shrink: its slot row went with it');
 SELECT is(rota.stop_executor('w3'), 2, 'shrink: stop releases the other two');
-SELECT is((SELECT array_agg(coalesce(task_id, 0) ORDER BY slot) FROM rota.queue_slots WHERE queue = 'shrink'), ARRAY[0::bigint],
+SELECT is((SELECT array_agg(coalesce(task_id, 0) ORDER BY slot) FROM rota._queue_slots WHERE queue = 'shrink'), ARRAY[0::bigint],
           'shrink: only slot 1 is left, free');
 
 -- a limit introduced while tasks run: they take slots (above K when more run than K)
@@ -115,9 +115,9 @@ SELECT rota.define_queue('grow');
 SELECT rota.enqueue_many('grow', 'job', array_fill('{}'::jsonb, ARRAY[8]));
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 3)), 3::bigint, 'grow: three run without a limit');
 SELECT rota.define_queue('grow', concurrency => 2);
-SELECT is((SELECT count(*) FROM rota.tasks t JOIN rota.queue_slots s ON s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id
+SELECT is((SELECT count(*) FROM rota.tasks t JOIN rota._queue_slots s ON s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id
            WHERE t.queue = 'grow' AND t.state = 'running'), 3::bigint, 'grow: every running task holds a slot');
-SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'grow' AND over_limit), ARRAY[3],
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE queue = 'grow' AND over_limit), ARRAY[3],
           'grow: the third one above K=2');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 0::bigint, 'grow: nothing starts over the new limit');
 SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'), 1), 'grow: one completes');
@@ -128,18 +128,18 @@ SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'grow' AND state = 'run
 -- raising the limit: the new room is K minus what runs
 SELECT rota.define_queue('grow', concurrency => 3);
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 1::bigint, 'grow: raised to 3: one more');
-SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota.queue_slots WHERE queue = 'grow' AND task_id IS NOT NULL), ARRAY[1, 2, 3],
+SELECT is((SELECT array_agg(slot ORDER BY slot) FROM rota._queue_slots WHERE queue = 'grow' AND task_id IS NOT NULL), ARRAY[1, 2, 3],
           'grow: slots 1..3 busy, none above');
 
 -- removing the limit drops every slot row; running tasks still complete; a new limit
 -- gives them slots again
 SELECT rota.define_queue('grow');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'grow'), 0::bigint, 'grow: no limit, no slot rows');
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'grow'), 0::bigint, 'grow: no limit, no slot rows');
 SELECT ok(rota.complete((SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'),
                         (SELECT attempts FROM rota.tasks WHERE id = (SELECT min(id) FROM rota.tasks WHERE queue = 'grow' AND state = 'running'))),
           'grow: a task that held a removed slot completes');
 SELECT rota.define_queue('grow', concurrency => 1);
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'grow' AND task_id IS NOT NULL), 2::bigint,
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'grow' AND task_id IS NOT NULL), 2::bigint,
           'grow: the two still running hold slots again');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['grow'], 5)), 0::bigint, 'grow: nothing starts over K=1');
 
@@ -149,17 +149,17 @@ SELECT rota.enqueue_many('rate', 'job', array_fill('{}'::jsonb, ARRAY[10]));
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['rate'], 2)), 2::bigint, 'two starts');
 SELECT is((SELECT count(*) FROM rota.claim('w2', ARRAY['rate'], 5)), 1::bigint, 'the third start uses the last token');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['rate'], 5)), 0::bigint, 'no fourth start within the period');
-SELECT is((SELECT count(*) FROM rota.queue_rate_tokens WHERE queue = 'rate' AND used_at = now()), 3::bigint, 'three tokens stamped');
-UPDATE rota.queue_rate_tokens SET used_at = now() - interval '1 hour' WHERE queue = 'rate' AND token = 2;
+SELECT is((SELECT count(*) FROM rota._queue_rate_tokens WHERE queue = 'rate' AND used_at = now()), 3::bigint, 'three tokens stamped');
+UPDATE rota._queue_rate_tokens SET used_at = now() - interval '1 hour' WHERE queue = 'rate' AND token = 2;
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['rate'], 5)), 1::bigint, 'a token unused for a whole period allows one start');
-UPDATE rota.queue_rate_tokens SET used_at = now() - interval '59 minutes' WHERE queue = 'rate';
+UPDATE rota._queue_rate_tokens SET used_at = now() - interval '59 minutes' WHERE queue = 'rate';
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['rate'], 5)), 0::bigint, 'tokens used less than a period ago do not');
 
 -- rate limit and concurrency together: the tighter wins, tokens only for real starts
 SELECT rota.define_queue('both', concurrency => 5, rate_limit => 2, rate_period => '1 hour');
 SELECT rota.enqueue('both', 'only-one');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['both'], 5)), 1::bigint, 'one task, one start');
-SELECT is((SELECT count(*) FROM rota.queue_rate_tokens WHERE queue = 'both' AND used_at = now()), 1::bigint,
+SELECT is((SELECT count(*) FROM rota._queue_rate_tokens WHERE queue = 'both' AND used_at = now()), 1::bigint,
           'only one token spent for one start');
 
 -- key limit: at most L running tasks per concurrency key
@@ -176,7 +176,7 @@ SELECT is((SELECT concurrency_key FROM rota.claim('w2', ARRAY['keyed'], 10)), 'c
 SELECT rota.define_queue('keyed', concurrency_key_limit => 2);
 SELECT rota.enqueue('keyed', 'k', concurrency_key => 'cust-1');
 SELECT is((SELECT count(*) FROM rota.claim('w2', ARRAY['keyed'], 10)), 1::bigint, 'a raised key limit adds key slots on demand');
-SELECT is((SELECT count(*) FROM rota.key_slots WHERE queue = 'keyed' AND concurrency_key = 'cust-1' AND task_id IS NOT NULL),
+SELECT is((SELECT count(*) FROM rota._key_slots WHERE queue = 'keyed' AND concurrency_key = 'cust-1' AND task_id IS NOT NULL),
           2::bigint, 'two cust-1 key slots in use');
 
 -- a lowered key limit: busy key slots above it count against it (3 running, limit 3 -> 1)
@@ -194,7 +194,7 @@ SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 0::bigin
 SELECT rota.complete((SELECT id FROM rota.tasks WHERE queue = 'keylow' AND state = 'running' AND key_slot = 2), 1);
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['keylow'], 10)), 1::bigint,
           'once all above the limit ended, exactly one starts');
-SELECT is((SELECT array_agg(slot) FROM rota.key_slots WHERE queue = 'keylow' AND task_id IS NOT NULL), ARRAY[1],
+SELECT is((SELECT array_agg(slot) FROM rota._key_slots WHERE queue = 'keylow' AND task_id IS NOT NULL), ARRAY[1],
           'in key slot 1');
 
 SELECT * FROM finish();

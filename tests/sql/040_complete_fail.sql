@@ -21,7 +21,7 @@ CREATE TEMP TABLE t1 AS SELECT id FROM rota.tasks WHERE key = 'c1';
 SELECT is(rota.complete((SELECT id FROM t1), 1, '{"sent": true}'), true, 'complete under the current attempt');
 SELECT results_eq($$SELECT state, result, finished_at = now(), lease_expires_at, slot IS NOT NULL FROM rota.tasks WHERE key = 'c1'$$,
                   $$VALUES ('succeeded', '{"sent": true}'::jsonb, true, NULL::timestamptz, true)$$, 'succeeded with its result');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'q' AND task_id IS NOT NULL), 0::bigint, 'its slot is free');
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'q' AND task_id IS NOT NULL), 0::bigint, 'its slot is free');
 SELECT is((SELECT count(*) FROM rota.task_attempts), 0::bigint, 'success writes no attempt row');
 CREATE TEMP TABLE before AS SELECT pg_temp.row_of((SELECT id FROM t1)) AS r;
 SELECT is(rota.complete((SELECT id FROM t1), 1, '{"again": true}'), false, 'a second complete is fenced off');
@@ -75,7 +75,7 @@ SELECT results_eq($$SELECT attempt, executor, outcome, error, started_at IS NOT 
                     FROM rota.task_attempts WHERE task_id = (SELECT id FROM t3) ORDER BY attempt$$,
                   $$VALUES (1, 'w1', 'failed', 'boom 1', true, true), (2, 'w1', 'failed', 'boom 2', true, true),
                            (3, 'w1', 'failed', 'boom 3', true, true)$$, 'every attempt is recorded');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'q' AND task_id IS NOT NULL), 0::bigint, 'no slot held after failures');
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'q' AND task_id IS NOT NULL), 0::bigint, 'no slot held after failures');
 
 -- backoff is capped for large attempt numbers
 SELECT rota.define_queue('capped', max_attempts => 100, backoff_base => '1 second', backoff_max => '5 minutes');
@@ -128,7 +128,7 @@ SELECT results_eq(format('SELECT id, state FROM rota.fail_many(ARRAY[%s, %s], AR
                          (SELECT id FROM b WHERE key = 'b6'), 'failed'),
                   'fail_many returns each new state');
 SELECT is((SELECT count(*) FROM rota.task_attempts WHERE task_id IN (SELECT id FROM b) AND outcome = 'failed'), 2::bigint, 'fail_many recorded both attempts');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE queue = 'q' AND task_id IS NOT NULL), 0::bigint, 'all slots free again');
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE queue = 'q' AND task_id IS NOT NULL), 0::bigint, 'all slots free again');
 
 SELECT * FROM finish();
 ROLLBACK;

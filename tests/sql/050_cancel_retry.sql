@@ -21,7 +21,7 @@ SELECT is((SELECT array_agg(x) FROM rota.heartbeat('w1') AS x), ARRAY[(SELECT id
           'the heartbeat returns the task to abort');
 SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'running'), 1), true, 'its completion is accepted');
 SELECT is((SELECT state FROM rota.tasks WHERE key = 'running'), 'cancelled', '... and lands as cancelled');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE task_id IS NOT NULL), 0::bigint, 'its slot is free');
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE task_id IS NOT NULL), 0::bigint, 'its slot is free');
 
 SELECT rota.enqueue('q', 'c', key => 'running2');
 SELECT rota.claim('w1', ARRAY['q']);

@@ -41,7 +41,7 @@ SELECT results_eq($$SELECT state, lease_expires_at, attempts, run_at > now(), ru
                   $$VALUES ('queued', NULL::timestamptz, 1, true, true)$$, 'queued again after a backoff');
 SELECT results_eq($$SELECT attempt, executor, outcome, error FROM rota.task_attempts WHERE task_id = (SELECT id FROM rota.tasks WHERE key = 'h3')$$,
                   $$VALUES (1, 'w2', 'lease_expired', 'lease expired (executor w2)')$$, 'the lost attempt is recorded');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE task_id = (SELECT id FROM rota.tasks WHERE key = 'h3')), 0::bigint, 'its slot is freed');
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE task_id = (SELECT id FROM rota.tasks WHERE key = 'h3')), 0::bigint, 'its slot is freed');
 SELECT is(rota.complete((SELECT id FROM rota.tasks WHERE key = 'h3'), 1), false, 'the dead executor''s late completion is fenced off');
 SELECT is(rota.reap(), 0, 'a second reap finds nothing');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE state = 'running'), 2::bigint, 'leases that were renewed are not reaped');
@@ -72,7 +72,7 @@ SELECT results_eq($$SELECT state, attempts, attempts_refunded, run_at = now(), l
                   $$VALUES ('queued', 1, 1, true, NULL::timestamptz), ('queued', 1, 1, true, NULL::timestamptz), ('queued', 1, 1, true, NULL::timestamptz)$$,
                   'queued at once, the attempt refunded');
 SELECT is((SELECT count(*) FROM rota.task_attempts WHERE outcome = 'released' AND executor = 'w1'), 3::bigint, 'released attempts recorded');
-SELECT is((SELECT count(*) FROM rota.queue_slots WHERE task_id IS NOT NULL) + (SELECT count(*) FROM rota.key_slots WHERE task_id IS NOT NULL),
+SELECT is((SELECT count(*) FROM rota._queue_slots WHERE task_id IS NOT NULL) + (SELECT count(*) FROM rota._key_slots WHERE task_id IS NOT NULL),
           0::bigint, 'slots and key slots freed');
 SELECT isnt((SELECT stopped_at FROM rota.executors WHERE id = 'w1'), NULL, 'w1 is stopped');
 SELECT is((SELECT attempt FROM rota.claim('w2', ARRAY['k'])), 2, 'the next claim is attempt 2 (fence moves on)');

@@ -67,12 +67,12 @@ SELECT rota.define_queue('kq', concurrency_key_limit => 2);
 SELECT rota.register_executor('w2');
 SELECT rota.enqueue('kq', 'j', concurrency_key => 'x', key => 'kx');
 SELECT rota.claim('w2', ARRAY['kq']);
-SELECT is((SELECT count(*) FROM rota.key_slots WHERE queue = 'kq'), 2::bigint, 'key slots created on first use');
+SELECT is((SELECT count(*) FROM rota._key_slots WHERE queue = 'kq'), 2::bigint, 'key slots created on first use');
 SELECT rota.prune();
-SELECT is((SELECT count(*) FROM rota.key_slots WHERE queue = 'kq'), 2::bigint, 'a busy key keeps its slots');
+SELECT is((SELECT count(*) FROM rota._key_slots WHERE queue = 'kq'), 2::bigint, 'a busy key keeps its slots');
 SELECT rota.complete((SELECT id FROM rota.tasks WHERE key = 'kx'), 1);
 SELECT rota.prune();
-SELECT is((SELECT count(*) FROM rota.key_slots WHERE queue = 'kq'), 0::bigint, 'an idle key''s slots are pruned');
+SELECT is((SELECT count(*) FROM rota._key_slots WHERE queue = 'kq'), 0::bigint, 'an idle key''s slots are pruned');
 
 -- steps
 SELECT rota.enqueue('kq', 's', key => 'steps');

@@ -16,9 +16,9 @@ CREATE FUNCTION pg_temp.fingerprint() RETURNS text LANGUAGE sql AS $$
         (SELECT string_agg(row(a.*)::text, ',' ORDER BY a.task_id, a.attempt) FROM rota.task_attempts a),
         (SELECT string_agg(row(s.*)::text, ',' ORDER BY s.task_id, s.name) FROM rota.task_steps s),
         (SELECT string_agg(row(e.*)::text, ',' ORDER BY e.id) FROM rota.executors e),
-        (SELECT string_agg(row(s.*)::text, ',' ORDER BY s.queue, s.slot) FROM rota.queue_slots s),
-        (SELECT string_agg(row(r.*)::text, ',' ORDER BY r.queue, r.token) FROM rota.queue_rate_tokens r),
-        (SELECT string_agg(row(k.*)::text, ',' ORDER BY k.queue, k.concurrency_key, k.slot) FROM rota.key_slots k)));
+        (SELECT string_agg(row(s.*)::text, ',' ORDER BY s.queue, s.slot) FROM rota._queue_slots s),
+        (SELECT string_agg(row(r.*)::text, ',' ORDER BY r.queue, r.token) FROM rota._queue_rate_tokens r),
+        (SELECT string_agg(row(k.*)::text, ',' ORDER BY k.queue, k.concurrency_key, k.slot) FROM rota._key_slots k)));
 $$;
 CREATE TEMP TABLE fp AS SELECT pg_temp.fingerprint() AS before;
 
@@ -29,7 +29,7 @@ SELECT throws_ok($s$SELECT rota.define_queue(NULL)$s$,
                  'RO010', $m$rota.define_queue: name must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got NULL)$m$,
                  $d$define_queue name null$d$);
 SELECT throws_ok($s$SELECT rota.define_queue(repeat('x', 129))$s$,
-                 'RO010', $m$rota.define_queue: name must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx')$m$,
+                 'RO010', $m$rota.define_queue: name must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got 'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx...)$m$,
                  $d$define_queue name long$d$);
 SELECT throws_ok($s$SELECT rota.define_queue('-q')$s$,
                  'RO010', $m$rota.define_queue: name must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got '-q')$m$,
@@ -110,7 +110,7 @@ SELECT throws_ok($s$SELECT rota.enqueue('q', 'job', key => '')$s$,
                  'RO010', $m$rota.enqueue: key must be 1 to 512 characters (got '')$m$,
                  $d$enqueue empty key$d$);
 SELECT throws_ok($s$SELECT rota.enqueue('q', 'job', key => repeat('k', 513))$s$,
-                 'RO010', $m$rota.enqueue: key must be 1 to 512 characters (got 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk')$m$,
+                 'RO010', $m$rota.enqueue: key must be 1 to 512 characters (got 'kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...)$m$,
                  $d$enqueue long key$d$);
 SELECT throws_ok($s$SELECT rota.enqueue('q', 'job', concurrency_key => '')$s$,
                  'RO010', $m$rota.enqueue: concurrency_key must be 1 to 512 characters (got '')$m$,
@@ -197,7 +197,7 @@ SELECT throws_ok(replace($s$SELECT rota.fail(:id, 0, 'e')$s$, ':id', (SELECT id 
                  'RO021', replace($m$rota.fail: attempt 0 of task 1 was never claimed (it has 1 attempts)$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$fail attempt 0$d$);
 SELECT throws_ok(replace($s$SELECT rota.fail(:id, 1, 'e', retry_in => '-1 second')$s$, ':id', (SELECT id FROM t0)::text),
-                 'RO010', $m$rota.fail: retry_in must be >= 0 (got -00:00:01)$m$,
+                 'RO010', $m$rota.fail: retry_in must be between 0 and 30 days (got -00:00:01)$m$,
                  $d$fail negative retry_in$d$);
 SELECT throws_ok(replace($s$SELECT rota.fail_many(ARRAY[:id], ARRAY[1], ARRAY['a', 'b'])$s$, ':id', (SELECT id FROM t0)::text),
                  'RO010', $m$rota.fail_many: errors must have as many elements as ids (1) (got 2)$m$,
@@ -254,16 +254,16 @@ SELECT throws_ok($s$SELECT rota.register_executor(NULL)$s$,
                  'RO010', $m$rota.register_executor: executor must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got NULL)$m$,
                  $d$register null$d$);
 SELECT throws_ok($s$SELECT rota.register_executor('w9', ARRAY['ok', 'not ok'])$s$,
-                 'RO010', $m$rota.register_executor: queues must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got 'not ok')$m$,
+                 'RO010', $m$rota.register_executor: queues[2] must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got 'not ok')$m$,
                  $d$register bad queue$d$);
 SELECT throws_ok($s$SELECT rota.register_executor('w9', pid => 0)$s$,
                  'RO010', $m$rota.register_executor: pid must be > 0 (got 0)$m$,
                  $d$register bad pid$d$);
 SELECT throws_ok($s$SELECT rota.register_executor('w9', meta => '[1, 2]')$s$,
-                 'RO010', $m$rota.register_executor: meta must be a JSON object (got [1, 2])$m$,
+                 'RO010', $m$rota.register_executor: meta must be a JSON object (got a JSON array)$m$,
                  $d$register bad meta$d$);
 SELECT throws_ok($s$SELECT rota.register_executor('w9', host => repeat('h', 300))$s$,
-                 'RO010', $m$rota.register_executor: host must be at most 255 characters (got hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh...)$m$,
+                 'RO010', $m$rota.register_executor: host must be at most 255 characters (got 'hhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhhh...)$m$,
                  $d$register long host$d$);
 SELECT throws_ok($s$SELECT rota.heartbeat('nobody')$s$,
                  'RO004', $m$rota.heartbeat: unknown executor 'nobody'$m$,

@@ -1,7 +1,7 @@
 -- Schedules: define/pause/resume/drop/trigger, fire_due's exactly-once claim, catch-up
 -- policies, persisted next_fire_at, schedule_status, and every bad input.
 BEGIN;
-SELECT plan(62);
+SELECT plan(64);
 
 SELECT has_table('rota', 'schedules', 'table rota.schedules');
 SELECT has_table('rota', 'schedule_fires', 'table rota.schedule_fires');
@@ -128,9 +128,9 @@ SELECT throws_ok($$SELECT rota.define_schedule('bad name!', '* * * * *', 'sched_
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', catch_up => 'sometimes')$$,
                  'RO010', 'rota.define_schedule: catch_up must be none, latest or all (got "sometimes")', 'bad catch_up');
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', catch_up_max => 0)$$,
-                 'RO010', 'rota.define_schedule: catch_up_max must be >= 1 (got 0)', 'catch_up_max must be positive');
+                 'RO010', 'rota.define_schedule: catch_up_max must be between 1 and 1000 (got 0)', 'catch_up_max must be positive');
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', '[1, 2]')$$,
-                 'RO010', 'rota.define_schedule: payload must be a JSON object (got [1, 2])', 'payload must be an object');
+                 'RO010', 'rota.define_schedule: payload must be a JSON object (got a JSON array)', 'payload must be an object');
 SELECT throws_ok($$SELECT rota.define_schedule('bad', '* * * * *', 'sched_q', 'tick', timezone => '')$$,
                  'RO013', 'rota.define_schedule: timezone must not be empty', 'empty time zone');
 SELECT is((SELECT count(*) FROM rota.schedules WHERE name = 'bad'), 0::bigint, 'no bad schedule was written');
@@ -153,7 +153,20 @@ SELECT throws_ok($$SELECT rota.drop_schedule('nope')$$, 'RO003', 'rota.drop_sche
 SELECT throws_ok($$SELECT rota.pause_schedule('nope')$$, 'RO003', 'rota.pause_schedule: unknown schedule "nope"', 'pause unknown');
 SELECT throws_ok($$SELECT rota.resume_schedule('nope')$$, 'RO003', 'rota.resume_schedule: unknown schedule "nope"', 'resume unknown');
 SELECT throws_ok($$SELECT rota.trigger_schedule('nope')$$, 'RO003', 'rota.trigger_schedule: unknown schedule "nope"', 'trigger unknown');
-SELECT throws_ok($$SELECT * FROM rota.fire_due('')$$, 'RO010', 'rota.fire_due: executor must not be empty', 'fire_due needs an executor');
+SELECT throws_ok($$SELECT * FROM rota.fire_due('')$$, 'RO010', $m$rota.fire_due: executor must match ^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$ (got '')$m$, 'fire_due needs an executor');
+
+-- claim hands out a fire's scheduled time as its last column, scheduled_at (NULL for other tasks)
+SELECT rota.register_executor('sched-worker');
+SELECT rota.define_queue('sched_claim');
+SELECT rota.define_schedule('claimed', '0 0 * * *', 'sched_claim', 'tick');
+SELECT rota.trigger_schedule('claimed');
+SELECT rota.enqueue('sched_claim', 'plain', priority => 1);
+SELECT results_eq($$SELECT task, scheduled_at FROM rota.claim('sched-worker', ARRAY['sched_claim'], 2)$$,
+                  $$VALUES ('tick'::text, (SELECT fire_at FROM rota.schedule_fires WHERE schedule = 'claimed')),
+                           ('plain'::text, NULL::timestamptz)$$,
+                  'claim returns the fire time of a schedule''s task as scheduled_at, NULL for a plain task');
+SELECT is((SELECT proargnames[cardinality(proargnames)] FROM pg_proc WHERE oid = 'rota.claim(text, text[], integer)'::regprocedure),
+          'scheduled_at', 'scheduled_at is the last column of rota.claim');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,7 +1,7 @@
 -- rota.apply: definitions as code — idempotence, version ordering during a rolling
 -- deploy, disabling omitted schedules, and rejected documents that change nothing.
 BEGIN;
-SELECT plan(27);
+SELECT plan(28);
 
 SELECT has_function('rota', 'apply', ARRAY['jsonb'], 'function rota.apply(jsonb)');
 
@@ -65,13 +65,16 @@ SELECT throws_ok($$SELECT rota.apply('{"version": 3, "queues": []}')$$, 'RO040',
     'rota.apply: version: version 3 was already applied with different content; give changed definitions a higher version',
     'same version, other content');
 SELECT throws_ok($$SELECT rota.apply('{"queues": []}')$$, 'RO040',
-    'rota.apply: version: must be a whole number >= 1 (got nothing)', 'a version is required');
+    'rota.apply: version: must be a whole number between 1 and 2147483647 (got nothing)', 'a version is required');
 SELECT throws_ok($$SELECT rota.apply('{"version": 9, "queues": [{"name": "x9", "concurrency": "many"}]}')$$, 'RO040',
-    'rota.apply: queues[0]: invalid input syntax for type integer: "many"', 'a wrong type names its place');
+    'rota.apply: queues[0]: "concurrency" must be a JSON number (got string)', 'a wrong type names its place');
+SELECT throws_ok($$SELECT rota.apply('{"version": 9, "queues": [{"name": "x9", "concurrency": 1.5}]}')$$, 'RO040',
+    'rota.apply: queues[0]: invalid input syntax for type integer: "1.5"', 'a number that is no integer names its place');
 SELECT throws_ok($$SELECT rota.apply('{"version": 9, "queues": [{"name": "x9", "concurency": 3}]}')$$, 'RO040',
     NULL, 'a misspelt key is rejected');
 SELECT throws_ok($$SELECT rota.apply('{"version": 9, "queues": [{"name": "x9"}], "schedules": [{"name": "s9", "cron": "* * *", "queue": "x9", "task": "t"}]}')$$,
-    'RO012', NULL, 'an invalid cron inside a document is RO012');
+    'RO040', 'rota.apply: schedules[0]: rota.validate_cron: invalid cron expression "* * *": expected 5 or 6 fields, found 3',
+    'an invalid cron inside a document is RO040 naming its place and the define error');
 SELECT throws_ok($$SELECT rota.apply('{"version": 9, "queues": [{"name": "x9"}, {"name": "x9"}]}')$$, 'RO040',
     'rota.apply: queues[1]: queue "x9" is defined twice', 'duplicate names');
 SELECT is((SELECT count(*) FROM rota.queues WHERE name = 'x9') + (SELECT version FROM rota.definitions), 3::bigint,

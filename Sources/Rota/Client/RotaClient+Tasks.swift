@@ -21,11 +21,7 @@ extension RotaClient {
     @discardableResult
     public func enqueue(queue: String, task: String, payloadJSON: PostgresJSON,
                         options: EnqueueOptions = EnqueueOptions()) async throws -> Int64 {
-        let rows = try await query(
-            "SELECT rota.enqueue($1, $2, $3::jsonb, $4, $5::timestamptz, $6::int, $7::int, $8, $9::bigint) AS id",
-            [queue, task, payloadJSON, options.key, options.runAt, options.priority, options.maxAttempts,
-             options.concurrencyKey, options.parentID])
-        return try rows[0].decode("id")
+        try await statements.enqueue(queue: queue, task: task, payload: payloadJSON, options: options)
     }
 
     /// Enqueues one task per payload in one statement and returns their ids in input order.
@@ -43,52 +39,36 @@ extension RotaClient {
     @discardableResult
     public func enqueueMany(queue: String, task: String, payloadsJSON: [PostgresJSON], keys: [String?]? = nil,
                             options: EnqueueOptions = EnqueueOptions()) async throws -> [Int64] {
-        let rows = try await query(
-            """
-            SELECT id FROM rota.enqueue_many($1, $2, $3::jsonb[], $4::text[], $5::timestamptz, $6::int, $7::int,
-                                             $8, $9::bigint) AS id
-            """,
-            [queue, task, payloadsJSON, keys, options.runAt, options.priority, options.maxAttempts,
-             options.concurrencyKey, options.parentID])
-        return try rows.map { try $0.decode(at: 0, as: Int64.self) }
+        try await statements.enqueueMany(queue: queue, task: task, payloads: payloadsJSON, keys: keys, options: options)
     }
 
     /// Cancels a task: `cancelled` when it was queued, `cancelling` when it is running (its
     /// executor aborts the handler at its next heartbeat), else the final state it already had.
     @discardableResult
     public func cancel(taskID: Int64) async throws -> String {
-        try await query("SELECT rota.cancel($1::bigint) AS state", [taskID])[0].decode("state")
+        try await statements.cancel(taskID: taskID)
     }
 
     /// Puts a failed or cancelled task back in its queue with a fresh attempt budget.
     public func retry(taskID: Int64) async throws {
-        try await query("SELECT rota.retry($1::bigint)", [taskID])
+        try await statements.retry(taskID: taskID)
     }
 
     /// One task with its attempts, or `nil` when there is no such task.
     public func task(id: Int64) async throws -> RotaTaskRecord? {
-        let rows = try await query("SELECT t.* FROM rota.tasks t WHERE t.id = $1::bigint", [id])
-        guard let row = rows.first else { return nil }
-        var record = try RotaTaskRecord(row: row)
+        guard var record = try await statements.task(id: id) else { return nil }
         record.attempts = try await attempts(taskID: id)
         return record
     }
 
     /// Tasks, newest first, filtered by queue and state when given.
-    public func tasks(queue: String? = nil, state: String? = nil, limit: Int = 50) async throws -> [RotaTaskRecord] {
-        let rows = try await query(
-            """
-            SELECT t.* FROM rota.tasks t
-            WHERE ($1::text IS NULL OR t.queue = $1) AND ($2::text IS NULL OR t.state = $2)
-            ORDER BY t.id DESC LIMIT $3::int
-            """, [queue, state, limit])
-        return try rows.map { try RotaTaskRecord(row: $0) }
+    public func tasks(queue: String? = nil, state: RotaTaskState? = nil, limit: Int = 50) async throws -> [RotaTaskRecord] {
+        try await statements.tasks(queue: queue, state: state, limit: limit)
     }
 
     /// The attempts of a task that did not succeed (failed, lease expired, released), first
     /// to last; a successful final attempt lives on the task row itself.
     public func attempts(taskID: Int64) async throws -> [RotaAttemptRecord] {
-        let rows = try await query("SELECT * FROM rota.task_attempts WHERE task_id = $1::bigint ORDER BY attempt", [taskID])
-        return try rows.map { try RotaAttemptRecord(row: $0) }
+        try await statements.attempts(taskID: taskID)
     }
 }

@@ -9,6 +9,7 @@ import Logging
 /// ``RotaError/Code/connectionLost``, since its outcome is unknown.
 public final class RotaClient: Sendable {
     let connection: ReconnectingConnection
+    let statements: Statements
     /// The logger used for connection messages.
     public let logger: Logger
     let encoder: JSONEncoder
@@ -21,6 +22,7 @@ public final class RotaClient: Sendable {
                 connectTimeout: Duration? = .seconds(10)) {
         self.connection = ReconnectingConnection(connectionString: connectionString, logger: logger,
                                                  connectTimeout: connectTimeout)
+        self.statements = Statements(connection: connection)
         self.logger = logger
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -37,17 +39,17 @@ public final class RotaClient: Sendable {
     /// Runs any statement with bound parameters, for what the typed API does not cover.
     @discardableResult
     public func query(_ sql: String, _ parameters: [any PostgresBindable] = []) async throws -> PostgresRows {
-        try await connection.query(sql, parameters)
+        try await statements.run(sql, parameters)
     }
 
     /// Closes the connection (a later call opens a new one).
     public func close() async { await connection.close() }
 
-    /// Installs or upgrades the schema by running `sql/install.sql` (see ``SQLInstaller``).
+    /// Installs or upgrades the schema with the script compiled into this library
+    /// (``RotaSchema/installScript``, the same as `psql -f sql/install.sql`).
     /// Safe to run twice and from several processes at once.
-    public func migrate(installer: SQLInstaller? = nil) async throws {
-        let installer = try installer ?? SQLInstaller.locate()
-        try await connection.executeScript(installer.script())
+    public func migrate() async throws {
+        try await statements.migrate()
     }
 
     func json<T: Encodable>(_ value: T) throws -> PostgresJSON {

@@ -6,7 +6,8 @@ import Foundation
 /// version, a document equal to the applied one changes nothing, and the same version with
 /// different content is rejected (RO040) — give changed definitions a higher version.
 /// Schedules applied by an earlier document and missing from this one are disabled.
-/// Unset optional fields take the SQL defaults of `rota.define_queue` / `rota.define_schedule`.
+/// Fields left nil are left out of the document, so they take the SQL defaults of
+/// `rota.define_queue` / `rota.define_schedule`.
 public struct DefinitionsDocument: Sendable, Hashable, Codable {
     /// The document's version: a whole number >= 1; the highest applied wins.
     public var version: Int
@@ -65,16 +66,16 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
         public var task: String
         /// Merged into every fire's payload (which also gets `schedule` and `scheduled_at`).
         public var payload: [String: JSONValue]?
-        /// An IANA time zone; default UTC.
+        /// An IANA time zone.
         public var timezone: String?
-        /// `none`, `latest` (default) or `all`: what happens to fires missed while nothing ran.
-        public var catchUp: String?
-        /// With catch-up `all`, at most this many missed fires run (the newest); default 100.
+        /// What happens to fires missed while nothing ran.
+        public var catchUp: CatchUpPolicy?
+        /// With ``CatchUpPolicy/all``, at most this many missed fires run (the newest).
         public var catchUpMax: Int?
         public var enabled: Bool?
 
         public init(name: String, cron: String, queue: String, task: String, payload: [String: JSONValue]? = nil,
-                    timezone: String? = nil, catchUp: String? = nil, catchUpMax: Int? = nil, enabled: Bool? = nil) {
+                    timezone: String? = nil, catchUp: CatchUpPolicy? = nil, catchUpMax: Int? = nil, enabled: Bool? = nil) {
             self.name = name
             self.catchUpMax = catchUpMax
             self.cron = cron

@@ -47,7 +47,7 @@ final class BlockingThread: Sendable {
         try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
             let accepted = submit { continuation.resume(with: Result { try body() }) }
             if !accepted {
-                continuation.resume(throwing: RotaError(.connectionClosed, "the connection is closed"))
+                continuation.resume(throwing: PostgresError(.connectionClosed, "the connection is closed"))
             }
         }
     }

@@ -39,7 +39,7 @@ extension Double: PostgresBindable {
 
 extension Date: PostgresBindable {
     /// ISO 8601 in UTC with microseconds, which `timestamptz` accepts exactly.
-    public var postgresText: String? { PostgresTimestamp.format(self) }
+    public var postgresText: String? { UTCTimestamp.formatMicroseconds(self) }
 }
 
 extension Optional: PostgresBindable where Wrapped: PostgresBindable {
@@ -70,7 +70,7 @@ public struct PostgresJSON: PostgresBindable, Hashable {
             let data = try encoder.encode(value)
             self.text = String(decoding: data, as: UTF8.self)
         } catch {
-            throw RotaError(.encodingFailed, "cannot encode \(T.self) as JSON: \(error)")
+            throw PostgresError(.encodingFailed, "cannot encode \(T.self) as JSON: \(error)")
         }
     }
     public var postgresText: String? { text }
@@ -121,7 +121,7 @@ enum PostgresArrayLiteral {
         // An array with explicit bounds starts with "[1:2]="; skip it.
         if chars.first == "[", let equals = chars.firstIndex(of: "=") { chars = chars[chars.index(after: equals)...] }
         guard chars.first == "{", chars.last == "}" else {
-            throw RotaError(.decodingFailed, "not an array literal: \(text)")
+            throw PostgresError(.decodingFailed, "not an array literal: \(text)")
         }
         chars = chars.dropFirst().dropLast()
         var result: [String?] = []

@@ -11,7 +11,7 @@ import Synchronization
 /// and reused by name. The session runs with `DateStyle ISO` and `TimeZone UTC`.
 ///
 /// A connection does not reconnect by itself: once it reports
-/// ``RotaError/Code/connectionLost`` it stays broken (see ``isBroken``); use
+/// ``PostgresError/Code/connectionLost`` it stays broken (see ``isBroken``); use
 /// ``ReconnectingConnection`` for a connection that comes back.
 public final class PostgresConnection: @unchecked Sendable {
     // `handle` and `preparedStatements` are touched only on `thread`, which makes the
@@ -91,12 +91,12 @@ public final class PostgresConnection: @unchecked Sendable {
             }
         }
         guard let connection else {
-            throw RotaError(.connectionFailed, "libpq could not allocate a connection")
+            throw PostgresError(.connectionFailed, "libpq could not allocate a connection")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
             let message = Self.errorMessage(connection)
             PQfinish(connection)
-            throw RotaError(.connectionFailed, "cannot connect to PostgreSQL: \(message)")
+            throw PostgresError(.connectionFailed, "cannot connect to PostgreSQL: \(message)")
         }
         // Server notices (NOTICE, WARNING) are not this library's output.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)
@@ -106,11 +106,11 @@ public final class PostgresConnection: @unchecked Sendable {
 
     private func liveHandle() throws -> OpaquePointer {
         guard let handle, !isBroken else {
-            throw RotaError(.connectionLost, "the connection to PostgreSQL is broken")
+            throw PostgresError(.connectionLost, "the connection to PostgreSQL is broken")
         }
         if Self.closedByServerWhileIdle(handle) {
             broken.store(true, ordering: .relaxed)
-            var error = RotaError(.connectionLost,
+            var error = PostgresError(.connectionLost,
                                   "the server closed the idle connection: \(Self.errorMessage(handle))")
             error.statementNotSent = true
             throw error
@@ -154,7 +154,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let connection = try liveHandle()
         do {
             _ = try consume(PQexec(connection, sql), connection: connection)
-        } catch let error as RotaError {
+        } catch let error as PostgresError {
             if !error.isConnectionError, PQtransactionStatus(connection) != PQTRANS_IDLE {
                 PQclear(PQexec(connection, "ROLLBACK"))
             }
@@ -166,7 +166,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private func consume(_ result: OpaquePointer?, connection: OpaquePointer) throws -> PostgresRows {
         guard let result else {
             broken.store(true, ordering: .relaxed)
-            throw RotaError(.connectionLost, "lost the connection to PostgreSQL: \(Self.errorMessage(connection))")
+            throw PostgresError(.connectionLost, "lost the connection to PostgreSQL: \(Self.errorMessage(connection))")
         }
         defer { PQclear(result) }
         switch PQresultStatus(result) {
@@ -211,10 +211,10 @@ public final class PostgresConnection: @unchecked Sendable {
         return String(cString: pointer)
     }
 
-    private static func error(of result: OpaquePointer, connection: OpaquePointer) -> RotaError {
+    private static func error(of result: OpaquePointer, connection: OpaquePointer) -> PostgresError {
         let sqlState = field(result, "C")
         let message = field(result, "M") ?? errorMessage(connection)
-        return RotaError(sqlState.map(RotaError.Code.forSQLState) ?? .connectionLost,
+        return PostgresError(sqlState.map(PostgresError.Code.forSQLState) ?? .connectionLost,
                          message,
                          sqlState: sqlState,
                          detail: field(result, "D"),

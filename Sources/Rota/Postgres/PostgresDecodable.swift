@@ -6,8 +6,8 @@ public protocol PostgresDecodable: Sendable {
     init(postgresText text: String) throws
 }
 
-private func decodingError<T>(_ text: String, _ type: T.Type) -> RotaError {
-    RotaError(.decodingFailed, "cannot decode \(text.debugDescription) as \(T.self)")
+private func decodingError<T>(_ text: String, _ type: T.Type) -> PostgresError {
+    PostgresError(.decodingFailed, "cannot decode \(text.debugDescription) as \(T.self)")
 }
 
 extension String: PostgresDecodable {
@@ -59,10 +59,16 @@ extension Double: PostgresDecodable {
 }
 
 extension Date: PostgresDecodable {
-    /// Parses `timestamptz` output in ISO style (the session's `DateStyle`).
+    /// Parses `timestamptz` output in ISO style (the session's `DateStyle`); `infinity` and
+    /// `-infinity` are the distant future and past.
     public init(postgresText text: String) throws {
-        guard let value = PostgresTimestamp.parse(text) else { throw decodingError(text, Date.self) }
-        self = value
+        switch text {
+        case "infinity": self = .distantFuture
+        case "-infinity": self = .distantPast
+        default:
+            guard let value = UTCTimestamp.parse(text) else { throw decodingError(text, Date.self) }
+            self = value
+        }
     }
 }
 
@@ -74,7 +80,7 @@ extension Array: PostgresDecodable where Element: PostgresDecodable {
     /// A one-dimensional array of non-NULL elements.
     public init(postgresText text: String) throws {
         self = try PostgresArrayLiteral.decode(text).map { element in
-            guard let element else { throw RotaError(.decodingFailed, "NULL element in \(text) decoded as \([Element].self)") }
+            guard let element else { throw PostgresError(.decodingFailed, "NULL element in \(text) decoded as \([Element].self)") }
             return try Element(postgresText: element)
         }
     }

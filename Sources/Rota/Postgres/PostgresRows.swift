@@ -33,7 +33,7 @@ public struct PostgresRow: Sendable {
 
     private func position(of column: String) throws -> Int {
         guard let position = columnIndex[column] else {
-            throw RotaError(.decodingFailed, "no column named \(column.debugDescription) in the result")
+            throw PostgresError(.decodingFailed, "no column named \(column.debugDescription) in the result")
         }
         return position
     }
@@ -41,14 +41,14 @@ public struct PostgresRow: Sendable {
     /// The raw text of `column`, `nil` for SQL `NULL`.
     public func text(_ column: String) throws -> String? { values[try position(of: column)] }
 
-    /// Decodes a non-NULL column; NULL is a ``RotaError/Code/decodingFailed`` error.
+    /// Decodes a non-NULL column; NULL is a ``PostgresError/Code/decodingFailed`` error.
     public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
         guard let text = try text(column) else {
-            throw RotaError(.decodingFailed, "column \(column.debugDescription) is NULL, expected \(T.self)")
+            throw PostgresError(.decodingFailed, "column \(column.debugDescription) is NULL, expected \(T.self)")
         }
         do {
             return try T(postgresText: text)
-        } catch var error as RotaError {
+        } catch var error as PostgresError {
             error.message += " (column \(column.debugDescription))"
             throw error
         }
@@ -63,7 +63,7 @@ public struct PostgresRow: Sendable {
     /// Decodes the column at `position` (0-based); NULL is an error.
     public func decode<T: PostgresDecodable>(at position: Int, as type: T.Type = T.self) throws -> T {
         guard position < values.count, let text = values[position] else {
-            throw RotaError(.decodingFailed, "column \(position) is missing or NULL, expected \(T.self)")
+            throw PostgresError(.decodingFailed, "column \(position) is missing or NULL, expected \(T.self)")
         }
         return try T(postgresText: text)
     }
@@ -75,7 +75,7 @@ public struct PostgresRow: Sendable {
         do {
             return try decoder.decode(T.self, from: Data(text.utf8))
         } catch {
-            throw RotaError(.decodingFailed, "column \(column.debugDescription): cannot decode JSON as \(T.self): \(error)")
+            throw PostgresError(.decodingFailed, "column \(column.debugDescription): cannot decode JSON as \(T.self): \(error)")
         }
     }
 }

@@ -4,7 +4,7 @@ import Logging
 /// network dropped), the next statement opens a new one, retrying with exponential backoff.
 ///
 /// A statement that fails because the connection broke is *not* re-run (its outcome is
-/// unknown): the error (``RotaError/Code/connectionLost``) reaches the caller, who knows
+/// unknown): the error (``PostgresError/Code/connectionLost``) reaches the caller, who knows
 /// whether the statement is safe to repeat. The exception is a connection that the server
 /// closed while it sat idle: that is noticed before the statement is sent, so the
 /// statement goes to a new connection instead of failing. Prepared statements are prepared again on the
@@ -51,7 +51,7 @@ public actor ReconnectingConnection {
                 }
                 current = connection
                 return connection
-            } catch let error as RotaError where error.isConnectionError {
+            } catch let error as PostgresError where error.isConnectionError {
                 let delay = backoff.delay(afterAttempt: attempt)
                 if let connectTimeout, clock.now + delay - started > connectTimeout { throw error }
                 // Debug only: callers report failures once, in their own terms.
@@ -69,7 +69,7 @@ public actor ReconnectingConnection {
         let connection = try await connection()
         do {
             return try await connection.query(sql, parameters)
-        } catch let error as RotaError where error.isConnectionError {
+        } catch let error as PostgresError where error.isConnectionError {
             await dropIfCurrent(connection)
             if error.statementNotSent { return try await self.connection().query(sql, parameters) }
             throw error
@@ -81,7 +81,7 @@ public actor ReconnectingConnection {
         let connection = try await connection()
         do {
             try await connection.executeScript(sql)
-        } catch let error as RotaError where error.isConnectionError {
+        } catch let error as PostgresError where error.isConnectionError {
             await dropIfCurrent(connection)
             if error.statementNotSent { return try await self.connection().executeScript(sql) }
             throw error

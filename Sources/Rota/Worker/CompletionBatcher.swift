@@ -20,16 +20,16 @@ final class CompletionBatcher: Sendable {
 
     private let state = Mutex(State())
     private let wake = WakeSignal()
-    private let connection: ReconnectingConnection
+    private let statements: Statements
     private let window: Duration
     private let maxBatch: Int
     private let backoff: Backoff
     private let logger: Logger
     private let onFlushed: @Sendable () -> Void
 
-    init(connection: ReconnectingConnection, window: Duration, maxBatch: Int, backoff: Backoff,
+    init(statements: Statements, window: Duration, maxBatch: Int, backoff: Backoff,
          logger: Logger, onFlushed: @escaping @Sendable () -> Void) {
-        self.connection = connection
+        self.statements = statements
         self.window = window
         self.maxBatch = max(1, maxBatch)
         self.backoff = backoff
@@ -145,13 +145,11 @@ final class CompletionBatcher: Sendable {
             }
         }
         if !completeIDs.isEmpty {
-            try await connection.query("SELECT id FROM rota.complete_many($1::bigint[], $2::int[], $3::jsonb[]) AS id",
-                                       [completeIDs, completeAttempts, results])
+            try await statements.completeMany(ids: completeIDs, attempts: completeAttempts, results: results)
         }
         if !failIDs.isEmpty {
-            try await connection.query(
-                "SELECT * FROM rota.fail_many($1::bigint[], $2::int[], $3::text[], $4::interval[], $5::boolean[])",
-                [failIDs, failAttempts, errors, retryIns, retryables])
+            try await statements.failMany(ids: failIDs, attempts: failAttempts, errors: errors, retryIns: retryIns,
+                                          retryables: retryables)
         }
     }
 }

@@ -5,8 +5,10 @@ import Foundation
 /// lease) creates no child twice.
 ///
 /// Every child names a key of its own. Its task key is derived from the parent: the
-/// parent's key when it has one (a schedule fire has `schedule:<name>:<fire_at>`), else
-/// `task:<parent id>`, then `/`, then the child's key. Both parts are the same on every
+/// parent's key when it has one, else `task:<parent id>`, then `/`, then the child's key.
+/// A schedule fire's key `schedule:<name>:<fire_at>` becomes `fire:<name>:<fire_at>`,
+/// because keys starting with `schedule:` are the scheduler's own (`rota.enqueue_many`
+/// refuses them). Both parts are the same on every
 /// attempt of the parent, and `rota.enqueue_many` returns the existing task for a key that
 /// is already in the queue, so a retried fan-out finds the children it made before and
 /// makes only the missing ones. Children get `parent_id` = the parent's id.
@@ -54,7 +56,8 @@ public struct FanOut: Sendable {
     public let client: RotaClient
     /// The parent task's id, stored as each child's `parent_id`.
     public let parentID: Int64
-    /// The parent's key, or `task:<parent id>` when it has none: the first part of child keys.
+    /// The parent's key (a fire's with `fire:` for `schedule:`), or `task:<parent id>` when it
+    /// has none: the first part of child keys.
     public let parentScope: String
     /// Most children per `rota.enqueue_many` statement.
     public let batchSize: Int
@@ -65,7 +68,9 @@ public struct FanOut: Sendable {
         precondition(batchSize >= 1, "FanOut.batchSize must be at least 1")
         self.client = client
         self.parentID = parentID
-        self.parentScope = parentKey.flatMap { $0.isEmpty ? nil : $0 } ?? "task:\(parentID)"
+        self.parentScope = parentKey.flatMap { key in
+            key.isEmpty ? nil : key.hasPrefix("schedule:") ? "fire:" + key.dropFirst("schedule:".count) : key
+        } ?? "task:\(parentID)"
         self.batchSize = batchSize
     }
 

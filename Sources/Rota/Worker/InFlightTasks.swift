@@ -11,10 +11,12 @@ enum AbortReason: Sendable, Hashable {
 }
 
 /// The handlers running in this process, by task id: the heartbeat reports them as held,
-/// aborts them by id, and the claim loop counts them against each queue's capacity.
+/// aborts them by id and renews them before the shortest of their leases ends, and the
+/// claim loop counts them against each queue's capacity.
 final class InFlightTasks: Sendable {
     private struct Entry {
         var queue: String
+        var lease: Duration
         var abort: OneShotEvent<AbortReason>
     }
 
@@ -26,11 +28,11 @@ final class InFlightTasks: Sendable {
     private let state = Mutex(State())
 
     /// Records a claimed task; the returned event stops its handler when fired.
-    func add(id: Int64, queue: String) -> OneShotEvent<AbortReason> {
+    func add(_ task: ClaimedTask) -> OneShotEvent<AbortReason> {
         let abort = OneShotEvent<AbortReason>()
         state.withLock { state in
-            state.entries[id] = Entry(queue: queue, abort: abort)
-            state.countByQueue[queue, default: 0] += 1
+            state.entries[task.id] = Entry(queue: task.queue, lease: task.lease, abort: abort)
+            state.countByQueue[task.queue, default: 0] += 1
         }
         return abort
     }
@@ -47,6 +49,9 @@ final class InFlightTasks: Sendable {
     var isEmpty: Bool { state.withLock { $0.entries.isEmpty } }
 
     var count: Int { state.withLock { $0.entries.count } }
+
+    /// The shortest lease of the tasks this process runs; nil when it runs none.
+    var shortestLease: Duration? { state.withLock { $0.entries.values.map(\.lease).min() } }
 
     /// The ids of the tasks this process runs.
     var ids: [Int64] { state.withLock { Array($0.entries.keys) } }

@@ -10,7 +10,9 @@ public struct RotaWorkerConfiguration: Sendable {
     public var executorID: String
     /// Look for work at least this often even without a notification.
     public var pollInterval: Duration = .seconds(1)
-    /// How often leases are renewed; `nil`: a third of the shortest lease of the queues.
+    /// How often leases are renewed; `nil`: a third of the shortest lease of the running
+    /// tasks (each claim returns its lease, so a lease changed with `rota.define_queue`
+    /// counts from the next claim), else of the latest claim's, else the poll interval.
     public var heartbeatInterval: Duration?
     /// How often `rota.reap()` recovers tasks of dead executors; `nil`: the heartbeat interval.
     public var reapInterval: Duration?

@@ -35,17 +35,4 @@ public struct TaskContext: Sendable {
 
     /// Throws `CancellationError` when the handler should stop (see ``isCancelled``).
     public func checkCancellation() throws { try Task.checkCancellation() }
-
-    /// The fire instant in a schedule key `schedule:<name>:<ISO 8601 UTC>` (names may contain colons).
-    static func scheduledAt(fromKey key: String?) -> Date? {
-        guard let key, key.hasPrefix("schedule:") else { return nil }
-        let rest = key.dropFirst("schedule:".count)
-        var index = rest.startIndex
-        while let colon = rest[index...].firstIndex(of: ":") {
-            let candidate = String(rest[rest.index(after: colon)...])
-            if let date = PostgresTimestamp.parse(candidate) { return date }
-            index = rest.index(after: colon)
-        }
-        return nil
-    }
 }

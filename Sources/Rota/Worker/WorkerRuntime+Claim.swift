@@ -16,11 +16,8 @@ extension WorkerRuntime {
                         let free = (configuration.queues[queue] ?? 0) - inFlight.count(queue: queue)
                         guard free > 0, !isShuttingDown else { continue }
                         sawFreeCapacity = true
-                        let rows = try await claimConnection.query(
-                            "SELECT * FROM rota.claim($1, $2::text[], $3::int)", [executorID, [queue], free])
-                        for row in rows {
-                            let task = try ClaimedTask(row: row)
-                            let abort = inFlight.add(id: task.id, queue: task.queue)
+                        let tasks = try await claimStatements.claim(executor: executorID, queue: queue, max: free)
+                        for (task, abort) in startTracking(tasks) {
                             claimed += 1
                             handlerGroup.addTask { await self.execute(task, abort: abort) }
                         }
@@ -46,7 +43,7 @@ extension WorkerRuntime {
                 }
                 // Nothing ready: wait for a notification, the poll interval, or the next delayed task.
                 var timeout = configuration.pollInterval
-                if let delay = try? await secondsUntilNextRun(), delay > 0 {
+                if let delay = try? await claimStatements.secondsUntilNextRun(queues: queueNames), delay > 0 {
                     timeout = min(timeout, .milliseconds(Int64(delay * 1000) + 1))
                 }
                 await claimWake.wait(timeout: timeout)
@@ -74,12 +71,6 @@ extension WorkerRuntime {
             if left <= .zero { return }
             await claimWake.wait(timeout: left)
         }
-    }
-
-    private func secondsUntilNextRun() async throws -> Double? {
-        let rows = try await claimConnection.query(
-            "SELECT extract(epoch FROM rota.next_run_at($1::text[]) - clock_timestamp())::float8 AS delay", [queueNames])
-        return try rows.first?.decode("delay", as: Double?.self)
     }
 
     /// Lets running handlers finish within the grace period, then aborts the rest.
@@ -154,7 +145,7 @@ extension WorkerRuntime {
         taskLogger.handler.metadata = metadata
         let context = TaskContext(taskID: task.id, attempt: task.attempt, queue: task.queue, task: task.task,
                                   key: task.key, parentID: task.parentID, enqueuedAt: task.enqueuedAt,
-                                  runAt: task.runAt, scheduledAt: TaskContext.scheduledAt(fromKey: task.key),
+                                  runAt: task.runAt, scheduledAt: task.scheduledAt,
                                   startedAt: Date(), executorID: executorID, logger: taskLogger)
         let timeout = handler.timeout ?? configuration.defaultTaskTimeout
         let payload = task.payload

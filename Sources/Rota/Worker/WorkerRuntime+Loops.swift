@@ -8,7 +8,7 @@ extension WorkerRuntime {
         var listenerLogger = logger
         listenerLogger[metadataKey: "connection"] = "listen"
         let listener = PostgresListener(connectionString: configuration.connectionString,
-                                        channels: ["rota_enqueue", "rota_schedules"],
+                                        channels: [Statements.enqueueChannel, Statements.schedulesChannel],
                                         backoff: configuration.backoff, logger: listenerLogger)
         let queues = Set(queueNames)
         for await event in listener.events {
@@ -17,7 +17,7 @@ extension WorkerRuntime {
                 claimWake.signal()
                 scheduleWake.signal()
             case .notification(let notification):
-                if notification.channel == "rota_schedules" {
+                if notification.channel == Statements.schedulesChannel {
                     scheduleWake.signal()
                 } else if notification.payload.isEmpty || queues.contains(notification.payload) {
                     claimWake.signal()
@@ -27,22 +27,27 @@ extension WorkerRuntime {
         listener.shutdown()
     }
 
-    /// Renews leases every heartbeat interval and aborts the handlers the database reports
-    /// (cancel requested, or no longer ours).
+    /// Renews leases every heartbeat interval — which follows the leases of the running
+    /// tasks, so a lease changed with `rota.define_queue` counts from the next claim — and
+    /// aborts the handlers the database reports (cancel requested, or no longer ours).
     func heartbeatLoop() async {
         var failures = 0
+        var last = ContinuousClock.now
         while !Task.isCancelled {
             let wait = failures == 0 ? heartbeatInterval
                                      : min(heartbeatInterval, configuration.backoff.delay(afterAttempt: failures - 1))
-            do { try await Task.sleep(for: wait) } catch { return }
+            let due = last + wait
+            if ContinuousClock.now < due {
+                // A claim with a shorter lease wakes this early, to wait for the nearer time.
+                await heartbeatWake.wait(timeout: due - ContinuousClock.now)
+                continue
+            }
+            last = ContinuousClock.now
             do {
-                let held = inFlight.ids
-                let rows = try await heartbeatConnection.query(
-                    "SELECT id FROM rota.heartbeat($1, $2::bigint[]) AS id", [executorID, held])
+                let abort = try await heartbeatStatements.heartbeat(executor: executorID, held: inFlight.ids)
                 lastHeartbeat.withLock { $0 = .now }
                 failures = 0
-                for row in rows {
-                    let id = try row.decode(at: 0, as: Int64.self)
+                for id in abort {
                     logger.info("task cancelled or no longer ours, stopping its handler", metadata: ["task_id": "\(id)"])
                     inFlight.abort(id: id, reason: .releasedByDatabase)
                 }
@@ -61,7 +66,7 @@ extension WorkerRuntime {
         while !Task.isCancelled {
             do { try await Task.sleep(for: checkEvery) } catch { return }
             let silentFor = ContinuousClock.now - lastHeartbeat.withLock { $0 }
-            if silentFor > lease.withLock({ $0 }), !inFlight.isEmpty {
+            if let lease = inFlight.shortestLease, silentFor > lease {
                 logger.error("no heartbeat for longer than the lease, cancelling running tasks",
                              metadata: ["running": "\(inFlight.count)", "silent_for": "\(silentFor)"])
                 inFlight.abortAll(reason: .leaseLost)
@@ -75,30 +80,35 @@ extension WorkerRuntime {
     func maintenanceLoop() async {
         let clock = ContinuousClock()
         var lastPrune = clock.now
-        let reapInterval = configuration.reapInterval ?? heartbeatInterval
         while !Task.isCancelled {
-            do { try await Task.sleep(for: reapInterval) } catch { return }
+            do { try await Task.sleep(for: configuration.reapInterval ?? heartbeatInterval) } catch { return }
+            // Errors, not debug messages: while reaping fails, tasks of dead executors are
+            // not recovered; while pruning fails, finished tasks pile up.
             do {
-                let rows = try await maintenanceConnection.query("SELECT rota.reap() AS reaped")
-                let reaped = try rows[0].decode("reaped", as: Int.self)
+                let reaped = try await maintenanceStatements.reap()
                 if reaped > 0 {
                     logger.info("recovered tasks with expired leases", metadata: ["count": "\(reaped)"])
                     claimWake.signal()
                 }
-                if clock.now - lastPrune >= configuration.pruneInterval {
-                    lastPrune = clock.now
-                    // Full batches mean more is due: keep going (within a time budget, so
-                    // reaping is not held up) so that pruning keeps up with any completion rate.
-                    let batch = 10_000
-                    let budgetEnd = clock.now + .seconds(5)
+            } catch {
+                logger.error("rota.reap failed: tasks of dead executors are not being recovered",
+                             metadata: ["error": "\(error)"])
+            }
+            if clock.now - lastPrune >= configuration.pruneInterval {
+                lastPrune = clock.now
+                // Full batches mean more is due: keep going (within a time budget, so
+                // reaping is not held up) so that pruning keeps up with any completion rate.
+                let batch = 10_000
+                let budgetEnd = clock.now + .seconds(5)
+                do {
                     while !Task.isCancelled {
-                        let pruned = try await maintenanceConnection.query(
-                            "SELECT rota.prune($1::int) AS pruned", [batch])[0].decode("pruned", as: Int.self)
+                        let pruned = try await maintenanceStatements.prune(batch: batch)
                         if pruned < batch || clock.now >= budgetEnd { break }
                     }
+                } catch {
+                    logger.error("rota.prune failed: old finished tasks are not being deleted",
+                                 metadata: ["error": "\(error)"])
                 }
-            } catch {
-                logger.debug("maintenance failed", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -110,11 +120,9 @@ extension WorkerRuntime {
         while !Task.isCancelled && !isShuttingDown {
             var timeout: Duration = .seconds(30)
             do {
-                let fired = try await maintenanceConnection.query("SELECT * FROM rota.fire_due($1)", [executorID])
-                if !fired.isEmpty { logger.debug("fired schedules", metadata: ["count": "\(fired.count)"]) }
-                let rows = try await maintenanceConnection.query(
-                    "SELECT extract(epoch FROM rota.next_fire_at() - clock_timestamp())::float8 AS delay")
-                if let delay = try rows.first?.decode("delay", as: Double?.self) {
+                let fired = try await maintenanceStatements.fireDue(executor: executorID)
+                if fired > 0 { logger.debug("fired schedules", metadata: ["count": "\(fired)"]) }
+                if let delay = try await maintenanceStatements.secondsUntilNextFire() {
                     // A due fire that another replica holds right now is retried shortly.
                     timeout = min(timeout, .milliseconds(max(50, Int64(delay * 1000) + 1)))
                 }

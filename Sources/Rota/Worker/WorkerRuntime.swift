@@ -12,11 +12,11 @@ final class WorkerRuntime: Sendable {
     let queueNames: [String]
 
     /// Claims (one statement at a time, never behind a slow heartbeat).
-    let claimConnection: ReconnectingConnection
+    let claimStatements: Statements
     /// Heartbeats, on a connection of their own so leases are renewed on time.
-    let heartbeatConnection: ReconnectingConnection
+    let heartbeatStatements: Statements
     /// Reaping, pruning and schedules.
-    let maintenanceConnection: ReconnectingConnection
+    let maintenanceStatements: Statements
 
     let inFlight = InFlightTasks()
     let completions: CompletionBatcher
@@ -26,9 +26,11 @@ final class WorkerRuntime: Sendable {
     let drainWake = WakeSignal()
     /// Wakes the schedule loop when schedules change.
     let scheduleWake = WakeSignal()
+    /// Wakes the heartbeat loop when a claim brings a lease shorter than the one it waits for.
+    let heartbeatWake = WakeSignal()
     private let shuttingDown = Atomic<Bool>(false)
-    /// The shortest lease of the worker's queues, read at start.
-    let lease = Mutex<Duration>(.seconds(30))
+    /// The lease of the latest claim (each claimed task carries its own, see ``ClaimedTask/lease``).
+    let latestClaimedLease = Mutex<Duration?>(nil)
     /// When a heartbeat (or the registration) last succeeded.
     let lastHeartbeat = Mutex<ContinuousClock.Instant>(.now)
 
@@ -38,19 +40,20 @@ final class WorkerRuntime: Sendable {
         self.logger = logger
         self.executorID = configuration.executorID
         self.queueNames = configuration.queues.keys.sorted()
-        func connection(_ role: String) -> ReconnectingConnection {
+        func statements(_ role: String) -> Statements {
             var connectionLogger = logger
             connectionLogger[metadataKey: "connection"] = "\(role)"
             // Each attempt retries briefly; the loops retry again with their own backoff, so
             // a loop is never stuck inside a connect while shutdown or lease checks are due.
-            return ReconnectingConnection(connectionString: configuration.connectionString, logger: connectionLogger,
-                                          backoff: configuration.backoff, connectTimeout: .seconds(1))
+            return Statements(connection: ReconnectingConnection(
+                connectionString: configuration.connectionString, logger: connectionLogger,
+                backoff: configuration.backoff, connectTimeout: .seconds(1)))
         }
-        claimConnection = connection("claim")
-        heartbeatConnection = connection("heartbeat")
-        maintenanceConnection = connection("maintenance")
+        claimStatements = statements("claim")
+        heartbeatStatements = statements("heartbeat")
+        maintenanceStatements = statements("maintenance")
         let claimWake = self.claimWake
-        completions = CompletionBatcher(connection: connection("complete"),
+        completions = CompletionBatcher(statements: statements("complete"),
                                         window: configuration.completionBatchWindow,
                                         maxBatch: configuration.maxCompletionBatch,
                                         backoff: configuration.backoff, logger: logger,
@@ -68,8 +71,29 @@ final class WorkerRuntime: Sendable {
         scheduleWake.signal()
     }
 
+    /// The lease the heartbeat must keep: the shortest of the running tasks' leases, else
+    /// the latest claim's; nil before the first claim.
+    var currentLease: Duration? {
+        inFlight.shortestLease ?? latestClaimedLease.withLock { $0 }
+    }
+
+    /// A third of ``currentLease``, so that two heartbeats may fail before a lease ends;
+    /// before the first claim (nothing to renew, only liveness to report) the poll interval.
     var heartbeatInterval: Duration {
-        configuration.heartbeatInterval ?? max(lease.withLock { $0 } / 3, .milliseconds(100))
+        if let configured = configuration.heartbeatInterval { return configured }
+        guard let lease = currentLease else { return configuration.pollInterval }
+        return max(lease / 3, .milliseconds(100))
+    }
+
+    /// Records claimed tasks as running (each returned with the event that aborts its
+    /// handler), and wakes the heartbeat when their leases need it sooner.
+    func startTracking(_ tasks: [ClaimedTask]) -> [(task: ClaimedTask, abort: OneShotEvent<AbortReason>)] {
+        guard let shortest = tasks.map(\.lease).min() else { return [] }
+        let intervalBefore = heartbeatInterval
+        let tracked = tasks.map { (task: $0, abort: inFlight.add($0)) }
+        latestClaimedLease.withLock { $0 = shortest }
+        if heartbeatInterval < intervalBefore { heartbeatWake.signal() }
+        return tracked
     }
 
     /// The whole life of the worker.
@@ -96,29 +120,22 @@ final class WorkerRuntime: Sendable {
             await stopExecutor()
             background.cancelAll()
         }
-        await claimConnection.close()
-        await heartbeatConnection.close()
-        await maintenanceConnection.close()
+        await claimStatements.connection.close()
+        await heartbeatStatements.connection.close()
+        await maintenanceStatements.connection.close()
         logger.info("worker stopped")
     }
 
-    /// Registers the executor and reads the lease; retries connection errors until shutdown.
+    /// Registers the executor; retries connection errors until shutdown.
     /// Returns false when shutdown or cancellation came first.
     private func startUp() async throws -> Bool {
         var attempt = 0
         while !isShuttingDown && !Task.isCancelled {
             do {
-                let meta = try PostgresJSON(encoding: ["concurrency": configuration.queues])
-                try await claimConnection.query(
-                    "SELECT rota.register_executor($1, $2::text[], $3, $4::int, $5::jsonb)",
-                    [executorID, queueNames, ProcessInfo.processInfo.hostName,
-                     Int(ProcessInfo.processInfo.processIdentifier), meta])
-                let rows = try await claimConnection.query(
-                    "SELECT extract(epoch FROM min(lease))::float8 AS lease FROM rota.queues WHERE name = ANY($1::text[])",
-                    [queueNames])
-                if let seconds = try rows.first?.decode("lease", as: Double?.self) {
-                    lease.withLock { $0 = .milliseconds(Int64(seconds * 1000)) }
-                }
+                try await claimStatements.registerExecutor(
+                    executorID, queues: queueNames, host: ProcessInfo.processInfo.hostName,
+                    pid: Int(ProcessInfo.processInfo.processIdentifier),
+                    meta: PostgresJSON(encoding: ["concurrency": configuration.queues]))
                 lastHeartbeat.withLock { $0 = .now }  // registering counts as a heartbeat
                 return true
             } catch let error as RotaError where error.isConnectionError {
@@ -138,8 +155,7 @@ final class WorkerRuntime: Sendable {
         var attempt = 0
         while true {
             do {
-                let released = try await claimConnection.query("SELECT rota.stop_executor($1) AS released", [executorID])
-                let count = try released[0].decode("released", as: Int.self)
+                let count = try await claimStatements.stopExecutor(executorID)
                 if count > 0 { logger.info("released unfinished tasks", metadata: ["count": "\(count)"]) }
                 return
             } catch {

@@ -3,7 +3,7 @@ import Rota
 
 extension MonthlyReports {
     /// The example's tables: the text of `examples/monthly-reports/schema.sql` (a test keeps
-    /// the two equal). Embedded so that `rota worker --examples` needs no files besides the binary.
+    /// the two equal). Embedded so that `rota-examples worker` needs no files besides the binary.
     public static let schemaSQL = """
     -- The monthly reports example's tables (schema rota_examples). Safe to run twice.
     --   psql -v ON_ERROR_STOP=1 -d "$DATABASE_URL" -f examples/monthly-reports/schema.sql

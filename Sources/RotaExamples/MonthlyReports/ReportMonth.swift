@@ -1,4 +1,5 @@
 import Foundation
+import Rota
 
 /// A calendar month in UTC, written `YYYY-MM` (in payloads, keys and results).
 public struct ReportMonth: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {

@@ -1,4 +1,5 @@
 import Foundation
+import Rota
 
 /// One page of a SeaweedFS filer folder listing: the JSON answer of
 /// `GET /<folder>/?limit=N&lastFileName=<name>` sent with `Accept: application/json`.

@@ -7,7 +7,7 @@ import Rota
 /// objects in its folder last modified before the cutoff (the fire's time minus a max age).
 ///
 /// Both steps are safe to repeat. The scan's children are keyed by the fire
-/// (`schedule:<name>:<fire_at>/<prefix>`), so a retried scan adds no second task for a
+/// (`fire:<name>:<fire_at>/<prefix>`), so a retried scan adds no second task for a
 /// folder, while the next fire cleans every folder again. A `cleanup.prefix` attempt lists
 /// its folder afresh and deletes what is older than the cutoff carried in its payload, so
 /// after a crash halfway the retry deletes the rest (deleting a deleted object succeeds).

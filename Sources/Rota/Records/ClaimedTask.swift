@@ -1,0 +1,34 @@
+import Foundation
+
+/// A task returned by `rota.claim`, owned by this executor under `attempt` until its lease ends.
+struct ClaimedTask: Sendable {
+    var id: Int64
+    var queue: String
+    var task: String
+    var payload: String
+    var attempt: Int
+    var key: String?
+    var parentID: Int64?
+    var enqueuedAt: Date
+    var runAt: Date
+    /// For a task enqueued by a schedule, the fire instant.
+    var scheduledAt: Date?
+    /// The length of the lease the claim started (its queue's lease at claim time); the
+    /// heartbeat renews the task before it ends.
+    var lease: Duration
+
+    /// A row of ``Statements/claim(executor:queue:max:)``.
+    init(row: PostgresRow) throws {
+        id = try row.decode("id")
+        queue = try row.decode("queue")
+        task = try row.decode("task")
+        payload = try row.decode("payload")
+        attempt = try row.decode("attempt")
+        key = try row.decode("key", as: String?.self)
+        parentID = try row.decode("parent_id", as: Int64?.self)
+        enqueuedAt = try row.decode("enqueued_at")
+        runAt = try row.decode("run_at")
+        scheduledAt = try row.decode("scheduled_at", as: Date?.self)
+        lease = .microseconds(try row.decode("lease_microseconds", as: Int64.self))
+    }
+}

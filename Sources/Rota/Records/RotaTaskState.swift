@@ -1,0 +1,13 @@
+/// The state of a task (`rota.tasks.state`).
+public enum RotaTaskState: String, Sendable, Hashable, Codable, CaseIterable, PostgresTextEnum {
+    /// Waiting for its run time, a free slot or rate token, or an executor.
+    case queued
+    /// Claimed by an executor, under a lease.
+    case running
+    /// Its handler finished; the result is stored.
+    case succeeded
+    /// Out of attempts, or failed without retry; kept with its errors.
+    case failed
+    /// Cancelled before it finished.
+    case cancelled
+}

@@ -1,0 +1,63 @@
+extension Statements {
+    /// `rota.register_executor`.
+    func registerExecutor(_ executor: String, queues: [String], host: String, pid: Int, meta: PostgresJSON) async throws {
+        try await run("SELECT rota.register_executor($1, $2::text[], $3, $4::int, $5::jsonb)",
+                      [executor, queues, host, pid, meta])
+    }
+
+    /// `rota.claim` of up to `max` tasks of `queue`, each with the length of the lease it
+    /// started: `lease_expires_at - now()` in the claim's own transaction, where `now()` is
+    /// the instant the lease was started from (the database clock only).
+    func claim(executor: String, queue: String, max: Int) async throws -> [ClaimedTask] {
+        try await run(
+            """
+            SELECT c.*, (extract(epoch FROM c.lease_expires_at - now()) * 1000000)::bigint AS lease_microseconds
+            FROM rota.claim($1, $2::text[], $3::int) c
+            """, [executor, [queue], max]).map(ClaimedTask.init(row:))
+    }
+
+    /// `rota.heartbeat`: renews the leases of `held`; returns the ids whose handlers must stop.
+    func heartbeat(executor: String, held: [Int64]) async throws -> [Int64] {
+        try await run("SELECT id FROM rota.heartbeat($1, $2::bigint[]) AS id", [executor, held])
+            .map { try $0.decode(at: 0, as: Int64.self) }
+    }
+
+    /// Seconds until the next queued task of `queues` is due, by the database clock; nil when none is.
+    func secondsUntilNextRun(queues: [String]) async throws -> Double? {
+        try await run("SELECT extract(epoch FROM rota.next_run_at($1::text[]) - clock_timestamp())::float8 AS delay",
+                      [queues]).first?.decode("delay", as: Double?.self)
+    }
+
+    /// `rota.complete_many`.
+    func completeMany(ids: [Int64], attempts: [Int], results: [PostgresJSON?]) async throws {
+        try await run("SELECT id FROM rota.complete_many($1::bigint[], $2::int[], $3::jsonb[]) AS id",
+                      [ids, attempts, results])
+    }
+
+    /// `rota.fail_many`.
+    func failMany(ids: [Int64], attempts: [Int], errors: [String], retryIns: [PostgresInterval?],
+                  retryables: [Bool]) async throws {
+        try await run("SELECT * FROM rota.fail_many($1::bigint[], $2::int[], $3::text[], $4::interval[], $5::boolean[])",
+                      [ids, attempts, errors, retryIns, retryables])
+    }
+
+    /// `rota.reap`: how many tasks of dead executors it recovered.
+    func reap() async throws -> Int {
+        try await run("SELECT rota.reap() AS reaped")[0].decode("reaped")
+    }
+
+    /// `rota.prune` of at most `batch` old finished tasks: how many it deleted.
+    func prune(batch: Int) async throws -> Int {
+        try await run("SELECT rota.prune($1::int) AS pruned", [batch])[0].decode("pruned")
+    }
+
+    /// `rota.stop_executor`: how many running tasks it released.
+    func stopExecutor(_ executor: String) async throws -> Int {
+        try await run("SELECT rota.stop_executor($1) AS released", [executor])[0].decode("released")
+    }
+
+    /// `rota.executor_status`.
+    func executorStatus() async throws -> [RotaExecutorStatus] {
+        try await run("SELECT * FROM rota.executor_status ORDER BY alive DESC, executor").map(RotaExecutorStatus.init(row:))
+    }
+}

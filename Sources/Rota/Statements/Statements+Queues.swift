@@ -1,0 +1,39 @@
+extension Statements {
+    /// `rota.define_queue`, with the options that are set.
+    func defineQueue(_ name: String, options: QueueOptions) async throws {
+        var call = FunctionCall("rota.define_queue")
+        call.add("name", name)
+        call.add("concurrency", options.concurrency, as: "int")
+        call.add("rate_limit", options.rateLimit, as: "int")
+        call.add("rate_period", options.ratePeriod.map(PostgresInterval.init), as: "interval")
+        call.add("max_attempts", options.maxAttempts, as: "int")
+        call.add("lease", options.lease.map(PostgresInterval.init), as: "interval")
+        call.add("concurrency_key_limit", options.concurrencyKeyLimit, as: "int")
+        call.add("backoff_base", options.backoffBase.map(PostgresInterval.init), as: "interval")
+        call.add("backoff_max", options.backoffMax.map(PostgresInterval.init), as: "interval")
+        call.add("retention", options.retention.map(PostgresInterval.init), as: "interval")
+        try await run("SELECT \(call.sql)", call.parameters)
+    }
+
+    func pauseQueue(_ name: String) async throws {
+        try await run("SELECT rota.pause_queue($1)", [name])
+    }
+
+    func resumeQueue(_ name: String) async throws {
+        try await run("SELECT rota.resume_queue($1)", [name])
+    }
+
+    func dropQueue(_ name: String, force: Bool) async throws {
+        try await run("SELECT rota.drop_queue($1, $2::boolean)", [name, force])
+    }
+
+    /// `rota.queue_stats`, with the intervals in seconds.
+    func queueStats() async throws -> [RotaQueueStats] {
+        try await run(
+            """
+            SELECT s.*, extract(epoch FROM s.oldest_ready_age)::float8 AS oldest_ready_age_seconds,
+                   extract(epoch FROM s.rate_period)::float8 AS rate_period_seconds
+            FROM rota.queue_stats s ORDER BY s.queue
+            """).map(RotaQueueStats.init(row:))
+    }
+}

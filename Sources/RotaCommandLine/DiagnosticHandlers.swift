@@ -1,0 +1,38 @@
+import Foundation
+import Rota
+
+/// The worker commands' built-in handlers, for trying Rota out, for tests and for `rota-bench`.
+public enum DiagnosticHandlers {
+    struct SleepPayload: Codable, Sendable { var ms: Int }
+    /// `started`/`finished`: wall-clock seconds since 1970 around the sleep, so tests can see
+    /// how many handlers ran at once across processes.
+    struct SleepResult: Codable, Sendable { var slept_ms: Int; var started: Double; var finished: Double }
+    /// `started`: wall-clock seconds since 1970 when the handler started.
+    struct LatencyResult: Codable, Sendable { var started: Double }
+    struct FailPayload: Codable, Sendable { var times: Int }
+    struct FailResult: Codable, Sendable { var attempt: Int }
+    struct FailedOnPurpose: Error, CustomStringConvertible {
+        var attempt: Int
+        var times: Int
+        var description: String { "fail: attempt \(attempt) fails on purpose (first \(times) attempts fail)" }
+    }
+
+    /// `noop`, `latency`, `sleep` and `fail`.
+    public static var all: RotaHandlers {
+        var handlers = RotaHandlers()
+        handlers.register("noop") { (_: EmptyPayload, _) in }
+        handlers.register("latency") { (_: EmptyPayload, _) -> LatencyResult in
+            LatencyResult(started: Date().timeIntervalSince1970)
+        }
+        handlers.register("sleep") { (payload: SleepPayload, _) -> SleepResult in
+            let started = Date().timeIntervalSince1970
+            try await Task.sleep(for: .milliseconds(payload.ms))
+            return SleepResult(slept_ms: payload.ms, started: started, finished: Date().timeIntervalSince1970)
+        }
+        handlers.register("fail") { (payload: FailPayload, context) -> FailResult in
+            if context.attempt <= payload.times { throw FailedOnPurpose(attempt: context.attempt, times: payload.times) }
+            return FailResult(attempt: context.attempt)
+        }
+        return handlers
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Rota
+import ServiceLifecycle
+
+/// The options of a `worker` command (`rota worker`, `rota-examples worker`) and the run
+/// of the worker they describe.
+public struct WorkerOptions: ParsableArguments {
+    @OptionGroup public var connection: ConnectionOptions
+    @Option(help: "Comma-separated queues to work on.") public var queues: String
+    @Option(help: "Most tasks this process runs at once, per queue.") public var concurrency: Int = 10
+    @Option(help: "Executor id (default: $ROTA_EXECUTOR_ID, else host-pid-random).") public var executorId: String?
+    @Option(help: "Poll interval in seconds (LISTEN wakes the worker sooner).") public var poll: Double = 1
+    @Option(help: "Heartbeat interval in seconds (default: a third of the lease of the running tasks).")
+    public var heartbeat: Double?
+    @Option(help: "Reap interval in seconds (default: the heartbeat interval).") public var reap: Double?
+    @Option(help: "Graceful shutdown grace period in seconds.") public var grace: Double = 30
+    @Option(help: "Handler timeout in seconds (default: none).") public var timeout: Double?
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") public var logLevel: String = "info"
+    @Flag(help: "Install or upgrade the schema before starting (safe from every replica at once).")
+    public var migrate = false
+
+    public init() {}
+
+    public func validate() throws {
+        if queueList.isEmpty { throw ValidationError("--queues needs at least one queue name") }
+        if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \(logLevel)") }
+    }
+
+    /// The names given to `--queues`.
+    public var queueList: [String] {
+        queues.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+    }
+
+    /// Runs a worker with `handlers` on the given queues until SIGTERM or SIGINT (graceful
+    /// shutdown). `prepare` runs after the migration and may add handlers and queues.
+    public func run(handlers: RotaHandlers,
+                    prepare: (_ handlers: inout RotaHandlers, _ queues: inout [String: Int], _ logger: Logger) async throws -> Void
+                        = { _, _, _ in }) async throws {
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "rota.worker")
+        if migrate {
+            let client = RotaClient(connectionString: connection.connectionString, logger: logger)
+            try await client.migrate()
+            await client.close()
+        }
+        var handlers = handlers
+        var queues = Dictionary(uniqueKeysWithValues: queueList.map { ($0, concurrency) })
+        try await prepare(&handlers, &queues, logger)
+        var configuration = RotaWorkerConfiguration(
+            connectionString: connection.connectionString, queues: queues, executorID: executorId)
+        configuration.pollInterval = .seconds(parsing: poll)
+        configuration.heartbeatInterval = heartbeat.map(Duration.seconds(parsing:))
+        configuration.reapInterval = reap.map(Duration.seconds(parsing:))
+        configuration.shutdownGracePeriod = .seconds(parsing: grace)
+        configuration.defaultTaskTimeout = timeout.map(Duration.seconds(parsing:))
+        let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger)
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: worker)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        try await group.run()
+    }
+}

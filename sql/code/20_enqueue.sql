@@ -1,0 +1,176 @@
+SELECT rota._apply_code('enqueue', $code$
+
+-- Statement-level NOTIFY for inserted tasks: one per queue per statement, ready rows only.
+CREATE OR REPLACE FUNCTION rota._notify_enqueue()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM pg_notify('rota_enqueue', s.queue)
+    FROM (SELECT DISTINCT n.queue FROM rota_new_tasks n
+          WHERE n.state = 'queued' AND n.run_at <= now()) AS s;
+    RETURN NULL;
+END;
+$fn$;
+
+CREATE OR REPLACE TRIGGER tasks_notify_enqueue
+    AFTER INSERT ON rota.tasks
+    REFERENCING NEW TABLE AS rota_new_tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION rota._notify_enqueue();
+
+-- Adds tasks; shared by enqueue and enqueue_many. Returns ids in input order; an
+-- existing (queue, key) returns the existing id, also when two sessions race.
+CREATE OR REPLACE FUNCTION rota._enqueue(p_fn text, p_queue text, p_task text, p_payloads jsonb[], p_keys text[],
+                              p_run_at timestamptz, p_priority integer, p_max_attempts integer,
+                              p_concurrency_key text, p_parent_id bigint)
+RETURNS SETOF bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_max_attempts integer;
+    v_count integer := coalesce(cardinality(p_payloads), 0);
+    v_bad_index integer;
+    v_key_arg text;
+    v_ids bigint[];
+    v_missing integer[];
+    v_rounds integer := 0;
+BEGIN
+    SELECT q.max_attempts INTO v_max_attempts FROM rota.queues q WHERE q.name = p_queue;
+    IF NOT FOUND THEN
+        PERFORM rota._raise_unknown(p_fn, 'queue', p_queue, 'RO001');
+    END IF;
+    PERFORM rota._check_name(p_fn, 'task', p_task);
+    IF p_max_attempts < 1 THEN
+        PERFORM rota._invalid(p_fn, 'max_attempts', 'must be >= 1', p_max_attempts::text);
+    END IF;
+    PERFORM rota._check_key_length(p_fn, 'concurrency_key', p_concurrency_key);
+    IF NOT isfinite(p_run_at) OR p_run_at > now() + interval '100 years' THEN
+        PERFORM rota._invalid(p_fn, 'run_at', 'must be finite and at most 100 years ahead', p_run_at::text);
+    END IF;
+    IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
+        RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
+    END IF;
+    PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
+    PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);
+    -- one set-based pass, so big batches do not pay a function call per element; the
+    -- schedule: namespace is the scheduler's (its fires come through p_fn rota.fire_due or
+    -- rota.trigger_schedule), so a user task can never pose as a schedule's fire
+    SELECT u.ord INTO v_bad_index FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
+    WHERE NOT rota._is_key_length(u.k)
+       OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many'))
+    ORDER BY u.ord LIMIT 1;
+    IF FOUND THEN
+        v_key_arg := CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
+        PERFORM rota._check_key_length(p_fn, v_key_arg, p_keys[v_bad_index]);
+        PERFORM rota._invalid(p_fn, v_key_arg, 'must not start with "schedule:" (reserved for the fires of schedules)',
+                              quote_literal(p_keys[v_bad_index]));
+    END IF;
+
+    IF p_keys IS NULL THEN
+        -- No keys: a plain insert, ids come back in input order (identity values are
+        -- assigned in the order rows are produced by the ordered unnest).
+        RETURN QUERY
+        WITH ins AS (
+            INSERT INTO rota.tasks (queue, task, payload, run_at, priority, max_attempts, concurrency_key, parent_id)
+            SELECT p_queue, p_task, coalesce(u.payload, '{}'), coalesce(p_run_at, now()), coalesce(p_priority, 0),
+                   coalesce(p_max_attempts, v_max_attempts), p_concurrency_key, p_parent_id
+            FROM unnest(p_payloads) WITH ORDINALITY AS u(payload, ord)
+            ORDER BY u.ord
+            RETURNING rota.tasks.id)
+        SELECT ins.id FROM ins ORDER BY ins.id;
+        RETURN;
+    END IF;
+
+    -- With keys: insert what is new, then read back every key. A key whose row is
+    -- invisible to us (inserted by a session that has since committed after our
+    -- snapshot, or deleted meanwhile) is retried with a fresh statement.
+    v_ids := array_fill(NULL::bigint, ARRAY[v_count]);
+    LOOP
+        v_rounds := v_rounds + 1;
+        WITH ins AS (
+            INSERT INTO rota.tasks (queue, task, payload, key, run_at, priority, max_attempts, concurrency_key, parent_id)
+            SELECT p_queue, p_task, coalesce(u.payload, '{}'), u.key, coalesce(p_run_at, now()), coalesce(p_priority, 0),
+                   coalesce(p_max_attempts, v_max_attempts), p_concurrency_key, p_parent_id
+            FROM unnest(p_payloads, p_keys) WITH ORDINALITY AS u(payload, key, ord)
+            WHERE v_ids[u.ord] IS NULL
+            -- key order, so that two batches sharing keys wait on each other in the same
+            -- order instead of deadlocking (keyless rows last, in input order)
+            ORDER BY u.key, u.ord
+            ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING
+            RETURNING rota.tasks.id, rota.tasks.key),
+        -- rows without a key never conflict: match them to their inputs by position
+        -- (ids are drawn in input order)
+        ins_nokey AS (
+            SELECT ins.id, row_number() OVER (ORDER BY ins.id) AS rn FROM ins WHERE ins.key IS NULL),
+        inp AS (
+            SELECT u.key, u.ord,
+                   row_number() OVER (PARTITION BY (u.key IS NULL AND v_ids[u.ord] IS NULL) ORDER BY u.ord) AS rn
+            FROM unnest(p_keys) WITH ORDINALITY AS u(key, ord))
+        SELECT array_agg(coalesce(v_ids[u.ord], ins.id, n.id, t.id) ORDER BY u.ord)
+        INTO v_ids
+        FROM inp u
+        LEFT JOIN ins ON u.key IS NOT NULL AND ins.key = u.key
+        LEFT JOIN ins_nokey n ON u.key IS NULL AND v_ids[u.ord] IS NULL AND n.rn = u.rn
+        LEFT JOIN rota.tasks t ON v_ids[u.ord] IS NULL AND ins.id IS NULL AND u.key IS NOT NULL
+                              AND t.queue = p_queue AND t.key = u.key;
+        -- NULL keys with duplicates in the input never collide; duplicated non-NULL
+        -- keys within one call map to the one row inserted.
+        SELECT array_agg(ord) INTO v_missing FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord) WHERE x.id IS NULL;
+        EXIT WHEN v_missing IS NULL;
+        IF v_rounds >= 5 THEN
+            RAISE EXCEPTION '%: could not insert or find the task with key % (concurrent deletes?)', p_fn,
+                quote_literal(p_keys[v_missing[1]]) USING ERRCODE = '40001';
+        END IF;
+    END LOOP;
+    RETURN QUERY SELECT x FROM unnest(v_ids) AS x;
+END;
+$fn$;
+
+-- Adds one task and returns its id (the existing id when its key is already in the queue).
+CREATE OR REPLACE FUNCTION rota.enqueue(
+    queue text,
+    task text,
+    payload jsonb DEFAULT '{}',
+    key text DEFAULT NULL,
+    run_at timestamptz DEFAULT NULL,
+    priority integer DEFAULT 0,
+    max_attempts integer DEFAULT NULL,
+    concurrency_key text DEFAULT NULL,
+    parent_id bigint DEFAULT NULL)
+RETURNS bigint
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT rota._enqueue('rota.enqueue', $1, $2, ARRAY[$3], CASE WHEN $4 IS NULL THEN NULL ELSE ARRAY[$4] END,
+                         $5, $6, $7, $8, $9);
+$fn$;
+COMMENT ON FUNCTION rota.enqueue(text, text, jsonb, text, timestamptz, integer, integer, text, bigint)
+    IS 'Adds a task; with a key, returns the existing task of that key in the queue instead of a new one.';
+
+-- Adds one task per payload in one statement and returns their ids in input order.
+CREATE OR REPLACE FUNCTION rota.enqueue_many(
+    queue text,
+    task text,
+    payloads jsonb[],
+    keys text[] DEFAULT NULL,
+    run_at timestamptz DEFAULT NULL,
+    priority integer DEFAULT 0,
+    max_attempts integer DEFAULT NULL,
+    concurrency_key text DEFAULT NULL,
+    parent_id bigint DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    IF payloads IS NULL THEN
+        PERFORM rota._invalid('rota.enqueue_many', 'payloads', 'must not be NULL', NULL);
+    END IF;
+    IF array_ndims(payloads) > 1 THEN
+        PERFORM rota._invalid('rota.enqueue_many', 'payloads', 'must be one-dimensional', array_ndims(payloads)::text);
+    END IF;
+    RETURN QUERY SELECT * FROM rota._enqueue('rota.enqueue_many', $1, $2, $3, $4, $5, $6, $7, $8, $9);
+END;
+$fn$;
+COMMENT ON FUNCTION rota.enqueue_many(text, text, jsonb[], text[], timestamptz, integer, integer, text, bigint)
+    IS 'Adds many tasks of one kind in one statement; returns one id per payload, in input order.';
+
+$code$);

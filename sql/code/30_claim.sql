@@ -1,0 +1,416 @@
+SELECT rota._apply_code('claim', $code$
+
+-- Locks a free key slot of (queue, key), creating the key's slots on first use; NULL
+-- when the key is at its limit. Creation runs under a try-lock so that a claim never
+-- waits on another claim's uncommitted rows (which could deadlock two claimers). Busy
+-- slots above a lowered limit count against it: then a start needs one more free slot
+-- than there are such rows, all locked here (SKIP LOCKED: slots locked by others count
+-- as being taken) and kept locked until commit, so concurrent claims cannot overshoot.
+CREATE OR REPLACE FUNCTION rota._take_key_slot(p_queue text, p_key text, p_limit integer)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_slot integer;
+    v_busy_above integer;
+    v_free_slots integer[];
+BEGIN
+    SELECT count(*) INTO v_busy_above
+    FROM rota._key_slots k
+    WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot > p_limit AND k.task_id IS NOT NULL;
+    IF v_busy_above > 0 THEN
+        -- transitional, after a lowered limit (rows above it exist, so 1..p_limit do too)
+        SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
+        FROM (SELECT k.slot FROM rota._key_slots k
+              WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
+              ORDER BY k.slot
+              LIMIT v_busy_above + 1
+              FOR UPDATE SKIP LOCKED) AS f;
+        IF coalesce(cardinality(v_free_slots), 0) > v_busy_above THEN
+            RETURN v_free_slots[1];
+        END IF;
+        RETURN NULL;
+    END IF;
+    -- a free slot; failing that, the key's slots are created (once) and looked for again
+    FOR v_round IN 1..2 LOOP
+        SELECT k.slot INTO v_slot
+        FROM rota._key_slots k
+        WHERE k.queue = p_queue AND k.concurrency_key = p_key AND k.slot <= p_limit AND k.task_id IS NULL
+        ORDER BY k.slot
+        LIMIT 1
+        FOR UPDATE SKIP LOCKED;
+        IF FOUND OR v_round = 2 THEN
+            RETURN v_slot;
+        END IF;
+        IF (SELECT count(*) FROM rota._key_slots k WHERE k.queue = p_queue AND k.concurrency_key = p_key
+                                                     AND k.slot <= p_limit) >= p_limit THEN
+            RETURN NULL;
+        END IF;
+        IF NOT pg_try_advisory_xact_lock(hashtext('rota._key_slots'), hashtext(p_queue || ':' || p_key)) THEN
+            RETURN NULL;
+        END IF;
+        INSERT INTO rota._key_slots (queue, concurrency_key, slot)
+        SELECT p_queue, p_key, g FROM generate_series(1, p_limit) AS g
+        ON CONFLICT DO NOTHING;
+    END LOOP;
+END;
+$fn$;
+
+-- Takes up to p_wanted free slots of a queue whose limit p_limit has busy slot rows above it
+-- (after a lowered limit): locks those rows (waiting when p_wait, so that claimers
+-- serialize in this transitional state only), checks in a fresh snapshot that they are
+-- all the rows above the current limit, and allows at most
+-- (free slots it could lock) - (busy slots above K) new starts. Slots locked by others
+-- count as being taken. NULL or empty: no start (the caller tries again later).
+CREATE OR REPLACE FUNCTION rota._take_slots_over_limit(p_queue text, p_limit integer, p_wanted integer, p_wait boolean)
+RETURNS integer[]
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_limit integer := p_limit;
+    v_locked_above integer[];
+    v_busy_above integer;
+    v_limit_now integer;
+    v_rows_above integer[];
+    v_free_slots integer[];
+BEGIN
+    FOR i IN 1..5 LOOP
+        IF p_wait THEN
+            SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
+            INTO v_locked_above, v_busy_above
+            FROM (SELECT s.slot, s.task_id FROM rota._queue_slots s
+                  WHERE s.queue = p_queue AND s.slot > v_limit
+                  ORDER BY s.slot
+                  FOR UPDATE) AS o;
+        ELSE
+            -- this claim already holds another queue's over-limit rows: waiting here could
+            -- deadlock with a claimer that takes the queues in the other order
+            SELECT array_agg(o.slot ORDER BY o.slot), count(*) FILTER (WHERE o.task_id IS NOT NULL)
+            INTO v_locked_above, v_busy_above
+            FROM (SELECT s.slot, s.task_id FROM rota._queue_slots s
+                  WHERE s.queue = p_queue AND s.slot > v_limit
+                  ORDER BY s.slot
+                  FOR UPDATE SKIP LOCKED) AS o;
+        END IF;
+        -- a fresh snapshot: the limit now, and every row above it
+        SELECT q.concurrency,
+               ARRAY(SELECT o.slot FROM rota._queue_slots o
+                     WHERE o.queue = q.name AND o.slot > q.concurrency ORDER BY o.slot)
+        INTO v_limit_now, v_rows_above
+        FROM rota.queues q WHERE q.name = p_queue;
+        IF v_limit_now IS NULL THEN
+            RETURN NULL;
+        END IF;
+        IF v_limit_now = v_limit AND v_rows_above = coalesce(v_locked_above, '{}') THEN
+            IF cardinality(v_rows_above) = 0 THEN
+                -- the rows above K went away meanwhile; the next claim takes the plain path
+                RETURN NULL;
+            END IF;
+            -- We hold every row above K, so define_queue cannot change the limit or add
+            -- such rows before we commit (it locks them first).
+            SELECT array_agg(f.slot ORDER BY f.slot) INTO v_free_slots
+            FROM (SELECT s.slot FROM rota._queue_slots s
+                  WHERE s.queue = p_queue AND s.task_id IS NULL AND s.slot <= v_limit
+                  ORDER BY s.slot
+                  LIMIT p_wanted + v_busy_above
+                  FOR UPDATE SKIP LOCKED) AS f;
+            RETURN v_free_slots[1:least(p_wanted, coalesce(cardinality(v_free_slots), 0) - v_busy_above)];
+        END IF;
+        IF NOT p_wait THEN
+            RETURN NULL;
+        END IF;
+        v_limit := v_limit_now;
+    END LOOP;
+    RETURN NULL;
+END;
+$fn$;
+
+-- Starts the leases of locked queued tasks for an executor: the one UPDATE of every claim
+-- path. The i-th id takes the i-th of p_slots and p_key_slots (NULL: none held); p_lease
+-- NULL means each task's own queue lease. Returns the tasks in claim order, with the fire
+-- time of schedule fires (found through schedule_fires, so keys are never parsed).
+CREATE OR REPLACE FUNCTION rota._start_tasks(p_executor text, p_ids bigint[], p_lease interval,
+                                             p_slots integer[] DEFAULT NULL, p_key_slots integer[] DEFAULT NULL)
+RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
+              enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
+              lease_expires_at timestamptz, scheduled_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    WITH started AS (
+        UPDATE rota.tasks t
+        SET state = 'running', executor = p_executor, attempts = t.attempts + 1,
+            started_at = clock_timestamp(),
+            lease_expires_at = now() + coalesce(p_lease, (SELECT q.lease FROM rota.queues q WHERE q.name = t.queue)),
+            slot = CASE WHEN p_slots IS NOT NULL THEN p_slots[array_position(p_ids, t.id)] END,
+            key_slot = CASE WHEN p_key_slots IS NOT NULL THEN p_key_slots[array_position(p_ids, t.id)] END
+        WHERE t.id = ANY (p_ids)
+        RETURNING t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at,
+                  t.run_at, t.max_attempts, t.concurrency_key, t.lease_expires_at, t.priority)
+    SELECT s.id, s.queue, s.task, s.payload, s.attempts, s.key, s.parent_id, s.enqueued_at,
+           s.run_at, s.max_attempts, s.concurrency_key, s.lease_expires_at,
+           CASE WHEN s.key LIKE 'schedule:%'
+                THEN (SELECT f.fire_at FROM rota.schedule_fires f WHERE f.task_id = s.id) END
+    FROM started s
+    ORDER BY s.priority, s.run_at, s.id;
+END;
+$fn$;
+
+-- Marks the limit rows that tasks just started hold: the i-th id holds the i-th slot and
+-- uses the i-th rate token. (Key slots are marked as they are taken, in claim.) Undone by
+-- _release_holds.
+CREATE OR REPLACE FUNCTION rota._take_holds(p_queue text, p_ids bigint[], p_slots integer[], p_tokens integer[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    IF p_slots IS NOT NULL THEN
+        UPDATE rota._queue_slots s SET task_id = p_ids[array_position(p_slots, s.slot)]
+        WHERE s.queue = p_queue AND s.slot = ANY (p_slots[1:cardinality(p_ids)]);
+    END IF;
+    IF p_tokens IS NOT NULL THEN
+        UPDATE rota._queue_rate_tokens r SET used_at = now()
+        WHERE r.queue = p_queue AND r.token = ANY (p_tokens[1:cardinality(p_ids)]);
+    END IF;
+END;
+$fn$;
+
+-- Takes up to max ready tasks of the given queues for an executor and starts their leases.
+CREATE OR REPLACE FUNCTION rota.claim(executor text, queues text[], max integer DEFAULT 1)
+RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
+              enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
+              lease_expires_at timestamptz, scheduled_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+-- `LIMIT max` makes every custom plan look cheaper than the generic one, so without this
+-- each call would be planned afresh; the generic plans below are built not to depend on
+-- row estimates (ids are passed as arrays to primary-key lookups).
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.claim';
+    v_stopped_at timestamptz;
+    v_open_queues text[];
+    v_known_count integer;
+    v_any_limited boolean;
+    v_unknown_queue text;
+    v_lease interval;
+    v_candidates_per_queue integer;
+    v_queue rota.queues;
+    v_still_wanted integer;
+    v_startable integer;
+    v_limit integer;
+    v_busy_above_limit boolean;
+    v_holding_over_limit boolean := false;
+    v_slots integer[];
+    v_tokens integer[];
+    v_candidate record;
+    v_key_slot integer;
+    v_ids bigint[];
+    v_key_slots integer[];
+BEGIN
+    IF claim.max IS NULL OR claim.max < 1 OR claim.max > 10000 THEN
+        PERFORM rota._invalid(c_fn, 'max', 'must be between 1 and 10000', claim.max::text);
+    END IF;
+    SELECT e.stopped_at INTO v_stopped_at FROM rota.executors e WHERE e.id = claim.executor;
+    IF NOT FOUND THEN
+        PERFORM rota._raise_unknown(c_fn, 'executor', claim.executor, 'RO004', '(call rota.register_executor first)');
+    END IF;
+    IF claim.queues IS NULL OR cardinality(claim.queues) = 0 THEN
+        PERFORM rota._invalid(c_fn, 'queues', 'must name at least one queue', quote_nullable(claim.queues::text));
+    END IF;
+    SELECT array_agg(q.name ORDER BY q.name) FILTER (WHERE NOT q.paused),
+           count(*),
+           min(q.lease) FILTER (WHERE NOT q.paused),
+           coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
+                                              OR q.concurrency_key_limit IS NOT NULL)), false)
+    INTO v_open_queues, v_known_count, v_lease, v_any_limited
+    FROM rota.queues q WHERE q.name = ANY (claim.queues);
+    IF v_known_count < cardinality(claim.queues) THEN
+        SELECT x INTO v_unknown_queue FROM unnest(claim.queues) AS x
+        WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
+        IF FOUND THEN
+            PERFORM rota._raise_unknown(c_fn, 'queue', v_unknown_queue, 'RO001');
+        END IF;
+    END IF;
+    -- A stopped executor takes nothing until it registers again: its tasks were released.
+    IF v_stopped_at IS NOT NULL OR v_open_queues IS NULL THEN
+        RETURN;
+    END IF;
+
+    IF NOT v_any_limited THEN
+        IF cardinality(v_open_queues) = 1 THEN
+            -- The hot path: one ordered index scan over ready rows.
+            SELECT array_agg(c.id) INTO v_ids
+            FROM (SELECT t.id FROM rota.tasks t
+                  WHERE t.state = 'queued' AND t.queue = v_open_queues[1] AND t.run_at <= now()
+                  ORDER BY t.priority, t.run_at, t.id
+                  LIMIT claim.max
+                  FOR UPDATE SKIP LOCKED) AS c;
+        ELSE
+            -- Several queues: the best few candidates of each queue (ordered index scans),
+            -- merged, then locked with SKIP LOCKED in claim order. Over-fetching leaves
+            -- room for candidates that other claimers hold. Each task gets its queue's lease.
+            v_candidates_per_queue := claim.max * 2 + 8;
+            v_lease := NULL;
+            WITH pick AS (
+                SELECT c.id FROM unnest(v_open_queues) AS qn(name)
+                CROSS JOIN LATERAL (
+                    SELECT x.id, x.priority, x.run_at FROM rota.tasks x
+                    WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
+                    ORDER BY x.priority, x.run_at, x.id
+                    LIMIT v_candidates_per_queue) AS c
+                ORDER BY c.priority, c.run_at, c.id
+                LIMIT v_candidates_per_queue)
+            SELECT array_agg(c.id) INTO v_ids
+            FROM (SELECT t.id FROM rota.tasks t
+                  WHERE t.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND t.state = 'queued' AND t.run_at <= now()
+                  ORDER BY t.priority, t.run_at, t.id
+                  LIMIT claim.max
+                  FOR UPDATE SKIP LOCKED) AS c;
+        END IF;
+        IF v_ids IS NOT NULL THEN
+            RETURN QUERY SELECT * FROM rota._start_tasks(claim.executor, v_ids, v_lease);
+        END IF;
+        RETURN;
+    END IF;
+
+    -- Some queue has limits: serve the queues one at a time, in the order given.
+    v_still_wanted := claim.max;
+    FOR v_queue IN
+        SELECT q.* FROM unnest(claim.queues) WITH ORDINALITY AS x(name, ord)
+        JOIN rota.queues q ON q.name = x.name
+        WHERE NOT q.paused
+        ORDER BY x.ord
+    LOOP
+        EXIT WHEN v_still_wanted <= 0;
+        -- Cheap probe first, so that idle polls lock no slot or token rows.
+        -- (ORDER BY + LIMIT 1 keeps the generic plan on the ready index.)
+        PERFORM 1 FROM (SELECT t.id FROM rota.tasks t
+                        WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
+                        ORDER BY t.priority, t.run_at, t.id LIMIT 1) AS probe;
+        CONTINUE WHEN NOT FOUND;
+        v_startable := v_still_wanted;
+        v_slots := NULL;
+        v_tokens := NULL;
+        IF v_queue.concurrency IS NOT NULL THEN
+            -- One statement, so one snapshot for the limit, the probe for busy slot rows
+            -- above it (an index range probe; none in the common case) and the free slots
+            -- under it: a limit lowered meanwhile cannot be missed.
+            WITH lim AS MATERIALIZED (
+                SELECT q.concurrency AS k,
+                       EXISTS (SELECT 1 FROM rota._queue_slots o
+                               WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
+                FROM rota.queues q WHERE q.name = v_queue.name),
+            free AS (
+                SELECT s.slot FROM rota._queue_slots s
+                WHERE s.queue = v_queue.name AND s.task_id IS NULL
+                  AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
+                ORDER BY s.slot LIMIT v_startable
+                FOR UPDATE SKIP LOCKED)
+            SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
+                   (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
+            INTO v_limit, v_busy_above_limit, v_slots;
+            IF v_busy_above_limit THEN
+                -- Busy slots above the limit count against it (transitional, after a
+                -- lowered limit).
+                v_slots := rota._take_slots_over_limit(v_queue.name, v_limit, v_startable, NOT v_holding_over_limit);
+                v_holding_over_limit := true;
+            END IF;
+            v_startable := coalesce(cardinality(v_slots), 0);
+            CONTINUE WHEN v_startable = 0;
+        END IF;
+        IF v_queue.rate_limit IS NOT NULL THEN
+            SELECT array_agg(r.token ORDER BY r.token) INTO v_tokens FROM (
+                SELECT r.token FROM rota._queue_rate_tokens r
+                WHERE r.queue = v_queue.name AND r.used_at <= now() - v_queue.rate_period
+                  AND r.token <= v_queue.rate_limit
+                ORDER BY r.token LIMIT v_startable
+                FOR UPDATE SKIP LOCKED) AS r;
+            v_startable := coalesce(cardinality(v_tokens), 0);
+            CONTINUE WHEN v_startable = 0;
+        END IF;
+
+        IF v_queue.concurrency_key_limit IS NULL THEN
+            SELECT array_agg(c.id) INTO v_ids FROM (
+                SELECT t.id FROM rota.tasks t
+                WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
+                ORDER BY t.priority, t.run_at, t.id
+                LIMIT v_startable
+                FOR UPDATE SKIP LOCKED) AS c;
+            v_key_slots := NULL;
+        ELSE
+            -- Key limits: walk the best candidates (without locking them), take a key slot
+            -- for keyed ones, then lock the task itself. Saturated keys are passed over, so
+            -- one busy key does not block the queue.
+            v_ids := '{}';
+            v_key_slots := '{}';
+            FOR v_candidate IN
+                SELECT t.id, t.concurrency_key FROM rota.tasks t
+                WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
+                ORDER BY t.priority, t.run_at, t.id
+                LIMIT v_startable * 4 + 32
+            LOOP
+                EXIT WHEN cardinality(v_ids) >= v_startable;
+                v_key_slot := NULL;
+                IF v_candidate.concurrency_key IS NOT NULL THEN
+                    v_key_slot := rota._take_key_slot(v_queue.name, v_candidate.concurrency_key,
+                                                      v_queue.concurrency_key_limit);
+                    CONTINUE WHEN v_key_slot IS NULL;
+                END IF;
+                PERFORM 1 FROM rota.tasks t
+                WHERE t.id = v_candidate.id AND t.state = 'queued' AND t.run_at <= now()
+                FOR UPDATE SKIP LOCKED;
+                CONTINUE WHEN NOT FOUND;
+                -- held at once, so that the next candidate of the same key sees it taken
+                IF v_key_slot IS NOT NULL THEN
+                    UPDATE rota._key_slots k SET task_id = v_candidate.id
+                    WHERE k.queue = v_queue.name AND k.concurrency_key = v_candidate.concurrency_key
+                      AND k.slot = v_key_slot;
+                END IF;
+                v_ids := v_ids || v_candidate.id;
+                v_key_slots := v_key_slots || v_key_slot;
+            END LOOP;
+        END IF;
+        CONTINUE WHEN coalesce(cardinality(v_ids), 0) = 0;
+        RETURN QUERY SELECT * FROM rota._start_tasks(claim.executor, v_ids, v_queue.lease, v_slots, v_key_slots);
+        PERFORM rota._take_holds(v_queue.name, v_ids, v_slots, v_tokens);
+        v_still_wanted := v_still_wanted - cardinality(v_ids);
+    END LOOP;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.claim(text, text[], integer)
+    IS 'Claims up to max ready tasks (priority, run_at, id order) within concurrency, rate and key limits; attempt is the fence for complete/fail; scheduled_at is the fire time of a schedule''s task.';
+
+-- Earliest run_at of a queued task in the given (unpaused) queues; a worker sleeps until then.
+CREATE OR REPLACE FUNCTION rota.next_run_at(queues text[])
+RETURNS timestamptz
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_missing text;
+    v_next timestamptz;
+BEGIN
+    IF next_run_at.queues IS NULL OR cardinality(next_run_at.queues) = 0 THEN
+        PERFORM rota._invalid('rota.next_run_at', 'queues', 'must name at least one queue', quote_nullable(next_run_at.queues::text));
+    END IF;
+    SELECT x INTO v_missing FROM unnest(next_run_at.queues) AS x
+    WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
+    IF FOUND THEN
+        PERFORM rota._raise_unknown('rota.next_run_at', 'queue', v_missing, 'RO001');
+    END IF;
+    SELECT min(m.run_at) INTO v_next
+    FROM rota.queues q
+    CROSS JOIN LATERAL (SELECT t.run_at FROM rota.tasks t
+                        WHERE t.state = 'queued' AND t.queue = q.name
+                        ORDER BY t.run_at LIMIT 1) AS m
+    WHERE q.name = ANY (next_run_at.queues) AND NOT q.paused;
+    RETURN v_next;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.next_run_at(text[]) IS 'Earliest run_at of a queued task in these queues (paused ones excluded), or NULL.';
+
+$code$);

@@ -1,0 +1,347 @@
+SELECT rota._apply_code('complete_fail', $code$
+
+-- The rule "a requested cancel wins": a task whose cancel was requested ends cancelled,
+-- whatever its attempt's outcome would have made it.
+CREATE OR REPLACE FUNCTION rota._unless_cancelled(p_cancel_requested boolean, p_state text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT CASE WHEN p_cancel_requested THEN 'cancelled' ELSE p_state END;
+$fn$;
+
+-- Retry delay for the n-th counted attempt: base * 2^(n-1) with +-25% jitter, capped (and
+-- never over 30 days, the bound of backoff_max, so that a queue row written before that
+-- bound existed cannot make the reaper's timestamp arithmetic overflow).
+CREATE OR REPLACE FUNCTION rota._backoff(p_base interval, p_cap interval, p_attempt integer)
+RETURNS interval
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT make_interval(secs => least(
+        extract(epoch FROM least(p_cap, interval '30 days'))::double precision,
+        extract(epoch FROM p_base)::double precision
+            * power(2::double precision, least(greatest(p_attempt, 1) - 1, 60))
+            * (0.75 + random() * 0.5)));
+$fn$;
+
+-- Frees the limit rows held by tasks that stopped running (one call per batch, after
+-- their task rows) and wakes queues. p_held_ids: the tasks that held a slot or key slot
+-- (their rows still name it); p_ready_queues: queues that got ready tasks.
+CREATE OR REPLACE FUNCTION rota._release_holds(p_held_ids bigint[], p_ready_queues text[] DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_over_queues text[];
+    v_over_slots integer[];
+BEGIN
+    PERFORM pg_notify('rota_enqueue', x) FROM unnest(p_ready_queues) AS x;
+    -- queues without limits hold nothing: their completions stop here
+    IF p_held_ids IS NULL THEN
+        RETURN;
+    END IF;
+    -- Frees match on task_id, so a stale slot number frees nothing. Slot rows above a
+    -- lowered limit go once free (the freeing UPDATE returns over_limit, so the common
+    -- free stays a single HOT update).
+    WITH freed AS (
+        UPDATE rota._queue_slots s SET task_id = NULL
+        FROM rota.tasks t
+        WHERE t.id = ANY (p_held_ids) AND s.queue = t.queue AND s.slot = t.slot AND s.task_id = t.id
+        RETURNING s.queue, s.slot, s.over_limit)
+    SELECT array_agg(f.queue), array_agg(f.slot) INTO v_over_queues, v_over_slots
+    FROM freed f WHERE f.over_limit;
+    IF v_over_queues IS NOT NULL THEN
+        DELETE FROM rota._queue_slots s
+        USING unnest(v_over_queues, v_over_slots) AS o(queue, slot)
+        WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
+    END IF;
+    UPDATE rota._key_slots k SET task_id = NULL
+    FROM rota.tasks t
+    WHERE t.id = ANY (p_held_ids) AND k.queue = t.queue AND k.concurrency_key = t.concurrency_key
+      AND k.slot = t.key_slot AND k.task_id = t.id;
+    -- Queues with a freed slot and ready work are woken too: else only the process that
+    -- freed it would claim again at once, and the others would wait for their poll,
+    -- piling a limited queue's work onto one replica.
+    PERFORM pg_notify('rota_enqueue', q.name)
+    FROM (SELECT DISTINCT t.queue AS name FROM rota.tasks t WHERE t.id = ANY (p_held_ids)) AS q
+    WHERE q.name <> ALL (coalesce(p_ready_queues, '{}'))
+      AND EXISTS (SELECT 1 FROM rota.tasks r WHERE r.state = 'queued' AND r.queue = q.name AND r.run_at <= now());
+END;
+$fn$;
+
+-- Body of complete and complete_many, for checked input: marks running tasks succeeded
+-- (cancelled if a cancel was requested) under their current attempts; returns the ids
+-- that completed. p_fn names the caller in errors.
+CREATE OR REPLACE FUNCTION rota._complete(p_fn text, p_ids bigint[], p_attempts integer[], p_results jsonb[])
+RETURNS SETOF bigint
+LANGUAGE plpgsql VOLATILE
+-- Custom plans would look cheaper for small batches, so without this the statement below
+-- would be planned afresh on every call; its generic plan does not depend on row estimates
+-- (ids are passed as arrays to primary-key lookups).
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+    v_done_ids bigint[];
+    v_held_ids bigint[];
+BEGIN
+    -- Rows are locked in id order so that a concurrent stop_executor (also id order)
+    -- cannot deadlock with a batch flush.
+    -- an id given twice counts once, with its first attempt/result
+    WITH input AS (
+        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.result
+        FROM unnest(p_ids, p_attempts, p_results) WITH ORDINALITY AS u(id, attempt, result, ord)
+        ORDER BY u.id, u.ord),
+    locked AS (
+        SELECT t.id FROM rota.tasks t
+        WHERE t.id = ANY (p_ids) AND t.lease_expires_at IS NOT NULL
+        ORDER BY t.id
+        FOR UPDATE),
+    done AS (
+        UPDATE rota.tasks t
+        SET state = rota._unless_cancelled(t.cancel_requested, 'succeeded'),
+            result = i.result, finished_at = now(), lease_expires_at = NULL
+        FROM input i, locked l
+        WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_expires_at IS NOT NULL
+        RETURNING t.id, t.slot, t.key_slot)
+    SELECT array_agg(done.id ORDER BY done.id),
+           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL)
+    INTO v_done_ids, v_held_ids
+    FROM done;
+    IF v_held_ids IS NOT NULL THEN
+        PERFORM rota._release_holds(v_held_ids);
+    END IF;
+    IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
+        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts);
+    END IF;
+    RETURN QUERY SELECT x FROM unnest(v_done_ids) AS x;
+END;
+$fn$;
+
+-- Completes many tasks in one statement; returns the ids that completed.
+CREATE OR REPLACE FUNCTION rota.complete_many(ids bigint[], attempts integer[], results jsonb[] DEFAULT NULL)
+RETURNS SETOF bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    c_fn constant text := 'rota.complete_many';
+BEGIN
+    IF ids IS NULL OR attempts IS NULL THEN
+        PERFORM rota._invalid(c_fn, 'ids/attempts', 'must not be NULL', NULL);
+    END IF;
+    PERFORM rota._check_same_length(c_fn, 'attempts', cardinality(attempts), 'ids', cardinality(ids));
+    PERFORM rota._check_same_length(c_fn, 'results', cardinality(results), 'ids', cardinality(ids));
+    PERFORM rota._check_sizes(c_fn, 'results', results);
+    IF cardinality(ids) > 0 THEN
+        RETURN QUERY SELECT * FROM rota._complete(c_fn, ids, attempts, results);
+    END IF;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.complete_many(bigint[], integer[], jsonb[])
+    IS 'Completes many running tasks in one statement; returns the ids that completed (fenced ones are left out).';
+
+-- Marks a running task succeeded (cancelled if a cancel was requested); false when fenced off.
+CREATE OR REPLACE FUNCTION rota.complete(id bigint, attempt integer, result jsonb DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    IF result IS NOT NULL THEN
+        PERFORM rota._check_size('rota.complete', 'result', result);
+    END IF;
+    RETURN EXISTS (SELECT 1 FROM rota._complete('rota.complete', ARRAY[id], ARRAY[attempt], ARRAY[result]));
+END;
+$fn$;
+COMMENT ON FUNCTION rota.complete(bigint, integer, jsonb)
+    IS 'Completes a running task under its current attempt; false (nothing written) when that attempt is stale.';
+
+-- The after-failure rule, for locked running tasks whose attempt failed (fail) or whose
+-- lease expired (reap): cancelled when a cancel was requested; failed, and kept with its
+-- errors, when not retryable or out of attempts; else queued again after retry_in or the
+-- queue's backoff. Records the attempt (p_outcome) and frees the tasks' limit rows.
+CREATE OR REPLACE FUNCTION rota._after_failure(p_ids bigint[], p_errors text[], p_retryables boolean[],
+                                               p_retry_ins interval[], p_outcome text)
+RETURNS TABLE(id bigint, state text)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_ids bigint[];
+    v_states text[];
+    v_ready_queues text[];
+    v_held_ids bigint[];
+BEGIN
+    WITH next AS (
+        SELECT t.id, f.error,
+               rota._unless_cancelled(t.cancel_requested,
+                   CASE WHEN NOT f.retryable OR t.attempts - t.attempts_refunded >= t.max_attempts THEN 'failed'
+                        ELSE 'queued' END) AS new_state,
+               now() + coalesce(f.retry_in, rota._backoff(q.backoff_base, q.backoff_max,
+                                                          t.attempts - t.attempts_refunded)) AS next_run
+        FROM unnest(p_ids, p_errors, p_retryables, p_retry_ins) AS f(id, error, retryable, retry_in)
+        JOIN rota.tasks t ON t.id = f.id
+        JOIN rota.queues q ON q.name = t.queue),
+    upd AS (
+        UPDATE rota.tasks t
+        SET state = n.new_state,
+            run_at = CASE WHEN n.new_state = 'queued' THEN n.next_run ELSE t.run_at END,
+            finished_at = CASE WHEN n.new_state = 'queued' THEN NULL ELSE now() END,
+            lease_expires_at = NULL,
+            last_error = left(n.error, 65536)
+        FROM next n
+        WHERE t.id = n.id
+        RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot,
+                  t.last_error),
+    history AS (
+        INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
+        SELECT upd.id, upd.attempts, upd.executor, upd.started_at, now(), p_outcome, upd.last_error FROM upd)
+    SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
+           array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
+    INTO v_ids, v_states, v_ready_queues, v_held_ids
+    FROM upd;
+    -- the slot rows after the task rows, in one call for the batch
+    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
+END;
+$fn$;
+
+-- Body of fail and fail_many: checks the input, locks the tasks whose attempt is current
+-- and applies the after-failure rule to them; p_fn names the caller in errors.
+CREATE OR REPLACE FUNCTION rota._fail(p_fn text, p_ids bigint[], p_attempts integer[], p_errors text[],
+                                      p_retry_ins interval[], p_retryables boolean[])
+RETURNS TABLE(id bigint, state text)
+LANGUAGE plpgsql VOLATILE
+-- as in _complete: small batches would otherwise be planned afresh on every call
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_count integer := cardinality(p_ids);
+    v_negative integer;
+    v_locked_ids bigint[];
+    v_errors text[];
+    v_retryables boolean[];
+    v_retry_ins interval[];
+BEGIN
+    IF p_ids IS NULL OR p_attempts IS NULL OR p_errors IS NULL THEN
+        PERFORM rota._invalid(p_fn, 'ids/attempts/errors', 'must not be NULL', NULL);
+    END IF;
+    PERFORM rota._check_same_length(p_fn, 'attempts', cardinality(p_attempts), 'ids', v_count);
+    PERFORM rota._check_same_length(p_fn, 'errors', cardinality(p_errors), 'ids', v_count);
+    PERFORM rota._check_same_length(p_fn, 'retry_ins', cardinality(p_retry_ins), 'ids', v_count);
+    PERFORM rota._check_same_length(p_fn, 'retryables', cardinality(p_retryables), 'ids', v_count);
+    SELECT x.ord INTO v_negative FROM unnest(p_retry_ins) WITH ORDINALITY AS x(v, ord)
+    WHERE x.v < interval '0' OR x.v > interval '30 days' LIMIT 1;
+    IF FOUND THEN
+        PERFORM rota._invalid(p_fn, 'retry_in', 'must be between 0 and 30 days', p_retry_ins[v_negative]::text);
+    END IF;
+    IF v_count = 0 THEN
+        RETURN;
+    END IF;
+
+    -- an id given twice counts once, with its first attempt; locked in id order (as
+    -- complete and stop_executor do)
+    WITH input AS (
+        SELECT DISTINCT ON (u.id) u.id, u.attempt, u.error, u.retry_in, coalesce(u.retryable, true) AS retryable
+        FROM unnest(p_ids, p_attempts, p_errors,
+                    coalesce(p_retry_ins, array_fill(NULL::interval, ARRAY[v_count])),
+                    coalesce(p_retryables, array_fill(true, ARRAY[v_count])))
+             WITH ORDINALITY AS u(id, attempt, error, retry_in, retryable, ord)
+        ORDER BY u.id, u.ord),
+    locked AS (
+        SELECT t.id, i.error, i.retryable, i.retry_in
+        FROM input i
+        JOIN rota.tasks t ON t.id = i.id AND t.attempts = i.attempt AND t.lease_expires_at IS NOT NULL
+        ORDER BY t.id
+        FOR UPDATE OF t)
+    SELECT array_agg(l.id ORDER BY l.id), array_agg(l.error ORDER BY l.id),
+           array_agg(l.retryable ORDER BY l.id), array_agg(l.retry_in ORDER BY l.id)
+    INTO v_locked_ids, v_errors, v_retryables, v_retry_ins
+    FROM locked l;
+    IF coalesce(cardinality(v_locked_ids), 0) < v_count THEN
+        PERFORM rota._check_attempts(p_fn, p_ids, p_attempts);
+    END IF;
+    RETURN QUERY SELECT * FROM rota._after_failure(v_locked_ids, v_errors, v_retryables, v_retry_ins, 'failed');
+END;
+$fn$;
+
+-- Records failed attempts in one statement: retry with backoff, or failed when out of attempts.
+CREATE OR REPLACE FUNCTION rota.fail_many(ids bigint[], attempts integer[], errors text[], retry_ins interval[] DEFAULT NULL,
+                               retryables boolean[] DEFAULT NULL)
+RETURNS TABLE(id bigint, state text)
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT f.id, f.state FROM rota._fail('rota.fail_many', $1, $2, $3, $4, $5) AS f;
+$fn$;
+COMMENT ON FUNCTION rota.fail_many(bigint[], integer[], text[], interval[], boolean[])
+    IS 'Fails many running tasks in one statement; returns (id, new state) for those not fenced off.';
+
+-- Records a failed attempt: back to queued with backoff, or failed; NULL when fenced off.
+CREATE OR REPLACE FUNCTION rota.fail(id bigint, attempt integer, error text, retry_in interval DEFAULT NULL,
+                          retryable boolean DEFAULT true)
+RETURNS text
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT f.state
+    FROM rota._fail('rota.fail', ARRAY[$1], ARRAY[$2], ARRAY[$3], ARRAY[$4], ARRAY[coalesce($5, true)]) AS f;
+$fn$;
+COMMENT ON FUNCTION rota.fail(bigint, integer, text, interval, boolean)
+    IS 'Fails a running task: queued again after backoff (or retry_in), or failed when out of attempts or not retryable; NULL when the attempt is stale.';
+
+-- Cancels a queued task at once, or asks the executor of a running one to stop.
+CREATE OR REPLACE FUNCTION rota.cancel(id bigint)
+RETURNS text
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_state text;
+BEGIN
+    UPDATE rota.tasks t
+    SET state = CASE WHEN t.state = 'queued' THEN 'cancelled' ELSE t.state END,
+        finished_at = CASE WHEN t.state = 'queued' THEN now() ELSE t.finished_at END,
+        cancel_requested = (t.state = 'running')
+    WHERE t.id = cancel.id AND t.state IN ('queued', 'running')
+    RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
+    IF FOUND THEN
+        RETURN v_state;
+    END IF;
+    SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'rota.cancel: unknown task id %', coalesce(cancel.id::text, 'NULL') USING ERRCODE = 'RO002';
+    END IF;
+    RETURN v_state;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.cancel(bigint)
+    IS 'Cancels a task: cancelled (was queued), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
+
+-- Puts a failed or cancelled task back in its queue with a fresh attempt budget.
+CREATE OR REPLACE FUNCTION rota.retry(id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_queue text;
+    v_state text;
+BEGIN
+    UPDATE rota.tasks t
+    SET state = 'queued', attempts_refunded = t.attempts, run_at = now(), finished_at = NULL,
+        cancel_requested = false, result = NULL
+    WHERE t.id = retry.id AND t.state IN ('failed', 'cancelled')
+    RETURNING t.queue INTO v_queue;
+    IF FOUND THEN
+        PERFORM pg_notify('rota_enqueue', v_queue);
+        RETURN;
+    END IF;
+    SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = retry.id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'rota.retry: unknown task id %', coalesce(retry.id::text, 'NULL') USING ERRCODE = 'RO002';
+    END IF;
+    RAISE EXCEPTION 'rota.retry: task % is %, only failed or cancelled tasks can be retried', retry.id, v_state
+        USING ERRCODE = 'RO020';
+END;
+$fn$;
+COMMENT ON FUNCTION rota.retry(bigint) IS 'Re-queues a failed or cancelled task with a fresh attempt budget (RO020 for other states).';
+
+$code$);

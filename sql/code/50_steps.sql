@@ -1,0 +1,48 @@
+SELECT rota._apply_code('steps', $code$
+
+-- The recorded output of a step of a task, or NULL when it has not run yet.
+CREATE OR REPLACE FUNCTION rota.step(id bigint, attempt integer, name text)
+RETURNS jsonb
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_output jsonb;
+BEGIN
+    PERFORM rota._check_name('rota.step', 'name', step.name);
+    PERFORM rota._check_attempts('rota.step', ARRAY[step.id], ARRAY[step.attempt]);
+    SELECT s.output INTO v_output FROM rota.task_steps s WHERE s.task_id = step.id AND s.name = step.name;
+    RETURN v_output;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.step(bigint, integer, text) IS 'Output recorded for a step of a task by an earlier attempt (or this one), NULL if none.';
+
+-- Records a step's output under the current attempt; false (nothing written) when fenced off.
+CREATE OR REPLACE FUNCTION rota.record_step(id bigint, attempt integer, name text, output jsonb)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    PERFORM rota._check_name('rota.record_step', 'name', record_step.name);
+    PERFORM rota._check_size('rota.record_step', 'output', record_step.output);
+    -- FOR SHARE conflicts with the UPDATE of a reap or stop, so the step lands only
+    -- while this attempt still owns the task.
+    PERFORM 1 FROM rota.tasks t
+    WHERE t.id = record_step.id AND t.attempts = record_step.attempt AND t.lease_expires_at IS NOT NULL
+    FOR SHARE;
+    IF NOT FOUND THEN
+        PERFORM rota._check_attempts('rota.record_step', ARRAY[record_step.id], ARRAY[record_step.attempt]);
+        RETURN false;
+    END IF;
+    INSERT INTO rota.task_steps AS s (task_id, name, output, attempt)
+    VALUES (record_step.id, record_step.name, record_step.output, record_step.attempt)
+    ON CONFLICT (task_id, name) DO UPDATE
+    SET output = EXCLUDED.output, attempt = EXCLUDED.attempt, recorded_at = now();
+    RETURN true;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.record_step(bigint, integer, text, jsonb)
+    IS 'Records a step checkpoint of a running task under its current attempt; false when the attempt is stale.';
+
+$code$);
