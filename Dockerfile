@@ -1,18 +1,27 @@
-# The rota worker image: `rota` (admin and worker) and `rota-examples` (the examples' worker).
-# The schema is compiled into both binaries (`rota migrate`, `worker --migrate`).
-#   docker build -t rota .
-FROM swift:6.0-bookworm AS build
+# The rota worker image: `rota` (admin and worker) and `rota-examples` (the examples' worker),
+# linked with a static Swift runtime, on a slim Debian with libpq. The schema is compiled into
+# both binaries (`rota migrate`, `worker --migrate`).
+#   docker build -t rota .        (or: podman build -t rota .)
+#   docker run --rm -e DATABASE_URL=postgresql://... rota rota status
+FROM swift:6.3-bookworm AS build
 RUN apt-get update && apt-get install -y --no-install-recommends libpq-dev pkg-config && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-COPY Package.swift ./
-COPY Sources ./Sources
-RUN swift build -c release --product rota && swift build -c release --product rota-examples
+# The whole package minus what .dockerignore leaves out: SwiftPM loads a package only when
+# every target it declares (test targets included) has its folder.
+COPY . .
+RUN mkdir -p /out \
+ && for product in rota rota-examples; do \
+        swift build -c release --static-swift-stdlib --product "$product" \
+        && cp "$(swift build -c release --static-swift-stdlib --show-bin-path)/$product" /out/ || exit 1; \
+    done
 
 FROM debian:bookworm-slim
-# libcurl4 and libxml2: FoundationNetworking, which only rota-examples links (its SeaweedFS client)
-RUN apt-get update && apt-get install -y --no-install-recommends libpq5 ca-certificates \
-        libcurl4 libxml2 tzdata && rm -rf /var/lib/apt/lists/*
-COPY --from=build /usr/lib/swift/linux/*.so /usr/lib/swift/linux/
-COPY --from=build /src/.build/release/rota /src/.build/release/rota-examples /usr/local/bin/
-ENV LD_LIBRARY_PATH=/usr/lib/swift/linux
-CMD ["rota", "worker", "--queues", "default"]
+# libcurl4: FoundationNetworking, which only rota-examples links (its SeaweedFS client); tzdata: time zones.
+RUN apt-get update && apt-get install -y --no-install-recommends libpq5 libcurl4 ca-certificates tzdata \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /out/ /usr/local/bin/
+# Not root: a worker needs no privileges in its container.
+RUN useradd --system --user-group --home-dir /nonexistent --shell /usr/sbin/nologin rota \
+ && mkdir -p /data/storage && chown -R rota:rota /data
+USER rota
+CMD ["rota", "--help"]

@@ -6,7 +6,7 @@ DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-fuzz test-swift \
-        demo bench pgext fuzz schema-snapshot generate clean
+        test-containers demo bench pgext fuzz schema-snapshot generate clean
 
 all: build
 
@@ -46,6 +46,10 @@ test-fuzz:
 
 test-swift:
 	@scripts/test-swift.sh
+
+# The image and docker-compose.yml under podman (root; not part of `make test`: CI runs it).
+test-containers: deps
+	@scripts/test-containers.sh
 
 # Rewrites tests/schema.snapshot from a fresh install; commit it with any change to sql/.
 schema-snapshot:
