@@ -9,18 +9,20 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(4);
+SELECT rota._require_schema_at_most(8);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
 \ir migrations/0003_schedules.sql
 \ir migrations/0004_apply.sql
+\ir migrations/0008_observability.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed.
 \ir code/00_checks.sql
 \ir code/10_queues.sql
 \ir code/20_enqueue.sql
 \ir code/30_claim.sql
+\ir code/36_counts.sql
 \ir code/40_complete_fail.sql
 \ir code/50_steps.sql
 \ir code/60_executors_reap.sql
@@ -28,4 +30,6 @@ SELECT rota._require_schema_at_most(4);
 \ir code/80_schedules.sql
 \ir code/90_apply.sql
 \ir code/95_views.sql
+\ir code/96_alerts.sql
+\ir code/97_metrics.sql
 COMMIT;

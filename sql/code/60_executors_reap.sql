@@ -185,6 +185,7 @@ BEGIN
                             AND b.task_id IS NOT NULL)
         LIMIT prune.max_rows
         FOR UPDATE SKIP LOCKED);
+    PERFORM rota._fold_counts(prune.max_rows);
     RETURN v_deleted;
 END;
 $fn$;

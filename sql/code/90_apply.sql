@@ -104,14 +104,16 @@ BEGIN
             v_where := format('queues[%s]', v_index);
             PERFORM rota._check_definition_keys(v_where, v_item, ARRAY['name', 'concurrency', 'rate_limit',
                 'rate_period', 'max_attempts', 'lease', 'concurrency_key_limit', 'backoff_base', 'backoff_max',
-                'retention', 'paused']);
+                'retention', 'paused', 'alert_stuck_after', 'alert_failures_per_minute', 'alert_failure_ratio',
+                'alert_failure_window', 'alert_dead_per_hour', 'alert_unreaped_after']);
             IF (v_item ->> 'name') = ANY (v_queue_names) THEN
                 PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', v_item ->> 'name'));
             END IF;
             v_queue_names := v_queue_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_queue', v_item, ARRAY['name'],
                 ARRAY['concurrency', 'rate_limit', 'rate_period', 'max_attempts', 'lease', 'concurrency_key_limit',
-                      'backoff_base', 'backoff_max', 'retention']);
+                      'backoff_base', 'backoff_max', 'retention', 'alert_stuck_after', 'alert_failures_per_minute',
+                      'alert_failure_ratio', 'alert_failure_window', 'alert_dead_per_hour', 'alert_unreaped_after']);
             IF (v_item ->> 'paused')::boolean THEN
                 PERFORM rota.pause_queue(v_item ->> 'name');
             ELSIF v_item ? 'paused' THEN
@@ -124,13 +126,13 @@ BEGIN
         FOR v_item IN SELECT jsonb_array_elements(coalesce(definitions -> 'schedules', '[]')) LOOP
             v_where := format('schedules[%s]', v_index);
             PERFORM rota._check_definition_keys(v_where, v_item, ARRAY['name', 'cron', 'queue', 'task', 'payload',
-                'timezone', 'catch_up', 'catch_up_max', 'enabled']);
+                'timezone', 'catch_up', 'catch_up_max', 'enabled', 'alert_late_after']);
             IF (v_item ->> 'name') = ANY (v_schedule_names) THEN
                 PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', v_item ->> 'name'));
             END IF;
             v_schedule_names := v_schedule_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_schedule', v_item, ARRAY['name', 'cron', 'queue', 'task'],
-                ARRAY['payload', 'timezone', 'catch_up', 'enabled', 'catch_up_max'], ARRAY['payload']);
+                ARRAY['payload', 'timezone', 'catch_up', 'enabled', 'catch_up_max', 'alert_late_after'], ARRAY['payload']);
             UPDATE rota.schedules SET managed = true WHERE name = v_item ->> 'name' AND NOT managed;
             v_index := v_index + 1;
         END LOOP;
