@@ -46,6 +46,8 @@ extension WorkerRuntime {
             do {
                 let abort = try await heartbeatStatements.heartbeat(executor: executorID, held: inFlight.ids)
                 lastHeartbeat.withLock { $0 = .now }
+                metrics.heartbeatSucceeded(lag: ContinuousClock.now - due)
+                health.setConnected(true)
                 failures = 0
                 for id in abort {
                     logger.info("task cancelled or no longer ours, stopping its handler", metadata: ["task_id": "\(id)"])
@@ -53,6 +55,7 @@ extension WorkerRuntime {
                 }
             } catch {
                 failures += 1
+                health.setConnected(false)
                 if failures == 1 { logger.warning("heartbeat failed", metadata: ["error": "\(error)"]) }
             }
         }
