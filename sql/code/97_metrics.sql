@@ -17,6 +17,46 @@ AS $fn$
                 WHEN p_value = 'NaN' THEN 'NaN' ELSE p_value::text END;
 $fn$;
 
+-- Per queue, cheaply: depth and running through the partial indexes of queued and
+-- running tasks, outcome totals and the last hour from the counters (never the history of
+-- finished tasks, unlike rota.queue_stats). rota.metrics() and the dashboard read it.
+CREATE OR REPLACE VIEW rota.queue_overview AS
+SELECT q.name AS queue,
+       (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS ready,
+       (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at > now()) AS delayed,
+       r.running, r.held_by_dead,
+       now() - (SELECT min(t.run_at) FROM rota.tasks t
+                WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS oldest_ready_age,
+       q.concurrency, q.paused,
+       c.succeeded_total, c.dead_total, c.cancelled_total, c.attempts_failed_total, c.retried_total,
+       c.succeeded_last_hour, c.attempts_failed_last_hour, c.dead_last_hour
+FROM rota.queues q
+CROSS JOIN LATERAL (
+    SELECT count(*) AS running,
+           count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM rota.executor_status e
+                                              WHERE e.executor = t.executor AND e.alive)) AS held_by_dead
+    FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'running') r
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(k.succeeded), 0)::bigint AS succeeded_total, coalesce(sum(k.dead), 0)::bigint AS dead_total,
+           coalesce(sum(k.cancelled), 0)::bigint AS cancelled_total,
+           coalesce(sum(k.attempts_failed), 0)::bigint AS attempts_failed_total,
+           coalesce(sum(k.retried), 0)::bigint AS retried_total,
+           coalesce(sum(k.succeeded) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint AS succeeded_last_hour,
+           coalesce(sum(k.attempts_failed) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint
+               AS attempts_failed_last_hour,
+           coalesce(sum(k.dead) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint AS dead_last_hour
+    FROM rota._queue_counts k WHERE k.queue = q.name) c;
+COMMENT ON VIEW rota.queue_overview IS 'Per queue: ready, delayed, running (and held by dead executors), oldest ready age, outcome totals that survive pruning and the last hour''s, from indexes and counters only.';
+
+-- Per queue and minute of the last hour: tasks succeeded and attempts failed (the dashboard's charts).
+CREATE OR REPLACE VIEW rota.queue_activity AS
+SELECT c.queue, c.bucket AS minute, sum(c.succeeded)::bigint AS succeeded, sum(c.attempts_failed)::bigint AS attempts_failed,
+       sum(c.dead)::bigint AS dead
+FROM rota._queue_counts c
+WHERE c.bucket >= date_trunc('minute', now()) - interval '59 minutes'
+GROUP BY c.queue, c.bucket;
+COMMENT ON VIEW rota.queue_activity IS 'Per queue and minute of the last hour: succeeded tasks, failed attempts, tasks that ended failed.';
+
 -- Every metric of the database in the OpenMetrics text format, for a Prometheus scrape.
 -- Bounded work: queued and running tasks through their partial indexes, finished tasks
 -- only through the outcome counters (never the history), schedules, live executors.
@@ -63,22 +103,10 @@ WITH families(ord, name, type, help) AS (VALUES
     (32, 'rota_executor_last_heartbeat_timestamp_seconds', 'gauge', 'The executor''s last heartbeat.'),
     (40, 'rota_alert', 'gauge', '1 for each active alert of rota.alerts.')),
 queues AS (
-    SELECT q.*, 'queue="' || rota._metric_label(q.name) || '"' AS labels,
-           (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS ready,
-           (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at > now()) AS delayed,
-           (SELECT min(t.run_at) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS oldest_ready,
-           r.running, r.held_by_dead, c.*
-    FROM rota.queues q
-    CROSS JOIN LATERAL (
-        SELECT count(*) AS running,
-               count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM rota.executor_status e
-                                                  WHERE e.executor = t.executor AND e.alive)) AS held_by_dead
-        FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'running') r
-    CROSS JOIN LATERAL (
-        SELECT coalesce(sum(k.succeeded), 0) AS succeeded_total, coalesce(sum(k.dead), 0) AS dead_total,
-               coalesce(sum(k.cancelled), 0) AS cancelled_total, coalesce(sum(k.attempts_failed), 0) AS attempts_failed_total,
-               coalesce(sum(k.retried), 0) AS retried_total
-        FROM rota._queue_counts k WHERE k.queue = q.name) c),
+    SELECT o.*, q.alert_stuck_after, q.alert_failures_per_minute, q.alert_failure_ratio, q.alert_failure_window,
+           q.alert_dead_per_hour, q.alert_unreaped_after,
+           'queue="' || rota._metric_label(o.queue) || '"' AS labels
+    FROM rota.queue_overview o JOIN rota.queues q ON q.name = o.queue),
 schedules AS (
     SELECT s.*, 'schedule="' || rota._metric_label(s.name) || '"' AS labels, last.*
     FROM rota.schedules s
@@ -97,7 +125,7 @@ samples(name, labels, value) AS (
     UNION ALL SELECT 'rota_queue_concurrency_limit', labels, concurrency FROM queues WHERE concurrency IS NOT NULL
     UNION ALL SELECT 'rota_queue_paused', labels, paused::int FROM queues
     UNION ALL SELECT 'rota_queue_oldest_ready_age_seconds', labels,
-                     coalesce(extract(epoch FROM now() - oldest_ready), 0) FROM queues
+                     coalesce(extract(epoch FROM oldest_ready_age), 0) FROM queues
     UNION ALL SELECT 'rota_queue_tasks_succeeded', labels, succeeded_total FROM queues
     UNION ALL SELECT 'rota_queue_tasks_failed', labels, dead_total FROM queues
     UNION ALL SELECT 'rota_queue_tasks_cancelled', labels, cancelled_total FROM queues
