@@ -66,6 +66,9 @@ let package = Package(
             dependencies: [
                 "Rota",
                 "RotaCommandLine",
+                "RotaObservability",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
