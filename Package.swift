@@ -129,6 +129,18 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // The worker's endpoints, the dashboard and the alerts, with worker processes,
+        // promtool, a Prometheus server and headless Chromium.
+        .testTarget(
+            name: "RotaObservabilityTests",
+            dependencies: [
+                "Rota",
+                "RotaObservability",
+                "RotaChildProcess",
+                "RotaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "RotaTests",
             dependencies: [

@@ -28,6 +28,9 @@ CREATE TABLE rota._queue_counts (
 ) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
 COMMENT ON TABLE rota._queue_counts IS 'Task outcome counters per queue, minute and backend shard; summed by rota.metrics().';
 
+-- The dashboard's failures page: the latest failed attempts first, without sorting them all.
+CREATE INDEX task_attempts_finished_idx ON rota.task_attempts (finished_at);
+
 -- Alert thresholds. rota.define_queue / rota.define_schedule write them (their parameter
 -- defaults are the defaults); the column defaults only fill rows that exist already.
 ALTER TABLE rota.queues
