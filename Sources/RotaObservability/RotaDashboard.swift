@@ -48,48 +48,36 @@ public struct RotaDashboard: Service {
         }
         router.get("tasks/:id") { request, context in
             guard let id = context.parameters.get("id", as: Int64.self) else {
-                return Self.response(.badRequest, "text/plain", "the task id must be a number\n")
+                return textResponse(.badRequest, "text/plain", "the task id must be a number\n")
             }
             return await Self.page(logger) { try await pages.task(id: id) }
         }
-        router.get("assets/style.css") { _, _ in Self.response(.ok, "text/css; charset=utf-8", DashboardAssets.css) }
+        router.get("assets/style.css") { _, _ in textResponse(.ok, "text/css; charset=utf-8", DashboardAssets.css) }
         router.get("metrics") { _, _ in
             do {
-                return Self.response(.ok, "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                return textResponse(.ok, "application/openmetrics-text; version=1.0.0; charset=utf-8",
                                      try await client.metrics())
             } catch {
-                return Self.response(.serviceUnavailable, "text/plain", "the database cannot be read\n")
+                return textResponse(.serviceUnavailable, "text/plain", "the database cannot be read\n")
             }
         }
-        router.get("healthz") { _, _ in Self.response(.ok, "text/plain", "ok\n") }
-        let onListening = self.onListening
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "rota-dashboard"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                logger.info("dashboard listening", metadata: ["address": "http://\(channel.localAddress?.ipAddress ?? "?"):\(port)/"])
-                await onListening(port)
-            },
-            logger: logger)
-        try await app.run()
+        router.get("healthz") { _, _ in textResponse(.ok, "text/plain", "ok\n") }
+        try await serveHTTP(router, host: host, port: port, serverName: "rota-dashboard", logger: logger,
+                            onListening: onListening)
     }
 
     /// A page's response: 404 when `render` finds nothing, 503 when the database cannot be read.
     static func page(_ logger: Logger, _ render: () async throws -> String?) async -> Response {
         do {
             guard let body = try await render() else {
-                return response(.notFound, "text/html; charset=utf-8", "<!doctype html><title>Not found</title><p>Not found.</p>")
+                return textResponse(.notFound, "text/html; charset=utf-8", "<!doctype html><title>Not found</title><p>Not found.</p>")
             }
-            return response(.ok, "text/html; charset=utf-8", body)
+            return textResponse(.ok, "text/html; charset=utf-8", body)
         } catch {
             logger.warning("dashboard page failed", metadata: ["error": "\(error)"])
-            return response(.serviceUnavailable, "text/html; charset=utf-8",
+            return textResponse(.serviceUnavailable, "text/html; charset=utf-8",
                             "<!doctype html><title>Rota</title><p>The database cannot be read: " + HTML.escape("\(error)") + "</p>")
         }
     }
 
-    static func response(_ status: HTTPResponse.Status, _ contentType: String, _ body: String) -> Response {
-        Response(status: status, headers: [.contentType: contentType], body: ResponseBody(byteBuffer: ByteBuffer(string: body)))
-    }
 }

@@ -53,25 +53,14 @@ public struct RotaHealthServer: Service {
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: buffer)))
         }
         router.get("healthz") { _, _ -> Response in
-            Response(status: .ok, headers: [.contentType: "text/plain"], body: ResponseBody(byteBuffer: ByteBuffer(string: "ok\n")))
+            textResponse(.ok, "text/plain", "ok\n")
         }
         router.get("readyz") { _, _ -> Response in
             let ready = health.isReady
             let text = ready ? "ready\n" : "not ready: connected=\(health.isConnected) registered=\(health.isRegistered)\n"
-            return Response(status: ready ? .ok : .serviceUnavailable, headers: [.contentType: "text/plain"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+            return textResponse(ready ? .ok : .serviceUnavailable, "text/plain", text)
         }
-        let onListening = self.onListening
-        let logger = self.logger
-        let app = Application(
-            router: router,
-            configuration: .init(address: .hostname(host, port: port), serverName: "rota"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                logger.info("serving /metrics, /healthz, /readyz", metadata: ["port": "\(port)"])
-                await onListening(port)
-            },
-            logger: logger)
-        try await app.run()
+        try await serveHTTP(router, host: host, port: port, serverName: "rota-worker", logger: logger,
+                            onListening: onListening)
     }
 }
