@@ -1,9 +1,10 @@
 import Metrics
+import Synchronization
 
 /// The worker's own metrics, through the swift-metrics API: whichever backend the process
 /// bootstraps receives them (`RotaObservability` serves them to Prometheus); without one
 /// they cost next to nothing. Names and meanings: docs/metrics.md.
-struct WorkerMetrics: Sendable {
+final class WorkerMetrics: Sendable {
     static let claimsLabel = "rota_worker_claims_total"
     static let claimSizeLabel = "rota_worker_claim_size"
     static let handlerDurationLabel = "rota_worker_handler_duration_seconds"
@@ -16,16 +17,42 @@ struct WorkerMetrics: Sendable {
     private let inFlight = Gauge(label: WorkerMetrics.inFlightLabel)
     private let heartbeatLag = Gauge(label: WorkerMetrics.heartbeatLagLabel)
 
+    /// The metrics of one queue or task, made once: making one goes through the backend's
+    /// registry (a lock and a lookup), too slow for every task.
+    private struct QueueMetrics { let claims: Counter; let claimSize: Recorder }
+    private struct TaskMetrics { let duration: Timer; let completed: Counter; let failed: Counter }
+    private let byQueue = Mutex<[String: QueueMetrics]>([:])
+    private let byTask = Mutex<[String: TaskMetrics]>([:])
+
+    init() {}
+
     /// One claim statement on `queue` that took `count` tasks.
     func claimed(queue: String, count: Int) {
-        Counter(label: Self.claimsLabel, dimensions: [("queue", queue)]).increment()
-        Recorder(label: Self.claimSizeLabel, dimensions: [("queue", queue)], aggregate: true).record(count)
+        let metrics = byQueue.withLock { cache in
+            if let known = cache[queue] { return known }
+            let made = QueueMetrics(claims: Counter(label: Self.claimsLabel, dimensions: [("queue", queue)]),
+                                    claimSize: Recorder(label: Self.claimSizeLabel, dimensions: [("queue", queue)],
+                                                        aggregate: true))
+            cache[queue] = made
+            return made
+        }
+        metrics.claims.increment()
+        metrics.claimSize.record(count)
     }
 
     /// A handler of `task` ended after `duration`; `succeeded` false for a failure or timeout.
     func handlerEnded(task: String, duration: Duration, succeeded: Bool) {
-        Timer(label: Self.handlerDurationLabel, dimensions: [("task", task)]).recordNanoseconds(duration.nanoseconds)
-        Counter(label: succeeded ? Self.completedLabel : Self.failedLabel, dimensions: [("task", task)]).increment()
+        let metrics = byTask.withLock { cache in
+            if let known = cache[task] { return known }
+            let dimensions = [("task", task)]
+            let made = TaskMetrics(duration: Timer(label: Self.handlerDurationLabel, dimensions: dimensions),
+                                   completed: Counter(label: Self.completedLabel, dimensions: dimensions),
+                                   failed: Counter(label: Self.failedLabel, dimensions: dimensions))
+            cache[task] = made
+            return made
+        }
+        metrics.duration.recordNanoseconds(duration.nanoseconds)
+        (succeeded ? metrics.completed : metrics.failed).increment()
     }
 
     /// The number of handlers running now.
