@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Rota", targets: ["Rota"]),
+        .library(name: "RotaObservability", targets: ["RotaObservability"]),
         .executable(name: "rota", targets: ["rota"]),
         .executable(name: "rota-examples", targets: ["rota-examples"]),
         .executable(name: "rota-bench", targets: ["rota-bench"]),
@@ -14,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
     ],
     targets: [
         .systemLibrary(
@@ -27,6 +31,20 @@ let package = Package(
                 "CLibPQ",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The worker's HTTP endpoints (/metrics through the Prometheus backend, /healthz,
+        // /readyz) and the dashboard: what `rota` uses and a user's service may add.
+        .target(
+            name: "RotaObservability",
+            dependencies: [
+                "Rota",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // What the executables share: connection and worker options, the diagnostic
@@ -35,6 +53,8 @@ let package = Package(
             name: "RotaCommandLine",
             dependencies: [
                 "Rota",
+                "RotaObservability",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -46,6 +66,9 @@ let package = Package(
             dependencies: [
                 "Rota",
                 "RotaCommandLine",
+                "RotaObservability",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -104,6 +127,18 @@ let package = Package(
                 "RotaTestSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The worker's endpoints, the dashboard and the alerts, with worker processes,
+        // promtool, a Prometheus server and headless Chromium.
+        .testTarget(
+            name: "RotaObservabilityTests",
+            dependencies: [
+                "Rota",
+                "RotaObservability",
+                "RotaChildProcess",
+                "RotaTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

@@ -16,4 +16,6 @@ SCRATCH="${ROTA_BENCH_SCRATCH:-.build}"
 swift build -c release --scratch-path "$SCRATCH" --product rota >&2
 swift build -c release --scratch-path "$SCRATCH" --product rota-bench >&2
 server="$(server_url)"
+# rota.metrics() and the dashboard's queries at 1,000,000 finished + 100,000 queued tasks
+"$ROOT/bench/metrics.sh"
 exec "$SCRATCH/release/rota-bench" --rota "$SCRATCH/release/rota" --database-url "$server" "$@"

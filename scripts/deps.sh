@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs the Debian packages `make demo` and `make test` need when they are missing:
 # the PostgreSQL 15 server and headers, pgTAP and pg_prove, libpq and pkg-config, clang
-# with libFuzzer (compiler-rt) for the fuzzing test.
+# with libFuzzer (compiler-rt) for the fuzzing test, and for the observability tests
+# promtool and the Prometheus server, and headless Chromium.
 # As root it runs apt-get; otherwise through sudo when there is one, else it prints the
 # command to run.
 set -euo pipefail
 
 PACKAGES=(postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl libpq-dev pkg-config make gcc python3
-          clang libclang-rt-dev)
+          clang libclang-rt-dev prometheus chromium)
 
 missing() {
     [ -x /usr/lib/postgresql/15/bin/initdb ] || return 0
@@ -19,6 +20,9 @@ missing() {
     command -v python3 >/dev/null || return 0
     command -v clang >/dev/null || return 0
     compgen -G "/usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a" >/dev/null || return 0
+    command -v promtool >/dev/null || return 0
+    command -v prometheus >/dev/null || return 0
+    command -v chromium >/dev/null || return 0
     return 1
 }
 

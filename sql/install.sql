@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(7);
+SELECT rota._require_schema_at_most(8);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
@@ -18,6 +18,7 @@ SELECT rota._require_schema_at_most(7);
 \ir migrations/0005_roles_tokens.sql
 \ir migrations/0006_bounds.sql
 \ir migrations/0007_key_counts.sql
+\ir migrations/0008_observability.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.
@@ -25,6 +26,7 @@ SELECT rota._require_schema_at_most(7);
 \ir code/10_queues.sql
 \ir code/20_enqueue.sql
 \ir code/30_claim.sql
+\ir code/36_counts.sql
 \ir code/40_complete_fail.sql
 \ir code/50_steps.sql
 \ir code/60_executors_reap.sql
@@ -32,5 +34,7 @@ SELECT rota._require_schema_at_most(7);
 \ir code/80_schedules.sql
 \ir code/90_apply.sql
 \ir code/95_views.sql
+\ir code/96_alerts.sql
+\ir code/97_metrics.sql
 \ir code/99_privileges.sql
 COMMIT;

@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Metrics
 import Rota
+import RotaObservability
 import ServiceLifecycle
 
 /// The options of a `worker` command (`rota worker`, `rota-examples worker`) and the run
@@ -20,6 +22,10 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") public var logLevel: String = "info"
     @Flag(help: "Install or upgrade the schema before starting (safe from every replica at once).")
     public var migrate = false
+    @Option(help: "Serve /metrics, /healthz and /readyz on this port (default: no endpoints).")
+    public var metricsPort: Int?
+    @Option(help: "The address the endpoints of --metrics-port bind (0.0.0.0 for a scrape from outside a container).")
+    public var metricsHost: String = "127.0.0.1"
 
     public init() {}
 
@@ -27,6 +33,9 @@ public struct WorkerOptions: ParsableArguments {
         if queueList.isEmpty { throw ValidationError("--queues needs at least one queue name") }
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \(logLevel)") }
+        if let metricsPort, !(0...65535).contains(metricsPort) {
+            throw ValidationError("--metrics-port must be between 0 and 65535 (got \(metricsPort))")
+        }
     }
 
     /// The names given to `--queues`.
@@ -61,9 +70,17 @@ public struct WorkerOptions: ParsableArguments {
         configuration.reapInterval = reap.map(Duration.seconds(parsing:))
         configuration.shutdownGracePeriod = .seconds(parsing: grace)
         configuration.defaultTaskTimeout = timeout.map(Duration.seconds(parsing:))
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger)
+        services.append(.init(service: worker))
+        if let metricsPort {
+            let factory = RotaPrometheusMetricsFactory()
+            MetricsSystem.bootstrap(factory)
+            services.append(.init(service: RotaHealthServer(host: metricsHost, port: metricsPort, registry: factory.registry,
+                                                            health: worker.health, logger: logger)))
+        }
         let group = ServiceGroup(configuration: .init(
-            services: [.init(service: worker)],
+            services: services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         try await group.run()

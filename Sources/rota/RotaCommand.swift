@@ -17,6 +17,7 @@ struct RotaCommand: AsyncParsableCommand {
             MigrateCommand.self, StatusCommand.self, TasksCommand.self, EnqueueCommand.self,
             CancelCommand.self, RetryCommand.self, DefineQueueCommand.self, PauseQueueCommand.self,
             ResumeQueueCommand.self, DropQueueCommand.self, ApplyCommand.self, WorkerCommand.self,
+            CheckCommand.self, DashboardCommand.self,
         ])
 
     static func main() async { await CommandLineRunner.main(Self.self) }

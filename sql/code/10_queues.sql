@@ -1,5 +1,37 @@
 SELECT rota._apply_code('queues', $code$
 
+-- the signature before the alert thresholds (migration 0008)
+DROP FUNCTION IF EXISTS rota.define_queue(text, integer, integer, interval, integer, interval, integer, interval, interval, interval);
+
+-- Checks a queue's alert thresholds (the alerts of rota.alerts); RO010 naming the bad one.
+CREATE OR REPLACE FUNCTION rota._check_queue_thresholds(p_fn text, p_stuck_after interval, p_failures_per_minute numeric,
+                                                        p_failure_ratio numeric, p_failure_window interval,
+                                                        p_dead_per_hour integer, p_unreaped_after interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_stuck_after IS NULL OR p_stuck_after <= interval '0' THEN
+        PERFORM rota._invalid(p_fn, 'alert_stuck_after', 'must be > 0', p_stuck_after::text);
+    END IF;
+    IF p_failures_per_minute IS NULL OR p_failures_per_minute <= 0 THEN
+        PERFORM rota._invalid(p_fn, 'alert_failures_per_minute', 'must be > 0', p_failures_per_minute::text);
+    END IF;
+    IF p_failure_ratio IS NULL OR p_failure_ratio <= 0 OR p_failure_ratio > 1 THEN
+        PERFORM rota._invalid(p_fn, 'alert_failure_ratio', 'must be > 0 and <= 1', p_failure_ratio::text);
+    END IF;
+    IF p_failure_window IS NULL OR p_failure_window < interval '1 minute' OR p_failure_window > interval '1 hour' THEN
+        PERFORM rota._invalid(p_fn, 'alert_failure_window', 'must be between 1 minute and 1 hour', p_failure_window::text);
+    END IF;
+    IF p_dead_per_hour IS NULL OR p_dead_per_hour <= 0 THEN
+        PERFORM rota._invalid(p_fn, 'alert_dead_per_hour', 'must be > 0', p_dead_per_hour::text);
+    END IF;
+    IF p_unreaped_after IS NULL OR p_unreaped_after < interval '0' THEN
+        PERFORM rota._invalid(p_fn, 'alert_unreaped_after', 'must be >= 0', p_unreaped_after::text);
+    END IF;
+END;
+$fn$;
+
 -- Creates or updates a queue and its limit rows.
 CREATE OR REPLACE FUNCTION rota.define_queue(
     name text,
@@ -11,7 +43,13 @@ CREATE OR REPLACE FUNCTION rota.define_queue(
     concurrency_key_limit integer DEFAULT NULL,
     backoff_base interval DEFAULT interval '1 second',
     backoff_max interval DEFAULT interval '1 hour',
-    retention interval DEFAULT interval '7 days')
+    retention interval DEFAULT interval '7 days',
+    alert_stuck_after interval DEFAULT interval '5 minutes',
+    alert_failures_per_minute numeric DEFAULT 60,
+    alert_failure_ratio numeric DEFAULT 0.5,
+    alert_failure_window interval DEFAULT interval '5 minutes',
+    alert_dead_per_hour integer DEFAULT 10,
+    alert_unreaped_after interval DEFAULT interval '1 minute')
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -73,6 +111,9 @@ BEGIN
     PERFORM rota._check_at_most(c_fn, 'backoff_base', define_queue.backoff_base, interval '30 days');
     PERFORM rota._check_at_most(c_fn, 'backoff_max', define_queue.backoff_max, interval '30 days');
     PERFORM rota._check_at_most(c_fn, 'retention', define_queue.retention, interval '10 years');
+    PERFORM rota._check_queue_thresholds(c_fn, define_queue.alert_stuck_after, define_queue.alert_failures_per_minute,
+        define_queue.alert_failure_ratio, define_queue.alert_failure_window, define_queue.alert_dead_per_hour,
+        define_queue.alert_unreaped_after);
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).
@@ -80,22 +121,33 @@ BEGIN
     FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
     INSERT INTO rota.queues AS q (name, concurrency, rate_limit, rate_period, max_attempts, lease,
-                                  concurrency_key_limit, backoff_base, backoff_max, retention)
+                                  concurrency_key_limit, backoff_base, backoff_max, retention,
+                                  alert_stuck_after, alert_failures_per_minute, alert_failure_ratio,
+                                  alert_failure_window, alert_dead_per_hour, alert_unreaped_after)
     VALUES (define_queue.name, define_queue.concurrency, define_queue.rate_limit, define_queue.rate_period,
             define_queue.max_attempts, define_queue.lease, define_queue.concurrency_key_limit,
-            define_queue.backoff_base, define_queue.backoff_max, define_queue.retention)
+            define_queue.backoff_base, define_queue.backoff_max, define_queue.retention,
+            define_queue.alert_stuck_after, define_queue.alert_failures_per_minute, define_queue.alert_failure_ratio,
+            define_queue.alert_failure_window, define_queue.alert_dead_per_hour, define_queue.alert_unreaped_after)
     ON CONFLICT (name) DO UPDATE
     SET concurrency = EXCLUDED.concurrency, rate_limit = EXCLUDED.rate_limit,
         rate_period = EXCLUDED.rate_period, max_attempts = EXCLUDED.max_attempts,
         lease = EXCLUDED.lease, concurrency_key_limit = EXCLUDED.concurrency_key_limit,
         backoff_base = EXCLUDED.backoff_base, backoff_max = EXCLUDED.backoff_max,
-        retention = EXCLUDED.retention, updated_at = now()
+        retention = EXCLUDED.retention,
+        alert_stuck_after = EXCLUDED.alert_stuck_after, alert_failures_per_minute = EXCLUDED.alert_failures_per_minute,
+        alert_failure_ratio = EXCLUDED.alert_failure_ratio, alert_failure_window = EXCLUDED.alert_failure_window,
+        alert_dead_per_hour = EXCLUDED.alert_dead_per_hour, alert_unreaped_after = EXCLUDED.alert_unreaped_after,
+        updated_at = now()
     WHERE (q.concurrency, q.rate_limit, q.rate_period, q.max_attempts, q.lease, q.concurrency_key_limit,
-           q.backoff_base, q.backoff_max, q.retention)
+           q.backoff_base, q.backoff_max, q.retention, q.alert_stuck_after, q.alert_failures_per_minute,
+           q.alert_failure_ratio, q.alert_failure_window, q.alert_dead_per_hour, q.alert_unreaped_after)
           IS DISTINCT FROM
           (EXCLUDED.concurrency, EXCLUDED.rate_limit, EXCLUDED.rate_period, EXCLUDED.max_attempts,
            EXCLUDED.lease, EXCLUDED.concurrency_key_limit, EXCLUDED.backoff_base, EXCLUDED.backoff_max,
-           EXCLUDED.retention);
+           EXCLUDED.retention, EXCLUDED.alert_stuck_after, EXCLUDED.alert_failures_per_minute,
+           EXCLUDED.alert_failure_ratio, EXCLUDED.alert_failure_window, EXCLUDED.alert_dead_per_hour,
+           EXCLUDED.alert_unreaped_after);
 
     IF define_queue.concurrency IS NULL THEN
         -- No limit, no slot rows. Running tasks keep their slot number as a record; their
@@ -202,7 +254,8 @@ BEGIN
       AND (define_queue.rate_limit IS NULL OR r.token > define_queue.rate_limit);
 END;
 $fn$;
-COMMENT ON FUNCTION rota.define_queue(text, integer, integer, interval, integer, interval, integer, interval, interval, interval)
+COMMENT ON FUNCTION rota.define_queue(text, integer, integer, interval, integer, interval, integer, interval, interval, interval,
+                                      interval, numeric, numeric, interval, integer, interval)
     IS 'Creates or updates a queue (idempotent); keeps its paused flag.';
 
 -- Deletes a queue; with force also its tasks, else only when nothing is queued or running.

@@ -95,6 +95,8 @@ AS $fn$
 DECLARE
     v_done_ids bigint[];
     v_held_ids bigint[];
+    v_done_queues text[];
+    v_done_states text[];
 BEGIN
     -- Rows are locked in id order so that a concurrent stop_executor (also id order)
     -- cannot deadlock with a batch flush.
@@ -115,11 +117,15 @@ BEGIN
         FROM input i, locked l
         WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
           AND t.lease_expires_at IS NOT NULL
-        RETURNING t.id, t.slot, t.key_slot)
+        RETURNING t.id, t.slot, t.key_slot, t.queue, t.state)
     SELECT array_agg(done.id ORDER BY done.id),
-           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL)
-    INTO v_done_ids, v_held_ids
+           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL),
+           array_agg(done.queue), array_agg(done.state)
+    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states
     FROM done;
+    IF v_done_ids IS NOT NULL THEN
+        PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
+    END IF;
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
     END IF;
@@ -186,6 +192,7 @@ DECLARE
     v_states text[];
     v_ready_queues text[];
     v_held_ids bigint[];
+    v_queues text[];
 BEGIN
     WITH next AS (
         SELECT t.id, f.error,
@@ -213,9 +220,13 @@ BEGIN
         SELECT upd.id, upd.attempts, upd.executor, upd.started_at, now(), p_outcome, upd.last_error FROM upd)
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
-    INTO v_ids, v_states, v_ready_queues, v_held_ids
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
+           array_agg(upd.queue ORDER BY upd.id)
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues
     FROM upd;
+    IF v_ids IS NOT NULL THEN
+        PERFORM rota._count_outcomes(v_queues, v_states, true);
+    END IF;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);

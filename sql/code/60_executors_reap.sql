@@ -215,6 +215,7 @@ BEGIN
                                LIMIT 1) AS q ON true
             WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
     END IF;
+    PERFORM rota._fold_counts(prune.max_rows);
     RETURN v_deleted;
 END;
 $fn$;

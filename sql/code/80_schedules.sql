@@ -1,5 +1,8 @@
 SELECT rota._apply_code('schedules', $code$
 
+-- the signature before the alert threshold (migration 0008)
+DROP FUNCTION IF EXISTS rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer);
+
 -- rota.drop_queue of a queue that schedules still use: a clear RO030 naming them instead
 -- of the raw foreign-key violation. drop_queue deletes the queue row before anything else
 -- and has it locked, so no schedule can start using it meanwhile.
@@ -101,7 +104,8 @@ CREATE OR REPLACE FUNCTION rota.define_schedule(
     timezone     text DEFAULT 'UTC',
     catch_up     text DEFAULT 'latest',
     enabled      boolean DEFAULT true,
-    catch_up_max integer DEFAULT 100)
+    catch_up_max integer DEFAULT 100,
+    alert_late_after interval DEFAULT interval '1 minute')
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -145,6 +149,9 @@ BEGIN
     IF enabled IS NULL THEN
         RAISE EXCEPTION 'rota.define_schedule: enabled must not be NULL' USING ERRCODE = 'RO010';
     END IF;
+    IF alert_late_after IS NULL OR alert_late_after <= interval '0' THEN
+        PERFORM rota._invalid('rota.define_schedule', 'alert_late_after', 'must be > 0', alert_late_after::text);
+    END IF;
 
     SELECT * INTO v_old FROM rota.schedules s WHERE s.name = define_schedule.name FOR UPDATE;
     IF FOUND AND v_old.cron = define_schedule.cron AND v_old.timezone = define_schedule.timezone
@@ -156,23 +163,25 @@ BEGIN
     END IF;
 
     INSERT INTO rota.schedules AS s (name, cron, timezone, queue, task, payload, catch_up, catch_up_max,
-                                     enabled, next_fire_at)
-    VALUES (name, cron, timezone, queue, task, payload, catch_up, catch_up_max, enabled, v_next)
+                                     enabled, next_fire_at, alert_late_after)
+    VALUES (name, cron, timezone, queue, task, payload, catch_up, catch_up_max, enabled, v_next, alert_late_after)
     ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE
         SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, queue = EXCLUDED.queue,
             task = EXCLUDED.task, payload = EXCLUDED.payload, catch_up = EXCLUDED.catch_up,
             catch_up_max = EXCLUDED.catch_up_max, enabled = EXCLUDED.enabled,
-            next_fire_at = EXCLUDED.next_fire_at, updated_at = now()
-        WHERE (s.cron, s.timezone, s.queue, s.task, s.payload, s.catch_up, s.catch_up_max, s.enabled, s.next_fire_at)
+            next_fire_at = EXCLUDED.next_fire_at, alert_late_after = EXCLUDED.alert_late_after, updated_at = now()
+        WHERE (s.cron, s.timezone, s.queue, s.task, s.payload, s.catch_up, s.catch_up_max, s.enabled, s.next_fire_at,
+               s.alert_late_after)
               IS DISTINCT FROM
               (EXCLUDED.cron, EXCLUDED.timezone, EXCLUDED.queue, EXCLUDED.task, EXCLUDED.payload,
-               EXCLUDED.catch_up, EXCLUDED.catch_up_max, EXCLUDED.enabled, EXCLUDED.next_fire_at);
+               EXCLUDED.catch_up, EXCLUDED.catch_up_max, EXCLUDED.enabled, EXCLUDED.next_fire_at,
+               EXCLUDED.alert_late_after);
     IF FOUND THEN
         PERFORM pg_notify('rota_schedules', name);
     END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer) IS
+COMMENT ON FUNCTION rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer, interval) IS
     'Creates or updates a schedule (idempotent); a changed cron or time zone recomputes next_fire_at.';
 
 -- Locks and returns one schedule, or raises RO003 naming it.

@@ -129,14 +129,17 @@ BEGIN
             PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "concurrency": "number",
                 "rate_limit": "number", "rate_period": "string", "max_attempts": "number", "lease": "string",
                 "concurrency_key_limit": "number", "backoff_base": "string", "backoff_max": "string",
-                "retention": "string", "paused": "boolean"}');
+                "retention": "string", "paused": "boolean", "alert_stuck_after": "string",
+                "alert_failures_per_minute": "number", "alert_failure_ratio": "number", "alert_failure_window": "string",
+                "alert_dead_per_hour": "number", "alert_unreaped_after": "string"}');
             IF (v_item ->> 'name') = ANY (v_queue_names) THEN
                 PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_queue_names := v_queue_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_queue', v_item, ARRAY['name'],
                 ARRAY['concurrency', 'rate_limit', 'rate_period', 'max_attempts', 'lease', 'concurrency_key_limit',
-                      'backoff_base', 'backoff_max', 'retention']);
+                      'backoff_base', 'backoff_max', 'retention', 'alert_stuck_after', 'alert_failures_per_minute',
+                      'alert_failure_ratio', 'alert_failure_window', 'alert_dead_per_hour', 'alert_unreaped_after']);
             IF (v_item ->> 'paused')::boolean THEN
                 PERFORM rota.pause_queue(v_item ->> 'name');
             ELSIF jsonb_typeof(v_item -> 'paused') = 'boolean' THEN
@@ -150,13 +153,13 @@ BEGIN
             v_where := format('schedules[%s]', v_index);
             PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "cron": "string",
                 "queue": "string", "task": "string", "payload": "object", "timezone": "string",
-                "catch_up": "string", "catch_up_max": "number", "enabled": "boolean"}');
+                "catch_up": "string", "catch_up_max": "number", "enabled": "boolean", "alert_late_after": "string"}');
             IF (v_item ->> 'name') = ANY (v_schedule_names) THEN
                 PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_schedule_names := v_schedule_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_schedule', v_item, ARRAY['name', 'cron', 'queue', 'task'],
-                ARRAY['payload', 'timezone', 'catch_up', 'enabled', 'catch_up_max'], ARRAY['payload']);
+                ARRAY['payload', 'timezone', 'catch_up', 'enabled', 'catch_up_max', 'alert_late_after'], ARRAY['payload']);
             UPDATE rota.schedules SET managed = true WHERE name = v_item ->> 'name' AND NOT managed;
             v_index := v_index + 1;
         END LOOP;

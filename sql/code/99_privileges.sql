@@ -38,7 +38,8 @@ AS $fn$
         ('resume_queue', 'rota_admin'), ('define_schedule', 'rota_admin'), ('drop_schedule', 'rota_admin'),
         ('pause_schedule', 'rota_admin'), ('resume_schedule', 'rota_admin'),
         ('trigger_schedule', 'rota_admin'), ('validate_cron', 'rota_admin'), ('apply', 'rota_admin'),
-        ('retry', 'rota_admin');
+        ('retry', 'rota_admin'),
+        ('metrics', 'rota_reader');
 $fn$;
 
 -- The install runners: pinned, not SECURITY DEFINER (they run the installer's migrations and code).

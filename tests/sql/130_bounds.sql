@@ -64,9 +64,10 @@ SELECT throws_ok($$SELECT rota.define_schedule('big', '* * * * *', 'q', 'job',
 SELECT ok(octet_length(jsonb_build_object('blob', repeat('x', 1048576 - 20))::text) <= 1048576,
           '... although the payload alone is within 1 MiB');
 -- such a schedule written before that check existed (inserted directly), due with a good one
-INSERT INTO rota.schedules (name, cron, timezone, queue, task, payload, catch_up, catch_up_max, enabled, next_fire_at)
+INSERT INTO rota.schedules (name, cron, timezone, queue, task, payload, catch_up, catch_up_max, enabled, next_fire_at,
+                            alert_late_after)
 VALUES ('big', '* * * * *', 'UTC', 'q', 'job', jsonb_build_object('blob', repeat('x', 1048576 - 20)), 'latest', 100, true,
-        date_trunc('minute', now()) - interval '1 minute');
+        date_trunc('minute', now()) - interval '1 minute', interval '1 minute');
 SELECT rota.define_schedule('good', '* * * * *', 'q', 'job');
 UPDATE rota.schedules SET next_fire_at = date_trunc('minute', now()) WHERE name = 'good';
 SELECT results_eq($$SELECT schedule FROM rota.fire_due('w')$$, $$VALUES ('good'::text)$$,
@@ -213,7 +214,9 @@ SELECT throws_ok($$SELECT rota.apply(jsonb_build_object('version', 50, 'schedule
 SELECT throws_ok($$SELECT rota.apply(jsonb_build_object('version', 50, 'queues', jsonb_build_array(
                        jsonb_build_object('name', 'a', repeat('k', 100), 1))))$$,
     'RO040', format('rota.apply: queues[0]: unknown key "%s..." (allowed: %s)', repeat('k', 64),
-                    'backoff_base, backoff_max, concurrency, concurrency_key_limit, lease, max_attempts, name, paused, rate_limit, rate_period, retention'),
+                    'alert_dead_per_hour, alert_failure_ratio, alert_failure_window, alert_failures_per_minute, alert_stuck_after, '
+                    'alert_unreaped_after, backoff_base, backoff_max, concurrency, concurrency_key_limit, lease, max_attempts, name, '
+                    'paused, rate_limit, rate_period, retention'),
     'apply: an unknown key is echoed cut');
 SELECT throws_ok($$SELECT rota.apply(jsonb_build_object('version', 50, 'schedules', jsonb_build_array(
                        jsonb_build_object('name', 's', 'cron', '* * * * *', 'queue', 'q', 'task', 't',

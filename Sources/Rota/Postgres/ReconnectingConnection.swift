@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 
 /// A connection that comes back: when the connection breaks (the database restarted, the
 /// network dropped), the next statement opens a new one, retrying with exponential backoff.
@@ -16,14 +17,19 @@ public actor ReconnectingConnection {
     private let backoff: Backoff
     private let connectTimeout: Duration?
     private var current: PostgresConnection?
+    /// Counts connections made after the first one (a swift-metrics counter, when given).
+    private let reconnects: Counter?
+    private var connectedBefore = false
 
     /// - Parameters:
     ///   - connectionString: a libpq connection string (empty: libpq defaults and `PG*`).
     ///   - backoff: delays between connection attempts.
     ///   - connectTimeout: how long to keep retrying a failed connection before giving up;
     ///     `nil` retries until the calling task is cancelled, `.zero` tries once.
+    ///   - reconnects: incremented for each connection after the first.
     public init(connectionString: String, logger: Logger = Logger(label: "rota.postgres"),
-                backoff: Backoff = .standard, connectTimeout: Duration? = nil) {
+                backoff: Backoff = .standard, connectTimeout: Duration? = nil, reconnects: Counter? = nil) {
+        self.reconnects = reconnects
         self.connectionString = connectionString
         self.logger = logger
         self.backoff = backoff
@@ -50,6 +56,8 @@ public actor ReconnectingConnection {
                     return other
                 }
                 current = connection
+                if connectedBefore { reconnects?.increment() }
+                connectedBefore = true
                 return connection
             } catch let error as PostgresError where error.isConnectionError {
                 let delay = backoff.delay(afterAttempt: attempt)

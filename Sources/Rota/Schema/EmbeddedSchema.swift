@@ -124,7 +124,7 @@ END;
 $fn$;
 
 
-SELECT rota._require_schema_at_most(7);
+SELECT rota._require_schema_at_most(8);
 -- State: numbered, forward-only, each applied once.
 -- Migration 1: the durable queue and its executors.
 --
@@ -585,6 +585,71 @@ CREATE INDEX tasks_queued_key_idx ON rota.tasks (queue, concurrency_key)
 $migration$);
 
 
+-- 0008 observability: outcome counters that survive pruning, and alert thresholds.
+--
+-- rota.metrics() and rota.alerts must not scan the history of finished tasks, so the
+-- batch paths (complete, fail, reap) count outcomes as they happen, once per statement,
+-- into rota._queue_counts. A single counter row per queue would be a hot row every
+-- completion from every worker must lock; instead each backend writes the row of its
+-- shard (pg_backend_pid() % 16) in the current minute, and readers sum the rows.
+-- Minute buckets also answer "how many in the last N minutes" (retry storms, stuck
+-- queues, the dashboard's charts). rota.prune folds buckets older than two hours into
+-- one row per queue (bucket -infinity), so the table stays small and totals stay exact.
+SELECT rota._migrate(8, 'observability', $migration$
+
+CREATE TABLE rota._queue_counts (
+    queue           text NOT NULL,
+    bucket          timestamptz NOT NULL,
+    shard           smallint NOT NULL,
+    -- tasks that ended succeeded
+    succeeded       bigint NOT NULL DEFAULT 0,
+    -- attempts that failed or whose lease expired (each one, retried or not)
+    attempts_failed bigint NOT NULL DEFAULT 0,
+    -- failed attempts that put their task back in the queue
+    retried         bigint NOT NULL DEFAULT 0,
+    -- tasks that ended failed (the dead letters)
+    dead            bigint NOT NULL DEFAULT 0,
+    -- tasks that ended cancelled while running
+    cancelled       bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (queue, bucket, shard)
+) WITH (fillfactor = 50, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000);
+COMMENT ON TABLE rota._queue_counts IS 'Task outcome counters per queue, minute and backend shard; summed by rota.metrics().';
+
+-- The dashboard's failures page: the latest failed attempts first, without sorting them all.
+CREATE INDEX task_attempts_finished_idx ON rota.task_attempts (finished_at);
+
+-- Alert thresholds. rota.define_queue / rota.define_schedule write them (their parameter
+-- defaults are the defaults); the column defaults only fill rows that exist already.
+ALTER TABLE rota.queues
+    ADD COLUMN alert_stuck_after interval NOT NULL DEFAULT interval '5 minutes'
+        CONSTRAINT queues_alert_stuck_after_positive CHECK (alert_stuck_after > interval '0'),
+    ADD COLUMN alert_failures_per_minute numeric NOT NULL DEFAULT 60
+        CONSTRAINT queues_alert_failures_per_minute_positive CHECK (alert_failures_per_minute > 0),
+    ADD COLUMN alert_failure_ratio numeric NOT NULL DEFAULT 0.5
+        CONSTRAINT queues_alert_failure_ratio_range CHECK (alert_failure_ratio > 0 AND alert_failure_ratio <= 1),
+    ADD COLUMN alert_failure_window interval NOT NULL DEFAULT interval '5 minutes'
+        CONSTRAINT queues_alert_failure_window_range
+            CHECK (alert_failure_window >= interval '1 minute' AND alert_failure_window <= interval '1 hour'),
+    ADD COLUMN alert_dead_per_hour integer NOT NULL DEFAULT 10
+        CONSTRAINT queues_alert_dead_per_hour_positive CHECK (alert_dead_per_hour > 0),
+    ADD COLUMN alert_unreaped_after interval NOT NULL DEFAULT interval '1 minute'
+        CONSTRAINT queues_alert_unreaped_after_nonnegative CHECK (alert_unreaped_after >= interval '0');
+ALTER TABLE rota.queues
+    ALTER COLUMN alert_stuck_after DROP DEFAULT,
+    ALTER COLUMN alert_failures_per_minute DROP DEFAULT,
+    ALTER COLUMN alert_failure_ratio DROP DEFAULT,
+    ALTER COLUMN alert_failure_window DROP DEFAULT,
+    ALTER COLUMN alert_dead_per_hour DROP DEFAULT,
+    ALTER COLUMN alert_unreaped_after DROP DEFAULT;
+
+ALTER TABLE rota.schedules
+    ADD COLUMN alert_late_after interval NOT NULL DEFAULT interval '1 minute'
+        CONSTRAINT schedules_alert_late_after_positive CHECK (alert_late_after > interval '0');
+ALTER TABLE rota.schedules ALTER COLUMN alert_late_after DROP DEFAULT;
+
+$migration$);
+
+
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.
@@ -800,6 +865,38 @@ $code$);
 
 SELECT rota._apply_code('queues', $code$
 
+-- the signature before the alert thresholds (migration 0008)
+DROP FUNCTION IF EXISTS rota.define_queue(text, integer, integer, interval, integer, interval, integer, interval, interval, interval);
+
+-- Checks a queue's alert thresholds (the alerts of rota.alerts); RO010 naming the bad one.
+CREATE OR REPLACE FUNCTION rota._check_queue_thresholds(p_fn text, p_stuck_after interval, p_failures_per_minute numeric,
+                                                        p_failure_ratio numeric, p_failure_window interval,
+                                                        p_dead_per_hour integer, p_unreaped_after interval)
+RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $fn$
+BEGIN
+    IF p_stuck_after IS NULL OR p_stuck_after <= interval '0' THEN
+        PERFORM rota._invalid(p_fn, 'alert_stuck_after', 'must be > 0', p_stuck_after::text);
+    END IF;
+    IF p_failures_per_minute IS NULL OR p_failures_per_minute <= 0 THEN
+        PERFORM rota._invalid(p_fn, 'alert_failures_per_minute', 'must be > 0', p_failures_per_minute::text);
+    END IF;
+    IF p_failure_ratio IS NULL OR p_failure_ratio <= 0 OR p_failure_ratio > 1 THEN
+        PERFORM rota._invalid(p_fn, 'alert_failure_ratio', 'must be > 0 and <= 1', p_failure_ratio::text);
+    END IF;
+    IF p_failure_window IS NULL OR p_failure_window < interval '1 minute' OR p_failure_window > interval '1 hour' THEN
+        PERFORM rota._invalid(p_fn, 'alert_failure_window', 'must be between 1 minute and 1 hour', p_failure_window::text);
+    END IF;
+    IF p_dead_per_hour IS NULL OR p_dead_per_hour <= 0 THEN
+        PERFORM rota._invalid(p_fn, 'alert_dead_per_hour', 'must be > 0', p_dead_per_hour::text);
+    END IF;
+    IF p_unreaped_after IS NULL OR p_unreaped_after < interval '0' THEN
+        PERFORM rota._invalid(p_fn, 'alert_unreaped_after', 'must be >= 0', p_unreaped_after::text);
+    END IF;
+END;
+$fn$;
+
 -- Creates or updates a queue and its limit rows.
 CREATE OR REPLACE FUNCTION rota.define_queue(
     name text,
@@ -811,7 +908,13 @@ CREATE OR REPLACE FUNCTION rota.define_queue(
     concurrency_key_limit integer DEFAULT NULL,
     backoff_base interval DEFAULT interval '1 second',
     backoff_max interval DEFAULT interval '1 hour',
-    retention interval DEFAULT interval '7 days')
+    retention interval DEFAULT interval '7 days',
+    alert_stuck_after interval DEFAULT interval '5 minutes',
+    alert_failures_per_minute numeric DEFAULT 60,
+    alert_failure_ratio numeric DEFAULT 0.5,
+    alert_failure_window interval DEFAULT interval '5 minutes',
+    alert_dead_per_hour integer DEFAULT 10,
+    alert_unreaped_after interval DEFAULT interval '1 minute')
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -873,6 +976,9 @@ BEGIN
     PERFORM rota._check_at_most(c_fn, 'backoff_base', define_queue.backoff_base, interval '30 days');
     PERFORM rota._check_at_most(c_fn, 'backoff_max', define_queue.backoff_max, interval '30 days');
     PERFORM rota._check_at_most(c_fn, 'retention', define_queue.retention, interval '10 years');
+    PERFORM rota._check_queue_thresholds(c_fn, define_queue.alert_stuck_after, define_queue.alert_failures_per_minute,
+        define_queue.alert_failure_ratio, define_queue.alert_failure_window, define_queue.alert_dead_per_hour,
+        define_queue.alert_unreaped_after);
 
     -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
     -- its slot row; claimers never wait on the queue row or on running tasks).
@@ -880,22 +986,33 @@ BEGIN
     FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
     INSERT INTO rota.queues AS q (name, concurrency, rate_limit, rate_period, max_attempts, lease,
-                                  concurrency_key_limit, backoff_base, backoff_max, retention)
+                                  concurrency_key_limit, backoff_base, backoff_max, retention,
+                                  alert_stuck_after, alert_failures_per_minute, alert_failure_ratio,
+                                  alert_failure_window, alert_dead_per_hour, alert_unreaped_after)
     VALUES (define_queue.name, define_queue.concurrency, define_queue.rate_limit, define_queue.rate_period,
             define_queue.max_attempts, define_queue.lease, define_queue.concurrency_key_limit,
-            define_queue.backoff_base, define_queue.backoff_max, define_queue.retention)
+            define_queue.backoff_base, define_queue.backoff_max, define_queue.retention,
+            define_queue.alert_stuck_after, define_queue.alert_failures_per_minute, define_queue.alert_failure_ratio,
+            define_queue.alert_failure_window, define_queue.alert_dead_per_hour, define_queue.alert_unreaped_after)
     ON CONFLICT (name) DO UPDATE
     SET concurrency = EXCLUDED.concurrency, rate_limit = EXCLUDED.rate_limit,
         rate_period = EXCLUDED.rate_period, max_attempts = EXCLUDED.max_attempts,
         lease = EXCLUDED.lease, concurrency_key_limit = EXCLUDED.concurrency_key_limit,
         backoff_base = EXCLUDED.backoff_base, backoff_max = EXCLUDED.backoff_max,
-        retention = EXCLUDED.retention, updated_at = now()
+        retention = EXCLUDED.retention,
+        alert_stuck_after = EXCLUDED.alert_stuck_after, alert_failures_per_minute = EXCLUDED.alert_failures_per_minute,
+        alert_failure_ratio = EXCLUDED.alert_failure_ratio, alert_failure_window = EXCLUDED.alert_failure_window,
+        alert_dead_per_hour = EXCLUDED.alert_dead_per_hour, alert_unreaped_after = EXCLUDED.alert_unreaped_after,
+        updated_at = now()
     WHERE (q.concurrency, q.rate_limit, q.rate_period, q.max_attempts, q.lease, q.concurrency_key_limit,
-           q.backoff_base, q.backoff_max, q.retention)
+           q.backoff_base, q.backoff_max, q.retention, q.alert_stuck_after, q.alert_failures_per_minute,
+           q.alert_failure_ratio, q.alert_failure_window, q.alert_dead_per_hour, q.alert_unreaped_after)
           IS DISTINCT FROM
           (EXCLUDED.concurrency, EXCLUDED.rate_limit, EXCLUDED.rate_period, EXCLUDED.max_attempts,
            EXCLUDED.lease, EXCLUDED.concurrency_key_limit, EXCLUDED.backoff_base, EXCLUDED.backoff_max,
-           EXCLUDED.retention);
+           EXCLUDED.retention, EXCLUDED.alert_stuck_after, EXCLUDED.alert_failures_per_minute,
+           EXCLUDED.alert_failure_ratio, EXCLUDED.alert_failure_window, EXCLUDED.alert_dead_per_hour,
+           EXCLUDED.alert_unreaped_after);
 
     IF define_queue.concurrency IS NULL THEN
         -- No limit, no slot rows. Running tasks keep their slot number as a record; their
@@ -1002,7 +1119,8 @@ BEGIN
       AND (define_queue.rate_limit IS NULL OR r.token > define_queue.rate_limit);
 END;
 $fn$;
-COMMENT ON FUNCTION rota.define_queue(text, integer, integer, interval, integer, interval, integer, interval, interval, interval)
+COMMENT ON FUNCTION rota.define_queue(text, integer, integer, interval, integer, interval, integer, interval, interval, interval,
+                                      interval, numeric, numeric, interval, integer, interval)
     IS 'Creates or updates a queue (idempotent); keeps its paused flag.';
 
 -- Deletes a queue; with force also its tasks, else only when nothing is queued or running.
@@ -1755,6 +1873,74 @@ COMMENT ON FUNCTION rota.next_run_at(text[]) IS 'Earliest run_at of a queued tas
 $code$);
 
 
+SELECT rota._apply_code('counts', $code$
+
+-- Adds counter rows to the ones of the same (queue, bucket, shard), in one upsert; the
+-- rows are taken in key order, so two batches that span queues lock them in one order.
+-- (PL/pgSQL rather than SQL for this and _count_outcomes: their plans are cached, where a
+-- SQL function's would be made again on every completion.)
+CREATE OR REPLACE FUNCTION rota._add_counts(p_rows rota._queue_counts[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    INSERT INTO rota._queue_counts AS c
+    SELECT r.* FROM unnest(p_rows) AS r ORDER BY r.queue, r.bucket, r.shard
+    ON CONFLICT (queue, bucket, shard) DO UPDATE
+    SET succeeded = c.succeeded + EXCLUDED.succeeded,
+        attempts_failed = c.attempts_failed + EXCLUDED.attempts_failed,
+        retried = c.retried + EXCLUDED.retried,
+        dead = c.dead + EXCLUDED.dead,
+        cancelled = c.cancelled + EXCLUDED.cancelled;
+END;
+$fn$;
+
+-- Adds one batch's outcomes to the outcome counters (migration 0008): one row per queue
+-- in this backend's shard of the current minute, so completions of different workers do
+-- not wait on one counter row. p_queues/p_states: each task's queue and new state
+-- (succeeded, cancelled, queued = retried, failed = dead); p_attempts_failed: the batch
+-- is of failed attempts (fail, reap) rather than completions.
+CREATE OR REPLACE FUNCTION rota._count_outcomes(p_queues text[], p_states text[], p_attempts_failed boolean)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM rota._add_counts(array_agg(b.r))
+    FROM (SELECT ROW(o.queue, date_trunc('minute', now()), (pg_backend_pid() % 16)::smallint,
+                     count(*) FILTER (WHERE o.state = 'succeeded'),
+                     CASE WHEN p_attempts_failed THEN count(*) ELSE 0 END,
+                     count(*) FILTER (WHERE o.state = 'queued'),
+                     count(*) FILTER (WHERE o.state = 'failed'),
+                     count(*) FILTER (WHERE o.state = 'cancelled'))::rota._queue_counts AS r
+          FROM unnest(p_queues, p_states) AS o(queue, state)
+          GROUP BY o.queue) AS b;
+END;
+$fn$;
+
+-- Folds counter rows older than two hours (older than any alert or chart window) into
+-- one row per queue at bucket -infinity, at most p_max_rows per call (called by prune).
+CREATE OR REPLACE FUNCTION rota._fold_counts(p_max_rows integer)
+RETURNS void
+LANGUAGE sql VOLATILE
+AS $fn$
+    WITH old AS (
+        DELETE FROM rota._queue_counts c
+        WHERE (c.queue, c.bucket, c.shard) IN (
+            SELECT o.queue, o.bucket, o.shard FROM rota._queue_counts o
+            WHERE o.bucket < now() - interval '2 hours' AND o.bucket > '-infinity'
+            LIMIT p_max_rows
+            FOR UPDATE SKIP LOCKED)
+        RETURNING c.*),
+    folded AS (
+        SELECT ROW(o.queue, '-infinity'::timestamptz, 0::smallint, sum(o.succeeded), sum(o.attempts_failed),
+                   sum(o.retried), sum(o.dead), sum(o.cancelled))::rota._queue_counts AS r
+        FROM old o GROUP BY o.queue)
+    SELECT rota._add_counts(array_agg(f.r)) FROM folded f HAVING count(*) > 0;
+$fn$;
+
+$code$);
+
+
 SELECT rota._apply_code('complete_fail', $code$
 
 -- The rule "a requested cancel wins": a task whose cancel was requested ends cancelled,
@@ -1852,6 +2038,8 @@ AS $fn$
 DECLARE
     v_done_ids bigint[];
     v_held_ids bigint[];
+    v_done_queues text[];
+    v_done_states text[];
 BEGIN
     -- Rows are locked in id order so that a concurrent stop_executor (also id order)
     -- cannot deadlock with a batch flush.
@@ -1872,11 +2060,15 @@ BEGIN
         FROM input i, locked l
         WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
           AND t.lease_expires_at IS NOT NULL
-        RETURNING t.id, t.slot, t.key_slot)
+        RETURNING t.id, t.slot, t.key_slot, t.queue, t.state)
     SELECT array_agg(done.id ORDER BY done.id),
-           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL)
-    INTO v_done_ids, v_held_ids
+           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL),
+           array_agg(done.queue), array_agg(done.state)
+    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states
     FROM done;
+    IF v_done_ids IS NOT NULL THEN
+        PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
+    END IF;
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
     END IF;
@@ -1943,6 +2135,7 @@ DECLARE
     v_states text[];
     v_ready_queues text[];
     v_held_ids bigint[];
+    v_queues text[];
 BEGIN
     WITH next AS (
         SELECT t.id, f.error,
@@ -1970,9 +2163,13 @@ BEGIN
         SELECT upd.id, upd.attempts, upd.executor, upd.started_at, now(), p_outcome, upd.last_error FROM upd)
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
-    INTO v_ids, v_states, v_ready_queues, v_held_ids
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
+           array_agg(upd.queue ORDER BY upd.id)
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues
     FROM upd;
+    IF v_ids IS NOT NULL THEN
+        PERFORM rota._count_outcomes(v_queues, v_states, true);
+    END IF;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
@@ -2429,6 +2626,7 @@ BEGIN
                                LIMIT 1) AS q ON true
             WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
     END IF;
+    PERFORM rota._fold_counts(prune.max_rows);
     RETURN v_deleted;
 END;
 $fn$;
@@ -3065,6 +3263,9 @@ $code$);
 
 SELECT rota._apply_code('schedules', $code$
 
+-- the signature before the alert threshold (migration 0008)
+DROP FUNCTION IF EXISTS rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer);
+
 -- rota.drop_queue of a queue that schedules still use: a clear RO030 naming them instead
 -- of the raw foreign-key violation. drop_queue deletes the queue row before anything else
 -- and has it locked, so no schedule can start using it meanwhile.
@@ -3166,7 +3367,8 @@ CREATE OR REPLACE FUNCTION rota.define_schedule(
     timezone     text DEFAULT 'UTC',
     catch_up     text DEFAULT 'latest',
     enabled      boolean DEFAULT true,
-    catch_up_max integer DEFAULT 100)
+    catch_up_max integer DEFAULT 100,
+    alert_late_after interval DEFAULT interval '1 minute')
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -3210,6 +3412,9 @@ BEGIN
     IF enabled IS NULL THEN
         RAISE EXCEPTION 'rota.define_schedule: enabled must not be NULL' USING ERRCODE = 'RO010';
     END IF;
+    IF alert_late_after IS NULL OR alert_late_after <= interval '0' THEN
+        PERFORM rota._invalid('rota.define_schedule', 'alert_late_after', 'must be > 0', alert_late_after::text);
+    END IF;
 
     SELECT * INTO v_old FROM rota.schedules s WHERE s.name = define_schedule.name FOR UPDATE;
     IF FOUND AND v_old.cron = define_schedule.cron AND v_old.timezone = define_schedule.timezone
@@ -3221,23 +3426,25 @@ BEGIN
     END IF;
 
     INSERT INTO rota.schedules AS s (name, cron, timezone, queue, task, payload, catch_up, catch_up_max,
-                                     enabled, next_fire_at)
-    VALUES (name, cron, timezone, queue, task, payload, catch_up, catch_up_max, enabled, v_next)
+                                     enabled, next_fire_at, alert_late_after)
+    VALUES (name, cron, timezone, queue, task, payload, catch_up, catch_up_max, enabled, v_next, alert_late_after)
     ON CONFLICT ON CONSTRAINT schedules_pkey DO UPDATE
         SET cron = EXCLUDED.cron, timezone = EXCLUDED.timezone, queue = EXCLUDED.queue,
             task = EXCLUDED.task, payload = EXCLUDED.payload, catch_up = EXCLUDED.catch_up,
             catch_up_max = EXCLUDED.catch_up_max, enabled = EXCLUDED.enabled,
-            next_fire_at = EXCLUDED.next_fire_at, updated_at = now()
-        WHERE (s.cron, s.timezone, s.queue, s.task, s.payload, s.catch_up, s.catch_up_max, s.enabled, s.next_fire_at)
+            next_fire_at = EXCLUDED.next_fire_at, alert_late_after = EXCLUDED.alert_late_after, updated_at = now()
+        WHERE (s.cron, s.timezone, s.queue, s.task, s.payload, s.catch_up, s.catch_up_max, s.enabled, s.next_fire_at,
+               s.alert_late_after)
               IS DISTINCT FROM
               (EXCLUDED.cron, EXCLUDED.timezone, EXCLUDED.queue, EXCLUDED.task, EXCLUDED.payload,
-               EXCLUDED.catch_up, EXCLUDED.catch_up_max, EXCLUDED.enabled, EXCLUDED.next_fire_at);
+               EXCLUDED.catch_up, EXCLUDED.catch_up_max, EXCLUDED.enabled, EXCLUDED.next_fire_at,
+               EXCLUDED.alert_late_after);
     IF FOUND THEN
         PERFORM pg_notify('rota_schedules', name);
     END IF;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer) IS
+COMMENT ON FUNCTION rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer, interval) IS
     'Creates or updates a schedule (idempotent); a changed cron or time zone recomputes next_fire_at.';
 
 -- Locks and returns one schedule, or raises RO003 naming it.
@@ -3539,14 +3746,17 @@ BEGIN
             PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "concurrency": "number",
                 "rate_limit": "number", "rate_period": "string", "max_attempts": "number", "lease": "string",
                 "concurrency_key_limit": "number", "backoff_base": "string", "backoff_max": "string",
-                "retention": "string", "paused": "boolean"}');
+                "retention": "string", "paused": "boolean", "alert_stuck_after": "string",
+                "alert_failures_per_minute": "number", "alert_failure_ratio": "number", "alert_failure_window": "string",
+                "alert_dead_per_hour": "number", "alert_unreaped_after": "string"}');
             IF (v_item ->> 'name') = ANY (v_queue_names) THEN
                 PERFORM rota._reject_definitions(v_where, format('queue "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_queue_names := v_queue_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_queue', v_item, ARRAY['name'],
                 ARRAY['concurrency', 'rate_limit', 'rate_period', 'max_attempts', 'lease', 'concurrency_key_limit',
-                      'backoff_base', 'backoff_max', 'retention']);
+                      'backoff_base', 'backoff_max', 'retention', 'alert_stuck_after', 'alert_failures_per_minute',
+                      'alert_failure_ratio', 'alert_failure_window', 'alert_dead_per_hour', 'alert_unreaped_after']);
             IF (v_item ->> 'paused')::boolean THEN
                 PERFORM rota.pause_queue(v_item ->> 'name');
             ELSIF jsonb_typeof(v_item -> 'paused') = 'boolean' THEN
@@ -3560,13 +3770,13 @@ BEGIN
             v_where := format('schedules[%s]', v_index);
             PERFORM rota._check_definition_keys(v_where, v_item, '{"name": "string", "cron": "string",
                 "queue": "string", "task": "string", "payload": "object", "timezone": "string",
-                "catch_up": "string", "catch_up_max": "number", "enabled": "boolean"}');
+                "catch_up": "string", "catch_up_max": "number", "enabled": "boolean", "alert_late_after": "string"}');
             IF (v_item ->> 'name') = ANY (v_schedule_names) THEN
                 PERFORM rota._reject_definitions(v_where, format('schedule "%s" is defined twice', rota._echo(v_item ->> 'name')));
             END IF;
             v_schedule_names := v_schedule_names || (v_item ->> 'name');
             PERFORM rota._call_define('rota.define_schedule', v_item, ARRAY['name', 'cron', 'queue', 'task'],
-                ARRAY['payload', 'timezone', 'catch_up', 'enabled', 'catch_up_max'], ARRAY['payload']);
+                ARRAY['payload', 'timezone', 'catch_up', 'enabled', 'catch_up_max', 'alert_late_after'], ARRAY['payload']);
             UPDATE rota.schedules SET managed = true WHERE name = v_item ->> 'name' AND NOT managed;
             v_index := v_index + 1;
         END LOOP;
@@ -3694,6 +3904,272 @@ LEFT JOIN LATERAL (
 $code$);
 
 
+SELECT rota._apply_code('alerts', $code$
+
+-- Active alerts, one row each, from the thresholds of queues and schedules (set by
+-- define_queue / define_schedule / apply). Every part reads bounded rows: the oldest
+-- ready task through the queued index, running tasks, the counter rows of a window.
+--   queue_stuck          ready work older than alert_stuck_after while no alive executor
+--                        serves the queue or nothing finished in that window (paused queues
+--                        are left out: they stop on purpose)
+--   retry_storm          failed attempts per minute over alert_failures_per_minute, or a
+--                        failed share over alert_failure_ratio (with at least 5 failures),
+--                        within alert_failure_window
+--   schedule_late        an enabled schedule's next fire overdue by more than alert_late_after
+--   dead_executor_tasks  running tasks of a dead executor whose lease expired more than
+--                        alert_unreaped_after ago (nobody reaps them)
+--   dead_letter_growth   at least alert_dead_per_hour tasks ended failed in the last hour
+CREATE OR REPLACE VIEW rota.alerts AS
+SELECT 'queue_stuck'::text AS alert, q.name AS queue, NULL::text AS schedule, NULL::text AS executor,
+       extract(epoch FROM now() - o.run_at)::double precision AS value,
+       extract(epoch FROM q.alert_stuck_after)::double precision AS threshold,
+       o.run_at + q.alert_stuck_after AS since,
+       format('queue %s: ready work has waited %s (threshold %s); %s', q.name,
+              date_trunc('second', now() - o.run_at), q.alert_stuck_after,
+              CASE WHEN NOT served.any THEN 'no alive executor serves it'
+                   ELSE 'nothing finished in that window' END) AS message
+FROM rota.queues q
+CROSS JOIN LATERAL (SELECT t.run_at FROM rota.tasks t
+                    WHERE t.queue = q.name AND t.state = 'queued'
+                    ORDER BY t.run_at LIMIT 1) o
+CROSS JOIN LATERAL (SELECT EXISTS (SELECT 1 FROM rota.executor_status e
+                                   WHERE e.alive AND (e.queues IS NULL OR q.name = ANY (e.queues))) AS any) served
+CROSS JOIN LATERAL (SELECT coalesce(sum(c.succeeded + c.attempts_failed + c.cancelled), 0) AS finished
+                    FROM rota._queue_counts c
+                    WHERE c.queue = q.name AND c.bucket >= date_trunc('minute', now() - q.alert_stuck_after)) w
+WHERE NOT q.paused AND o.run_at < now() - q.alert_stuck_after AND (NOT served.any OR w.finished = 0)
+UNION ALL
+SELECT 'retry_storm', q.name, NULL, NULL,
+       w.failed / (extract(epoch FROM q.alert_failure_window) / 60)::double precision,
+       q.alert_failures_per_minute::double precision,
+       NULL::timestamptz,
+       format('queue %s: %s failed attempts and %s successes in the last %s (thresholds: %s per minute, ratio %s)',
+              q.name, w.failed, w.succeeded, q.alert_failure_window, q.alert_failures_per_minute,
+              q.alert_failure_ratio)
+FROM rota.queues q
+CROSS JOIN LATERAL (SELECT coalesce(sum(c.attempts_failed), 0)::double precision AS failed,
+                           coalesce(sum(c.succeeded), 0)::double precision AS succeeded
+                    FROM rota._queue_counts c
+                    WHERE c.queue = q.name AND c.bucket >= now() - q.alert_failure_window) w
+WHERE w.failed / (extract(epoch FROM q.alert_failure_window) / 60) > q.alert_failures_per_minute
+   OR (w.failed >= 5 AND w.failed / (w.failed + w.succeeded) > q.alert_failure_ratio)
+UNION ALL
+SELECT 'schedule_late', s.queue, s.name, NULL,
+       extract(epoch FROM now() - s.next_fire_at)::double precision,
+       extract(epoch FROM s.alert_late_after)::double precision,
+       s.next_fire_at + s.alert_late_after,
+       format('schedule %s: the fire due at %s is %s late (threshold %s)', s.name, rota._iso_utc(s.next_fire_at),
+              date_trunc('second', now() - s.next_fire_at), s.alert_late_after)
+FROM rota.schedules s
+WHERE s.enabled AND s.next_fire_at < now() - s.alert_late_after
+UNION ALL
+SELECT 'dead_executor_tasks', d.queue, NULL, d.executor, d.tasks::double precision,
+       extract(epoch FROM d.alert_unreaped_after)::double precision,
+       d.oldest_expiry + d.alert_unreaped_after,
+       format('queue %s: %s running tasks of dead executor %s, leases expired since %s, not reaped', d.queue,
+              d.tasks, d.executor, rota._iso_utc(date_trunc('second', d.oldest_expiry)))
+FROM (SELECT t.queue, t.executor, q.alert_unreaped_after, count(*) AS tasks, min(t.lease_expires_at) AS oldest_expiry
+      FROM rota.tasks t
+      JOIN rota.queues q ON q.name = t.queue
+      WHERE t.state = 'running' AND t.lease_expires_at < now() - q.alert_unreaped_after
+        AND NOT EXISTS (SELECT 1 FROM rota.executor_status e WHERE e.executor = t.executor AND e.alive)
+      GROUP BY t.queue, t.executor, q.alert_unreaped_after) d
+UNION ALL
+SELECT 'dead_letter_growth', q.name, NULL, NULL, w.dead::double precision, q.alert_dead_per_hour::double precision,
+       NULL,
+       format('queue %s: %s tasks ended failed in the last hour (threshold %s)', q.name, w.dead, q.alert_dead_per_hour)
+FROM rota.queues q
+CROSS JOIN LATERAL (SELECT coalesce(sum(c.dead), 0) AS dead
+                    FROM rota._queue_counts c
+                    WHERE c.queue = q.name AND c.bucket >= now() - interval '1 hour') w
+WHERE w.dead >= q.alert_dead_per_hour;
+COMMENT ON VIEW rota.alerts IS 'Active alerts: queue_stuck, retry_storm, schedule_late, dead_executor_tasks, dead_letter_growth; value against threshold, and a message.';
+
+$code$);
+
+
+SELECT rota._apply_code('metrics', $code$
+
+-- A label value in the OpenMetrics text format: backslash, quote and newline escaped (NULL stays NULL).
+CREATE OR REPLACE FUNCTION rota._metric_label(p_value text)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT replace(replace(replace(p_value, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n');
+$fn$;
+
+-- A sample value in the OpenMetrics text format.
+CREATE OR REPLACE FUNCTION rota._metric_value(p_value double precision)
+RETURNS text
+LANGUAGE sql IMMUTABLE
+AS $fn$
+    SELECT CASE WHEN p_value = 'Infinity' THEN '+Inf' WHEN p_value = '-Infinity' THEN '-Inf'
+                WHEN p_value = 'NaN' THEN 'NaN' ELSE p_value::text END;
+$fn$;
+
+-- Per queue, cheaply: depth and running through the partial indexes of queued and
+-- running tasks, outcome totals and the last hour from the counters (never the history of
+-- finished tasks, unlike rota.queue_stats). rota.metrics() and the dashboard read it.
+CREATE OR REPLACE VIEW rota.queue_overview AS
+SELECT q.name AS queue,
+       (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS ready,
+       (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at > now()) AS delayed,
+       r.running, r.held_by_dead,
+       now() - (SELECT min(t.run_at) FROM rota.tasks t
+                WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS oldest_ready_age,
+       q.concurrency, q.paused,
+       c.succeeded_total, c.dead_total, c.cancelled_total, c.attempts_failed_total, c.retried_total,
+       c.succeeded_last_hour, c.attempts_failed_last_hour, c.dead_last_hour
+FROM rota.queues q
+CROSS JOIN LATERAL (
+    SELECT count(*) AS running,
+           count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM rota.executor_status e
+                                              WHERE e.executor = t.executor AND e.alive)) AS held_by_dead
+    FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'running') r
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(k.succeeded), 0)::bigint AS succeeded_total, coalesce(sum(k.dead), 0)::bigint AS dead_total,
+           coalesce(sum(k.cancelled), 0)::bigint AS cancelled_total,
+           coalesce(sum(k.attempts_failed), 0)::bigint AS attempts_failed_total,
+           coalesce(sum(k.retried), 0)::bigint AS retried_total,
+           coalesce(sum(k.succeeded) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint AS succeeded_last_hour,
+           coalesce(sum(k.attempts_failed) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint
+               AS attempts_failed_last_hour,
+           coalesce(sum(k.dead) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint AS dead_last_hour
+    FROM rota._queue_counts k WHERE k.queue = q.name) c;
+COMMENT ON VIEW rota.queue_overview IS 'Per queue: ready, delayed, running (and held by dead executors), oldest ready age, outcome totals that survive pruning and the last hour''s, from indexes and counters only.';
+
+-- Per queue and minute of the last hour: tasks succeeded and attempts failed (the dashboard's charts).
+CREATE OR REPLACE VIEW rota.queue_activity AS
+SELECT c.queue, c.bucket AS minute, sum(c.succeeded)::bigint AS succeeded, sum(c.attempts_failed)::bigint AS attempts_failed,
+       sum(c.dead)::bigint AS dead
+FROM rota._queue_counts c
+WHERE c.bucket >= date_trunc('minute', now()) - interval '59 minutes'
+GROUP BY c.queue, c.bucket;
+COMMENT ON VIEW rota.queue_activity IS 'Per queue and minute of the last hour: succeeded tasks, failed attempts, tasks that ended failed.';
+
+-- Every metric of the database in the OpenMetrics text format, for a Prometheus scrape.
+-- Bounded work: queued and running tasks through their partial indexes, finished tasks
+-- only through the outcome counters (never the history), schedules, live executors.
+-- format => 'prometheus' gives the older Prometheus text format (0.0.4) instead: counter
+-- families are named with their _total suffix there, and there is no # EOF.
+CREATE OR REPLACE FUNCTION rota.metrics(format text DEFAULT 'openmetrics')
+RETURNS text
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF format IS NULL OR format NOT IN ('openmetrics', 'prometheus') THEN
+        PERFORM rota._invalid('rota.metrics', 'format', 'must be openmetrics or prometheus', quote_nullable(format));
+    END IF;
+    RETURN (
+WITH families(ord, name, type, help) AS (VALUES
+    (1, 'rota_queue_ready', 'gauge', 'Queued tasks whose run_at has come.'),
+    (2, 'rota_queue_delayed', 'gauge', 'Queued tasks whose run_at is in the future.'),
+    (3, 'rota_queue_running', 'gauge', 'Running tasks.'),
+    (4, 'rota_queue_concurrency_limit', 'gauge', 'The queue''s concurrency limit (queues with one).'),
+    (5, 'rota_queue_paused', 'gauge', '1 when the queue is paused.'),
+    (6, 'rota_queue_oldest_ready_age_seconds', 'gauge', 'Age of the oldest ready task (0 when none).'),
+    (7, 'rota_queue_tasks_succeeded', 'counter', 'Tasks that ended succeeded.'),
+    (8, 'rota_queue_tasks_failed', 'counter', 'Tasks that ended failed (dead letters).'),
+    (9, 'rota_queue_tasks_cancelled', 'counter', 'Running tasks that ended cancelled.'),
+    (10, 'rota_queue_attempts_failed', 'counter', 'Attempts that failed or whose lease expired.'),
+    (11, 'rota_queue_retries', 'counter', 'Failed attempts that queued their task again.'),
+    (12, 'rota_queue_alert_stuck_after_seconds', 'gauge', 'Threshold of the queue_stuck alert.'),
+    (13, 'rota_queue_alert_failures_per_minute', 'gauge', 'Failures per minute threshold of the retry_storm alert.'),
+    (14, 'rota_queue_alert_failure_ratio', 'gauge', 'Failed share threshold of the retry_storm alert.'),
+    (15, 'rota_queue_alert_failure_window_seconds', 'gauge', 'Window of the retry_storm alert.'),
+    (16, 'rota_queue_alert_dead_per_hour', 'gauge', 'Threshold of the dead_letter_growth alert.'),
+    (17, 'rota_queue_alert_unreaped_after_seconds', 'gauge', 'Threshold of the dead_executor_tasks alert.'),
+    (18, 'rota_queue_tasks_held_by_dead_executors', 'gauge', 'Running tasks whose executor is not alive.'),
+    (20, 'rota_schedule_enabled', 'gauge', '1 when the schedule is enabled.'),
+    (21, 'rota_schedule_next_fire_timestamp_seconds', 'gauge', 'When the schedule fires next (enabled schedules).'),
+    (22, 'rota_schedule_lag_seconds', 'gauge', 'How overdue the next fire is (0 when not due yet).'),
+    (23, 'rota_schedule_last_fire_timestamp_seconds', 'gauge', 'The instant of the last fire.'),
+    (24, 'rota_schedule_last_fire_state', 'gauge', '1 for the state of the last fire''s task.'),
+    (25, 'rota_schedule_last_fire_duration_seconds', 'gauge', 'Run time of the last finished fire''s task.'),
+    (26, 'rota_schedule_alert_late_after_seconds', 'gauge', 'Threshold of the schedule_late alert.'),
+    (30, 'rota_executor_alive', 'gauge', '1 when the executor heartbeats, 0 when it is dead (not stopped).'),
+    (31, 'rota_executor_running_tasks', 'gauge', 'Tasks the executor holds.'),
+    (32, 'rota_executor_last_heartbeat_timestamp_seconds', 'gauge', 'The executor''s last heartbeat.'),
+    (40, 'rota_alert', 'gauge', '1 for each active alert of rota.alerts.')),
+queues AS (
+    SELECT o.*, q.alert_stuck_after, q.alert_failures_per_minute, q.alert_failure_ratio, q.alert_failure_window,
+           q.alert_dead_per_hour, q.alert_unreaped_after,
+           'queue="' || rota._metric_label(o.queue) || '"' AS labels
+    FROM rota.queue_overview o JOIN rota.queues q ON q.name = o.queue),
+schedules AS (
+    SELECT s.*, 'schedule="' || rota._metric_label(s.name) || '"' AS labels, last.*
+    FROM rota.schedules s
+    LEFT JOIN LATERAL (
+        SELECT f.fire_at AS last_fire_at_, t.state AS last_state, t.finished_at - t.started_at AS last_duration
+        FROM rota.schedule_fires f LEFT JOIN rota.tasks t ON t.id = f.task_id
+        WHERE f.schedule = s.name ORDER BY f.fire_at DESC LIMIT 1) last ON true),
+executors AS (
+    SELECT e.*, 'executor="' || rota._metric_label(e.executor) || '"' AS labels
+    FROM rota.executor_status e
+    WHERE NOT e.stopped AND (e.alive OR e.running > 0 OR e.last_heartbeat_at > now() - interval '1 hour')),
+samples(name, labels, value) AS (
+    SELECT 'rota_queue_ready', labels, ready::double precision FROM queues
+    UNION ALL SELECT 'rota_queue_delayed', labels, delayed FROM queues
+    UNION ALL SELECT 'rota_queue_running', labels, running FROM queues
+    UNION ALL SELECT 'rota_queue_concurrency_limit', labels, concurrency FROM queues WHERE concurrency IS NOT NULL
+    UNION ALL SELECT 'rota_queue_paused', labels, paused::int FROM queues
+    UNION ALL SELECT 'rota_queue_oldest_ready_age_seconds', labels,
+                     coalesce(extract(epoch FROM oldest_ready_age), 0) FROM queues
+    UNION ALL SELECT 'rota_queue_tasks_succeeded', labels, succeeded_total FROM queues
+    UNION ALL SELECT 'rota_queue_tasks_failed', labels, dead_total FROM queues
+    UNION ALL SELECT 'rota_queue_tasks_cancelled', labels, cancelled_total FROM queues
+    UNION ALL SELECT 'rota_queue_attempts_failed', labels, attempts_failed_total FROM queues
+    UNION ALL SELECT 'rota_queue_retries', labels, retried_total FROM queues
+    UNION ALL SELECT 'rota_queue_alert_stuck_after_seconds', labels, extract(epoch FROM alert_stuck_after) FROM queues
+    UNION ALL SELECT 'rota_queue_alert_failures_per_minute', labels, alert_failures_per_minute FROM queues
+    UNION ALL SELECT 'rota_queue_alert_failure_ratio', labels, alert_failure_ratio FROM queues
+    UNION ALL SELECT 'rota_queue_alert_failure_window_seconds', labels, extract(epoch FROM alert_failure_window) FROM queues
+    UNION ALL SELECT 'rota_queue_alert_dead_per_hour', labels, alert_dead_per_hour FROM queues
+    UNION ALL SELECT 'rota_queue_alert_unreaped_after_seconds', labels, extract(epoch FROM alert_unreaped_after) FROM queues
+    UNION ALL SELECT 'rota_queue_tasks_held_by_dead_executors', labels, held_by_dead FROM queues
+    UNION ALL SELECT 'rota_schedule_enabled', labels, enabled::int FROM schedules
+    UNION ALL SELECT 'rota_schedule_next_fire_timestamp_seconds', labels, extract(epoch FROM next_fire_at)
+              FROM schedules WHERE enabled
+    UNION ALL SELECT 'rota_schedule_lag_seconds', labels, greatest(extract(epoch FROM now() - next_fire_at), 0)
+              FROM schedules WHERE enabled
+    UNION ALL SELECT 'rota_schedule_last_fire_timestamp_seconds', labels, extract(epoch FROM last_fire_at_)
+              FROM schedules WHERE last_fire_at_ IS NOT NULL
+    UNION ALL SELECT 'rota_schedule_last_fire_state', labels || ',state="' || st.state || '"', (st.state = last_state)::int
+              FROM schedules CROSS JOIN unnest(ARRAY['queued', 'running', 'succeeded', 'failed', 'cancelled']) AS st(state)
+              WHERE last_state IS NOT NULL
+    UNION ALL SELECT 'rota_schedule_last_fire_duration_seconds', labels, extract(epoch FROM last_duration)
+              FROM schedules WHERE last_duration IS NOT NULL
+    UNION ALL SELECT 'rota_schedule_alert_late_after_seconds', labels, extract(epoch FROM alert_late_after) FROM schedules
+    UNION ALL SELECT 'rota_executor_alive', labels, alive::int FROM executors
+    UNION ALL SELECT 'rota_executor_running_tasks', labels, running FROM executors
+    UNION ALL SELECT 'rota_executor_last_heartbeat_timestamp_seconds', labels, extract(epoch FROM last_heartbeat_at)
+              FROM executors
+    UNION ALL SELECT 'rota_alert',
+                     concat_ws(',', 'alert="' || a.alert || '"', 'queue="' || rota._metric_label(a.queue) || '"',
+                               'schedule="' || rota._metric_label(a.schedule) || '"',
+                               'executor="' || rota._metric_label(a.executor) || '"'), 1
+              FROM rota.alerts a)
+SELECT string_agg(pg_catalog.format(E'# TYPE %1$s %2$s\n# HELP %1$s %3$s\n',
+                                     f.name || CASE WHEN f.type = 'counter' AND metrics.format = 'prometheus'
+                                                    THEN '_total' ELSE '' END,
+                                     f.type, f.help) || coalesce(s.lines, ''),
+                  '' ORDER BY f.ord)
+       || CASE WHEN metrics.format = 'openmetrics' THEN E'# EOF\n' ELSE '' END
+FROM families f
+LEFT JOIN (SELECT s.name,
+                  string_agg(s.name || CASE WHEN fam.type = 'counter' THEN '_total' ELSE '' END
+                             || '{' || s.labels || '} ' || rota._metric_value(s.value) || E'\n', '' ORDER BY s.labels) AS lines
+           FROM samples s JOIN families fam ON fam.name = s.name
+           GROUP BY s.name) s ON s.name = f.name);
+END;
+$fn$;
+COMMENT ON FUNCTION rota.metrics(text)
+    IS 'Queues, schedules, executors and active alerts in the OpenMetrics text format (or format => ''prometheus''), for a Prometheus scrape; reads no finished-task history.';
+
+$code$);
+
+
 SELECT rota._apply_code('privileges', $code$
 
 -- Every privilege rule of the schema, in one place (docs/sql-contract.md, "Roles"):
@@ -3734,7 +4210,8 @@ AS $fn$
         ('resume_queue', 'rota_admin'), ('define_schedule', 'rota_admin'), ('drop_schedule', 'rota_admin'),
         ('pause_schedule', 'rota_admin'), ('resume_schedule', 'rota_admin'),
         ('trigger_schedule', 'rota_admin'), ('validate_cron', 'rota_admin'), ('apply', 'rota_admin'),
-        ('retry', 'rota_admin');
+        ('retry', 'rota_admin'),
+        ('metrics', 'rota_reader');
 $fn$;
 
 -- The install runners: pinned, not SECURITY DEFINER (they run the installer's migrations and code).

@@ -31,6 +31,8 @@ public struct RotaWorker: Service, CustomStringConvertible {
     public let handlers: RotaHandlers
     /// The worker's logger.
     public let logger: Logger
+    /// Connected and registered, for a readiness probe (`RotaObservability` serves it at `/readyz`).
+    public let health = RotaWorkerHealth()
 
     /// A worker; nothing happens until ``run()``.
     public init(configuration: RotaWorkerConfiguration, handlers: RotaHandlers,
@@ -52,7 +54,7 @@ public struct RotaWorker: Service, CustomStringConvertible {
 
     /// Runs until graceful shutdown completes or the task is cancelled.
     public func run() async throws {
-        let runtime = WorkerRuntime(configuration: configuration, handlers: handlers, logger: logger)
+        let runtime = WorkerRuntime(configuration: configuration, handlers: handlers, logger: logger, health: health)
         try await withGracefulShutdownHandler {
             try await runtime.run()
         } onGracefulShutdown: {

@@ -17,6 +17,7 @@ extension WorkerRuntime {
                         guard free > 0, !isShuttingDown else { continue }
                         sawFreeCapacity = true
                         let tasks = try await claimStatements.claim(executor: executorID, queue: queue, max: free)
+                        metrics.claimed(queue: queue, count: tasks.count)
                         for (task, abort) in startTracking(tasks) {
                             claimed += 1
                             handlerGroup.addTask { await self.execute(task, abort: abort) }
@@ -94,7 +95,16 @@ extension WorkerRuntime {
 
     /// Runs one claimed task's handler and hands its outcome to the batcher.
     func execute(_ task: ClaimedTask, abort: OneShotEvent<AbortReason>) async {
+        let started = ContinuousClock.now
         let outcome = await runHandler(task, abort: abort)
+        switch outcome {
+        case .completed:
+            metrics.handlerEnded(task: task.task, duration: ContinuousClock.now - started, succeeded: true)
+        case .failed, .timedOut:
+            metrics.handlerEnded(task: task.task, duration: ContinuousClock.now - started, succeeded: false)
+        case .aborted, .abandoned:
+            break
+        }
         switch outcome {
         case .completed(let result):
             completions.add(.completed(id: task.id, attempt: task.attempt, token: task.leaseToken, result: result))
@@ -118,6 +128,7 @@ extension WorkerRuntime {
             break  // released by rota.stop_executor, or recovered by a reaper when the lease expires
         }
         inFlight.remove(id: task.id)
+        metrics.running(inFlight.count)
         claimWake.signal()
         drainWake.signal()
     }

@@ -48,6 +48,8 @@ extension WorkerRuntime {
                 let abort = try await heartbeatStatements.heartbeat(executor: executorID, held: held.ids,
                                                                     tokens: held.tokens)
                 lastHeartbeat.withLock { $0 = .now }
+                metrics.heartbeatSucceeded(lag: ContinuousClock.now - due)
+                health.setConnected(true)
                 failures = 0
                 for id in abort {
                     logger.info("task cancelled or no longer ours, stopping its handler", metadata: ["task_id": "\(id)"])
@@ -55,6 +57,7 @@ extension WorkerRuntime {
                 }
             } catch {
                 failures += 1
+                health.setConnected(false)
                 if failures == 1 { logger.warning("heartbeat failed", metadata: ["error": "\(error)"]) }
             }
         }

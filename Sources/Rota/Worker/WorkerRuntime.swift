@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Synchronization
 
 /// The state of one running ``RotaWorker``: its connections, running handlers and signals.
@@ -8,6 +9,8 @@ final class WorkerRuntime: Sendable {
     let configuration: RotaWorkerConfiguration
     let handlers: RotaHandlers
     let logger: Logger
+    let health: RotaWorkerHealth
+    let metrics = WorkerMetrics()
     let executorID: String
     let queueNames: [String]
 
@@ -34,10 +37,11 @@ final class WorkerRuntime: Sendable {
     /// When a heartbeat (or the registration) last succeeded.
     let lastHeartbeat = Mutex<ContinuousClock.Instant>(.now)
 
-    init(configuration: RotaWorkerConfiguration, handlers: RotaHandlers, logger: Logger) {
+    init(configuration: RotaWorkerConfiguration, handlers: RotaHandlers, logger: Logger, health: RotaWorkerHealth) {
         self.configuration = configuration
         self.handlers = handlers
         self.logger = logger
+        self.health = health
         self.executorID = configuration.executorID
         self.queueNames = configuration.queues.keys.sorted()
         func statements(_ role: String) -> Statements {
@@ -47,7 +51,8 @@ final class WorkerRuntime: Sendable {
             // a loop is never stuck inside a connect while shutdown or lease checks are due.
             return Statements(connection: ReconnectingConnection(
                 connectionString: configuration.connectionString, logger: connectionLogger,
-                backoff: configuration.backoff, connectTimeout: .seconds(1)))
+                backoff: configuration.backoff, connectTimeout: .seconds(1),
+                reconnects: Counter(label: WorkerMetrics.reconnectsLabel, dimensions: [("connection", role)])))
         }
         claimStatements = statements("claim")
         heartbeatStatements = statements("heartbeat")
@@ -91,6 +96,7 @@ final class WorkerRuntime: Sendable {
         guard let shortest = tasks.map(\.lease).min() else { return [] }
         let intervalBefore = heartbeatInterval
         let tracked = tasks.map { (task: $0, abort: inFlight.add($0)) }
+        metrics.running(inFlight.count)
         latestClaimedLease.withLock { $0 = shortest }
         if heartbeatInterval < intervalBefore { heartbeatWake.signal() }
         return tracked
@@ -137,6 +143,8 @@ final class WorkerRuntime: Sendable {
                     pid: Int(ProcessInfo.processInfo.processIdentifier),
                     meta: PostgresJSON(encoding: ["concurrency": configuration.queues]))
                 lastHeartbeat.withLock { $0 = .now }  // registering counts as a heartbeat
+                health.setRegistered(true)
+                health.setConnected(true)
                 return true
             } catch let error as RotaError where error.isConnectionError {
                 if attempt == 0 { logger.warning("cannot reach the database, retrying", metadata: ["error": "\(error)"]) }
@@ -151,6 +159,7 @@ final class WorkerRuntime: Sendable {
     /// Gives up after a few seconds when the database is away: the leases then expire and
     /// another executor's reaper recovers the tasks.
     private func stopExecutor() async {
+        health.setRegistered(false)
         let deadline = ContinuousClock.now + .seconds(5)
         var attempt = 0
         while true {
