@@ -1,9 +1,8 @@
 import Foundation
 import Logging
-import Rota
+@testable import Rota
 import RotaChildProcess
 import RotaTestSupport
-import ServiceLifecycle
 import XCTest
 
 /// A worker started with bad input stops at once with one clear error; one whose database is
@@ -81,32 +80,19 @@ final class WorkerStartupTests: XCTestCase {
         var handlers = RotaHandlers()
         handlers.register("record") { (_: EmptyPayload, context) in ran.append(context.taskID) }
         let records = Recorder<Record>()
-        var configuration = RotaWorkerConfiguration(connectionString: url, queues: ["sd_a": 1, "sd_b": 1],
-                                                    executorID: "test-startup-dropped")
-        configuration.pollInterval = .milliseconds(100)
         let logger = Logger(label: "rota.test.dropped") { _ in MaintenanceLoggingTests.RecordingLogHandler(records: records) }
-        let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [worker], logger: quietLogger("rota.test.group")))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                let first = try await client.enqueue(queue: "sd_b", task: "record")
-                try await waitUntil("the worker ran a task") { ran.all.contains(first) }
-                try await client.dropQueue("sd_a")
-                for _ in 0..<3 {
-                    let id = try await client.enqueue(queue: "sd_b", task: "record")
-                    try await waitUntil("the task of the remaining queue ran") { ran.all.contains(id) }
-                }
-                let reports = records.all.filter { $0.level >= .error }
-                XCTAssertEqual(reports.count, 1, "\(reports.map(\.message))")
-                XCTAssertTrue(reports.first?.message.contains("queue no longer exists") ?? false)
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
+        try await withWorker(url: url, queues: ["sd_a": 1, "sd_b": 1], handlers: handlers, logger: logger,
+                             configure: { $0.pollInterval = .milliseconds(100) }) { _, _ in
+            let first = try await client.enqueue(queue: "sd_b", task: "record")
+            try await waitUntil("the worker ran a task") { ran.all.contains(first) }
+            try await client.dropQueue("sd_a")
+            for _ in 0..<3 {
+                let id = try await client.enqueue(queue: "sd_b", task: "record")
+                try await waitUntil("the task of the remaining queue ran") { ran.all.contains(id) }
             }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
+            let reports = records.all.filter { $0.level >= .error }
+            XCTAssertEqual(reports.count, 1, "\(reports.map(\.message))")
+            XCTAssertTrue(reports.first?.message.contains("queue no longer exists") ?? false)
         }
         await client.close()
     }
@@ -115,13 +101,23 @@ final class WorkerStartupTests: XCTestCase {
         // scripts/db.sh's cluster trusts every local connection, so a wrong password cannot
         // be tried here: an unknown database (3D000) and an unknown role (28000) can.
         let server = try await TestEnvironment.serverURL()
-        var unknownRole = try XCTUnwrap(URLComponents(string: TestEnvironment.url(server, withDatabase: "postgres")))
-        unknownRole.user = "rota_no_such_role"
+        let admin = try await PostgresConnection.connect(server)
+        try await admin.executeScript("""
+            DO $$BEGIN CREATE ROLE rota_test_nologin NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END$$
+            """)
+        await admin.close()
+        func asUser(_ user: String) throws -> String {
+            var components = try XCTUnwrap(URLComponents(string: TestEnvironment.url(server, withDatabase: "postgres")))
+            components.user = user
+            return try XCTUnwrap(components.string)
+        }
         let cases: [(url: String, code: RotaError.Code, sqlState: String?, names: String)] = [
             (TestEnvironment.url(server, withDatabase: "rota_no_such_database"), .connectionRejected, "3D000",
              "rota_no_such_database"),
-            (try XCTUnwrap(unknownRole.string), .connectionRejected, "28000", "rota_no_such_role"),
+            (try asUser("rota_no_such_role"), .connectionRejected, "28000", "rota_no_such_role"),
+            (try asUser("rota_test_nologin"), .connectionRejected, "28000", "not permitted to log in"),
             ("host=127.0.0.1 no_such_option=1", .invalidConnectionString, nil, "no_such_option"),
+            ("postgresql://rota@127.0.0.1:port/rota", .invalidConnectionString, nil, "\"port\""),
         ]
         for (url, code, sqlState, names) in cases {
             let configuration = RotaWorkerConfiguration(connectionString: url, queues: ["q": 1], executorID: "test-startup-rejected")
@@ -131,30 +127,35 @@ final class WorkerStartupTests: XCTestCase {
             XCTAssertEqual(rotaError.sqlState, sqlState, "\(url): \(rotaError)")
             XCTAssertTrue(rotaError.description.contains(names), rotaError.description)
         }
+        let cleanup = try await PostgresConnection.connect(server)
+        try await cleanup.executeScript("DROP ROLE rota_test_nologin")
+        await cleanup.close()
     }
 
-    func testAnUnreachableDatabaseIsRetriedWithAWarningNamingTheReason() async throws {
+    func testAWrongPasswordIsAFailureThatWaitingDoesNotFix() {
+        // What libpq 15 reports for a wrong password (the test cluster trusts every local
+        // connection, so the server cannot be made to say it here).
+        let message = "connection to server at \"127.0.0.1\", port 5432 failed: FATAL:  password authentication failed for user \"rota\""
+        let error = ConnectionFailure.error(message: message, needsPassword: false)
+        XCTAssertEqual(error.code, .connectionRejected)
+        XCTAssertEqual(error.sqlState, "28P01")
+        XCTAssertEqual(ConnectionFailure.error(message: "fe_sendauth: no password supplied", needsPassword: true).sqlState, "28P01")
+        let refused = ConnectionFailure.error(message: "connection to server at \"127.0.0.1\", port 1 failed: Connection refused",
+                                              needsPassword: false)
+        XCTAssertEqual(refused.code, .connectionFailed)
+        XCTAssertTrue(refused.isConnectionError && !refused.isPermanentConnectionFailure)
+    }
+
+    func testAnUnreachableDatabaseIsRetriedWithOneWarning() async throws {
         // Nothing listens on port 1: connection refused, as while a database container starts.
         let records = Recorder<Record>()
         let logger = Logger(label: "rota.test.unreachable") { _ in MaintenanceLoggingTests.RecordingLogHandler(records: records) }
-        let configuration = RotaWorkerConfiguration(connectionString: "postgresql://rota@127.0.0.1:1/rota",
-                                                    queues: ["q": 1], executorID: "test-startup-unreachable")
-        let worker = RotaWorker(configuration: configuration, handlers: RotaHandlers(), logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [worker], logger: quietLogger("rota.test.group")))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            do {
-                try await waitUntil("the first failure was reported as a warning") {
-                    records.all.contains { $0.level == .warning && $0.message.hasPrefix("cannot reach the database") }
-                }
-            } catch {
-                await group.triggerGracefulShutdown()
-                try? await tasks.waitForAll()
-                throw error
+        // Still retrying, not stopped, when the body ends: the graceful shutdown ends it.
+        try await withWorker(url: "postgresql://rota@127.0.0.1:1/rota", queues: ["q": 1], handlers: RotaHandlers(),
+                             logger: logger) { _, _ in
+            try await waitUntil("the first failure was reported as a warning") {
+                records.all.contains { $0.level == .warning && $0.message.hasPrefix("cannot reach the database") }
             }
-            // Still retrying, not stopped: a graceful shutdown ends it.
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
         XCTAssertEqual(records.all.filter { $0.level == .warning }.count, 1, "\(records.all.map(\.message))")
     }

@@ -14,19 +14,29 @@ enum ConnectionFailure {
         ("no pg_hba\\.conf entry for", "28000"),
         ("pg_hba\\.conf rejects connection", "28000"),
         ("role \".*\" does not exist", "28000"),
+        ("role \".*\" is not permitted to log in", "28000"),
         ("database \".*\" does not exist", "3D000"),
+    ]
+
+    /// libpq's messages for option values it checks only when connecting (a port that is
+    /// not a number, an unknown sslmode, more ports than hosts).
+    static let invalidOptionMessages = [
+        "invalid integer value \".*\" for connection option",
+        "invalid port number: ",
+        "invalid [a-z_]+ value: ",
+        "could not match [0-9]+ [a-z ]+ to [0-9]+",
     ]
 
     /// The error of a failed connection attempt with libpq's `message`.
     static func error(message: String, needsPassword: Bool) -> PostgresError {
+        func matches(_ pattern: String) -> Bool { message.range(of: pattern, options: .regularExpression) != nil }
         let text = "cannot connect to PostgreSQL: \(message)"
-        if needsPassword {
-            return PostgresError(.connectionRejected, text, sqlState: "28P01")
-        }
-        if let match = permanentServerMessages.first(where: {
-            message.range(of: $0.pattern, options: .regularExpression) != nil
-        }) {
+        if needsPassword { return PostgresError(.connectionRejected, text, sqlState: "28P01") }
+        if let match = permanentServerMessages.first(where: { matches($0.pattern) }) {
             return PostgresError(.connectionRejected, text, sqlState: match.sqlState)
+        }
+        if invalidOptionMessages.contains(where: matches) {
+            return PostgresError(.invalidConnectionString, "invalid connection string: \(message)")
         }
         return PostgresError(.connectionFailed, text)
     }
