@@ -35,7 +35,7 @@ final class DashboardTests: XCTestCase {
         // a step checkpoint on the escaped task, as a workflow records them
         _ = try await client.query("""
             WITH c AS (SELECT * FROM rota.claim('dash-steps', ARRAY['orphans'], 1))
-            SELECT rota.record_step(c.id, c.attempt, 'fetch-page', '{"html": "<i>42</i>"}') FROM c
+            SELECT rota.record_step(c.id, c.attempt, 'fetch-page', '{"html": "<i>42</i>"}', c.lease_token) FROM c
             """)
         return escaped
     }
