@@ -56,9 +56,16 @@ public struct WorkerOptions: ParsableArguments {
         }
         let logger = Logger(label: "rota.worker")
         if migrate {
-            let client = RotaClient(connectionString: connection.connectionString, logger: logger)
-            try await client.migrate()
-            await client.close()
+            // Replicas may start before the database does: wait for it (saying so), but fail
+            // at once on what waiting does not fix (a wrong password, an unknown database).
+            let client = RotaClient(connectionString: connection.connectionString, logger: logger, connectTimeout: .zero)
+            do {
+                _ = try await ConnectionRetry(logger: logger).run("migrate") { try await client.migrate() }
+                await client.close()
+            } catch {
+                await client.close()
+                throw error
+            }
         }
         var handlers = handlers
         var queues = Dictionary(uniqueKeysWithValues: queueList.map { ($0, concurrency) })

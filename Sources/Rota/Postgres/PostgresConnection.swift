@@ -84,14 +84,16 @@ public final class PostgresConnection: @unchecked Sendable {
     // MARK: - On the connection's thread
 
     private func open(_ connectionString: String) throws {
+        try ConnectionFailure.checkParses(connectionString)
         let connection = Self.connectdb(connectionString, applicationName: "rota")
         guard let connection else {
             throw PostgresError(.connectionFailed, "libpq could not allocate a connection")
         }
         guard PQstatus(connection) == CONNECTION_OK else {
-            let message = Self.errorMessage(connection)
+            let error = ConnectionFailure.error(message: Self.errorMessage(connection),
+                                                needsPassword: PQconnectionNeedsPassword(connection) == 1)
             PQfinish(connection)
-            throw PostgresError(.connectionFailed, "cannot connect to PostgreSQL: \(message)")
+            throw error
         }
         // Server notices (NOTICE, WARNING) are not this library's output.
         PQsetNoticeProcessor(connection, { _, _ in }, nil)

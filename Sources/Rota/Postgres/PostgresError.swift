@@ -17,6 +17,12 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         public static let serverError = Code("serverError")
         /// The server could not be reached or refused the connection.
         public static let connectionFailed = Code("connectionFailed")
+        /// The server rejected the connection for a reason that waiting does not fix:
+        /// authentication failed (SQLSTATE 28P01, 28000) or the database does not exist
+        /// (3D000); ``PostgresError/sqlState`` says which.
+        public static let connectionRejected = Code("connectionRejected")
+        /// The connection string cannot be parsed; the message says what is wrong with it.
+        public static let invalidConnectionString = Code("invalidConnectionString")
         /// An established connection broke; the statement's outcome is unknown.
         public static let connectionLost = Code("connectionLost")
         /// The connection was closed by this process.
@@ -67,9 +73,19 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         self.hint = hint
     }
 
-    /// True for errors after which a new connection may succeed (the database restarted, ...).
+    /// True for errors of the connection rather than of a statement (the database restarted,
+    /// it rejected the connection, ...). Loops of a running worker retry all of them; see
+    /// ``isPermanentConnectionFailure`` for the ones a connection attempt does not retry.
     public var isConnectionError: Bool {
         code == .connectionLost || code == .connectionFailed || code == .connectionClosed
+            || isPermanentConnectionFailure
+    }
+
+    /// True when connecting failed for a reason that waiting does not fix (a wrong password,
+    /// an unknown database, an unparsable connection string): ``ReconnectingConnection``
+    /// reports it at once instead of retrying.
+    public var isPermanentConnectionFailure: Bool {
+        code == .connectionRejected || code == .invalidConnectionString
     }
 
     public var description: String {

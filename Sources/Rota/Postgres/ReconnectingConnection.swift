@@ -3,6 +3,8 @@ import Metrics
 
 /// A connection that comes back: when the connection breaks (the database restarted, the
 /// network dropped), the next statement opens a new one, retrying with exponential backoff.
+/// A failure that waiting does not fix (``PostgresError/isPermanentConnectionFailure``:
+/// a wrong password, an unknown database) is reported at once, without retrying.
 ///
 /// A statement that fails because the connection broke is *not* re-run (its outcome is
 /// unknown): the error (``PostgresError/Code/connectionLost``) reaches the caller, who knows
@@ -59,7 +61,7 @@ public actor ReconnectingConnection {
                 if connectedBefore { reconnects?.increment() }
                 connectedBefore = true
                 return connection
-            } catch let error as PostgresError where error.isConnectionError {
+            } catch let error as PostgresError where error.isConnectionError && !error.isPermanentConnectionFailure {
                 let delay = backoff.delay(afterAttempt: attempt)
                 if let connectTimeout, clock.now + delay - started > connectTimeout { throw error }
                 // Debug only: callers report failures once, in their own terms.

@@ -36,4 +36,19 @@ extension Statements {
             FROM rota.queue_stats s ORDER BY s.queue
             """).map(RotaQueueStats.init(row:))
     }
+
+    /// Which of `queues` do not exist, checked with `rota.next_run_at` (which the worker
+    /// role may call, and which raises RO001 naming a missing queue), one queue at a time so
+    /// that every missing one is named.
+    func unknownQueues(_ queues: [String]) async throws -> [String] {
+        var unknown: [String] = []
+        for queue in queues {
+            do {
+                try await run("SELECT rota.next_run_at($1::text[])", [[queue]])
+            } catch let error as RotaError where error.code == .unknownQueue {
+                unknown.append(queue)
+            }
+        }
+        return unknown
+    }
 }

@@ -22,8 +22,17 @@ import ServiceLifecycle
 ///
 /// On graceful shutdown (e.g. SIGTERM) it stops claiming, lets running handlers finish for
 /// ``RotaWorkerConfiguration/shutdownGracePeriod``, cancels the rest, writes all outcomes and
-/// releases unfinished tasks with `rota.stop_executor`. Cancellation of `run()` is the hard
-/// stop: handlers are cancelled at once and their leases expire or are released.
+/// releases unfinished tasks with `rota.stop_executor`; writing and releasing take what is
+/// left of the grace period (at least half a second): a database that is away longer leaves
+/// the tasks to the reaper, with a warning. Cancellation of `run()` is the hard stop:
+/// handlers are cancelled at once and their leases expire or are released.
+///
+/// At start it checks that every configured queue exists: `run()` throws
+/// ``RotaError/Code/unknownQueue`` naming the missing ones, and at once a connection error
+/// that waiting does not fix (``RotaError/isPermanentConnectionFailure``); while the
+/// database cannot be reached yet it retries, logging a warning at once and then every 30 s.
+/// A queue dropped while the worker runs is reported once and looked for again with
+/// backoff; the other queues are served meanwhile.
 public struct RotaWorker: Service, CustomStringConvertible {
     /// How this worker runs.
     public let configuration: RotaWorkerConfiguration

@@ -7,16 +7,28 @@ extension WorkerRuntime {
         await withDiscardingTaskGroup { handlerGroup in
             var failures = 0
             let capacity = configuration.queues.values.reduce(0, +)
+            var missing = MissingQueues(backoff: Backoff(initial: configuration.pollInterval, maximum: .seconds(60)))
             while !isShuttingDown && !Task.isCancelled {
                 await gatherFreeCapacity(capacity)
                 var claimed = 0
                 var sawFreeCapacity = false
                 do {
-                    for queue in queueNames {
+                    for queue in queueNames where missing.isDue(queue) {
                         let free = (configuration.queues[queue] ?? 0) - inFlight.count(queue: queue)
                         guard free > 0, !isShuttingDown else { continue }
                         sawFreeCapacity = true
-                        let tasks = try await claimStatements.claim(executor: executorID, queue: queue, max: free)
+                        let tasks: [ClaimedTask]
+                        do {
+                            tasks = try await claimStatements.claim(executor: executorID, queue: queue, max: free)
+                        } catch let error as RotaError where error.code == .unknownQueue {
+                            // Dropped while the worker runs: keep serving the other queues.
+                            if missing.failed(queue) {
+                                logger.error("queue no longer exists; serving the other queues and looking for it again with backoff",
+                                             metadata: ["queue": "\(queue)", "error": "\(error)"])
+                            }
+                            continue
+                        }
+                        if missing.found(queue) { logger.info("queue exists again", metadata: ["queue": "\(queue)"]) }
                         metrics.claimed(queue: queue, count: tasks.count)
                         for (task, abort) in startTracking(tasks) {
                             claimed += 1
@@ -44,7 +56,8 @@ extension WorkerRuntime {
                 }
                 // Nothing ready: wait for a notification, the poll interval, or the next delayed task.
                 var timeout = configuration.pollInterval
-                if let delay = try? await claimStatements.secondsUntilNextRun(queues: queueNames), delay > 0 {
+                let present = queueNames.filter { !missing.contains($0) }
+                if !present.isEmpty, let delay = try? await claimStatements.secondsUntilNextRun(queues: present), delay > 0 {
                     timeout = min(timeout, .milliseconds(Int64(delay * 1000) + 1))
                 }
                 await claimWake.wait(timeout: timeout)

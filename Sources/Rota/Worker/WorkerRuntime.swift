@@ -32,6 +32,8 @@ final class WorkerRuntime: Sendable {
     /// Wakes the heartbeat loop when a claim brings a lease shorter than the one it waits for.
     let heartbeatWake = WakeSignal()
     private let shuttingDown = Atomic<Bool>(false)
+    /// When graceful shutdown began: the grace period counts from then.
+    private let shutdownBegan = Mutex<ContinuousClock.Instant?>(nil)
     /// The lease of the latest claim (each claimed task carries its own, see ``ClaimedTask/lease``).
     let latestClaimedLease = Mutex<Duration?>(nil)
     /// When a heartbeat (or the registration) last succeeded.
@@ -70,6 +72,7 @@ final class WorkerRuntime: Sendable {
     /// Graceful shutdown: stop claiming; the claim loop then drains.
     func beginShutdown() {
         guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
+        shutdownBegan.withLock { $0 = .now }
         logger.info("graceful shutdown: no new claims, draining running tasks",
                     metadata: ["running": "\(inFlight.count)"])
         claimWake.signal()
@@ -119,11 +122,13 @@ final class WorkerRuntime: Sendable {
             await claimAndRun()
 
             // Every handler has ended: write their outcomes before releasing the rest, so a
-            // finished task is never put back in its queue.
-            if !(await completions.drain(timeout: configuration.shutdownGracePeriod)) {
+            // finished task is never put back in its queue. Both share what is left of the
+            // grace period, so that an orchestrator waiting that long never has to kill us.
+            let deadline = shutdownDeadline
+            if !(await completions.drain(timeout: max(deadline - .now, Self.minimumReleaseTime))) {
                 logger.error("could not write all task outcomes before stopping; their leases will expire")
             }
-            await stopExecutor()
+            await stopExecutor(until: max(deadline, .now + Self.minimumReleaseTime))
             background.cancelAll()
         }
         await claimStatements.connection.close()
@@ -132,50 +137,80 @@ final class WorkerRuntime: Sendable {
         logger.info("worker stopped")
     }
 
-    /// Registers the executor; retries connection errors until shutdown.
-    /// Returns false when shutdown or cancellation came first.
+    /// Checks that every configured queue exists and registers the executor, retrying while
+    /// the database cannot be reached (until shutdown). Returns false when shutdown came first.
+    /// Throws ``RotaError/Code/unknownQueue`` naming every missing queue, and failures that
+    /// waiting does not fix (a wrong password, an unknown database): the worker stops at once.
     private func startUp() async throws -> Bool {
-        var attempt = 0
-        while !isShuttingDown && !Task.isCancelled {
-            do {
-                try await claimStatements.registerExecutor(
-                    executorID, queues: queueNames, host: ProcessInfo.processInfo.hostName,
-                    pid: Int(ProcessInfo.processInfo.processIdentifier),
-                    meta: PostgresJSON(encoding: ["concurrency": configuration.queues]))
-                lastHeartbeat.withLock { $0 = .now }  // registering counts as a heartbeat
-                health.setRegistered(true)
-                health.setConnected(true)
-                return true
-            } catch let error as RotaError where error.isConnectionError {
-                if attempt == 0 { logger.warning("cannot reach the database, retrying", metadata: ["error": "\(error)"]) }
-                try await Task.sleep(for: configuration.backoff.delay(afterAttempt: attempt))
-                attempt += 1
+        let retry = ConnectionRetry(backoff: configuration.backoff, logger: logger)
+        let started: Void? = try await retry.run("start the worker", shouldStop: { isShuttingDown || Task.isCancelled }) {
+            let unknown = try await claimStatements.unknownQueues(queueNames)
+            guard unknown.isEmpty else {
+                throw RotaError(.unknownQueue,
+                                "worker: unknown queue\(unknown.count == 1 ? "" : "s") "
+                                    + unknown.map { "'\($0)'" }.joined(separator: ", ")
+                                    + " (define it with rota.define_queue or rota apply before starting the worker)",
+                                sqlState: "RO001")
             }
+            try await claimStatements.registerExecutor(
+                executorID, queues: queueNames, host: ProcessInfo.processInfo.hostName,
+                pid: Int(ProcessInfo.processInfo.processIdentifier),
+                meta: PostgresJSON(encoding: ["concurrency": configuration.queues]))
+            lastHeartbeat.withLock { $0 = .now }  // registering counts as a heartbeat
+            health.setRegistered(true)
+            health.setConnected(true)
         }
-        return false
+        return started != nil
     }
 
-    /// Releases whatever is still running (after the drain) and marks the executor stopped.
-    /// Gives up after a few seconds when the database is away: the leases then expire and
-    /// another executor's reaper recovers the tasks.
-    private func stopExecutor() async {
+    /// However late the handlers ended, writing outcomes and releasing tasks may take this
+    /// long: enough for one round trip to a healthy database.
+    static let minimumReleaseTime: Duration = .milliseconds(500)
+
+    /// When the grace period ends: counted from the start of graceful shutdown (from now
+    /// when the worker stops otherwise).
+    var shutdownDeadline: ContinuousClock.Instant {
+        (shutdownBegan.withLock { $0 } ?? .now) + configuration.shutdownGracePeriod
+    }
+
+    /// Releases whatever is still running (after the drain) and marks the executor stopped,
+    /// retrying connection errors until `deadline`. When the database is away past it, the
+    /// tasks are left to the reaper of another executor (their leases expire).
+    private func stopExecutor(until deadline: ContinuousClock.Instant) async {
         health.setRegistered(false)
-        let deadline = ContinuousClock.now + .seconds(5)
-        var attempt = 0
-        while true {
-            do {
-                let count = try await claimStatements.stopExecutor(executorID)
-                if count > 0 { logger.info("released unfinished tasks", metadata: ["count": "\(count)"]) }
-                return
-            } catch {
-                guard ContinuousClock.now < deadline, !Task.isCancelled else {
-                    logger.error("could not release tasks at shutdown; their leases will expire",
-                                 metadata: ["error": "\(error)"])
-                    return
+        let outcome: Result<Int, any Error>? = await withTaskGroup(of: Result<Int, any Error>?.self) { group in
+            group.addTask {
+                var attempt = 0
+                while true {
+                    do {
+                        return .success(try await self.claimStatements.stopExecutor(self.executorID))
+                    } catch let error as RotaError where error.isConnectionError {
+                        do {
+                            try await Task.sleep(for: self.configuration.backoff.delay(afterAttempt: attempt))
+                        } catch {
+                            return nil  // the deadline passed
+                        }
+                        attempt += 1
+                    } catch {
+                        return .failure(error)
+                    }
                 }
-                try? await Task.sleep(for: configuration.backoff.delay(afterAttempt: attempt))
-                attempt += 1
             }
+            group.addTask {
+                try? await Task.sleep(until: deadline)
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        switch outcome {
+        case .success(let count):
+            if count > 0 { logger.info("released unfinished tasks", metadata: ["count": "\(count)"]) }
+        case .failure(let error):
+            logger.error("could not release tasks at shutdown; their leases will expire", metadata: ["error": "\(error)"])
+        case nil:
+            logger.warning("grace period over before unfinished tasks could be released; leaving them to the reaper (their leases expire)")
         }
     }
 }
