@@ -49,4 +49,19 @@ $fn$;
 COMMENT ON FUNCTION rota.record_step(bigint, integer, text, jsonb, uuid)
     IS 'Records a step checkpoint of a running task under its current attempt and lease token; false when the attempt is stale.';
 
+-- Every step recorded for a task so far (name and output), so that an attempt loads its
+-- checkpoints in one round trip instead of one rota.step call per step.
+CREATE OR REPLACE FUNCTION rota.steps(id bigint, attempt integer, token uuid)
+RETURNS TABLE(name text, output jsonb)
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    PERFORM rota._check_attempts('rota.steps', ARRAY[steps.id], ARRAY[steps.attempt], ARRAY[steps.token]);
+    RETURN QUERY SELECT s.name, s.output FROM rota.task_steps s WHERE s.task_id = steps.id ORDER BY s.recorded_at, s.name;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.steps(bigint, integer, uuid)
+    IS 'Every step output recorded for a task so far (name, output), for an attempt that resumes it.';
+
 $code$);
