@@ -11,13 +11,18 @@ public enum DiagnosticHandlers {
     struct LatencyResult: Codable, Sendable { var started: Double }
     struct FailPayload: Codable, Sendable { var times: Int }
     struct FailResult: Codable, Sendable { var attempt: Int }
+    struct StepsPayload: Codable, Sendable { var steps: Int; var ms: Int }
+    /// The output of step `step-<step>`, recorded by `attempt`.
+    struct StepOutput: Codable, Sendable { var step: Int; var attempt: Int }
+    /// The steps whose closures ran in the attempt that completed the task.
+    struct StepsResult: Codable, Sendable { var ran: [Int] }
     struct FailedOnPurpose: Error, CustomStringConvertible {
         var attempt: Int
         var times: Int
         var description: String { "fail: attempt \(attempt) fails on purpose (first \(times) attempts fail)" }
     }
 
-    /// `noop`, `latency`, `sleep` and `fail`.
+    /// `noop`, `latency`, `sleep`, `fail` and `steps`.
     public static var all: RotaHandlers {
         var handlers = RotaHandlers()
         handlers.register("noop") { (_: EmptyPayload, _) in }
@@ -32,6 +37,21 @@ public enum DiagnosticHandlers {
         handlers.register("fail") { (payload: FailPayload, context) -> FailResult in
             if context.attempt <= payload.times { throw FailedOnPurpose(attempt: context.attempt, times: payload.times) }
             return FailResult(attempt: context.attempt)
+        }
+        handlers.register("steps") { (payload: StepsPayload, context) -> StepsResult in
+            var ran: [Int] = []
+            for index in stride(from: 1, through: payload.steps, by: 1) {
+                let output = try await context.step("step-\(index)") { () -> StepOutput in
+                    try await Task.sleep(for: .milliseconds(payload.ms))
+                    ran.append(index)
+                    return StepOutput(step: index, attempt: context.attempt)
+                }
+                // A recorded output must be this step's, whichever attempt recorded it.
+                guard output.step == index else {
+                    throw RotaTaskError.nonRetryable("steps: step-\(index) returned the output of step \(output.step)")
+                }
+            }
+            return StepsResult(ran: ran)
         }
         return handlers
     }
