@@ -11,7 +11,9 @@ public enum DiagnosticHandlers {
     struct LatencyResult: Codable, Sendable { var started: Double }
     struct FailPayload: Codable, Sendable { var times: Int }
     struct FailResult: Codable, Sendable { var attempt: Int }
-    struct StepsPayload: Codable, Sendable { var steps: Int; var ms: Int }
+    /// `transactional`: each step is a transaction that also inserts (task id, step number)
+    /// into the caller's table `rota_step_effects`, to count effects across crashes.
+    struct StepsPayload: Codable, Sendable { var steps: Int; var ms: Int; var transactional: Bool? }
     /// The output of step `step-<step>`, recorded by `attempt`.
     struct StepOutput: Codable, Sendable { var step: Int; var attempt: Int }
     /// The steps whose closures ran in the attempt that completed the task.
@@ -41,10 +43,22 @@ public enum DiagnosticHandlers {
         handlers.register("steps") { (payload: StepsPayload, context) -> StepsResult in
             var ran: [Int] = []
             for index in stride(from: 1, through: payload.steps, by: 1) {
-                let output = try await context.step("step-\(index)") { () -> StepOutput in
-                    try await Task.sleep(for: .milliseconds(payload.ms))
-                    ran.append(index)
-                    return StepOutput(step: index, attempt: context.attempt)
+                let name = "step-\(index)"
+                let output: StepOutput
+                if payload.transactional == true {
+                    output = try await context.transaction(name) { transaction in
+                        try await Task.sleep(for: .milliseconds(payload.ms))
+                        try await transaction.query("INSERT INTO rota_step_effects (task_id, step) VALUES ($1::bigint, $2::int)",
+                                                    [context.taskID, index])
+                        ran.append(index)
+                        return StepOutput(step: index, attempt: context.attempt)
+                    }
+                } else {
+                    output = try await context.step(name) {
+                        try await Task.sleep(for: .milliseconds(payload.ms))
+                        ran.append(index)
+                        return StepOutput(step: index, attempt: context.attempt)
+                    }
                 }
                 // A recorded output must be this step's, whichever attempt recorded it.
                 guard output.step == index else {
