@@ -1,7 +1,7 @@
 -- Workflow steps: rota.steps (all checkpoints in one call), the step_outputs view, and bad
 -- step input (size, names) refused with a stable code and nothing written.
 BEGIN;
-SELECT plan(16);
+SELECT plan(18);
 
 SELECT rota.register_executor('w1');
 SELECT rota.define_queue('wf', max_attempts => 3);
@@ -66,6 +66,11 @@ SELECT throws_ok(format('SELECT rota.record_step(%s, 2, NULL, %L::jsonb, %L)', (
                  'record_step: no step name');
 SELECT is((SELECT array_agg(name ORDER BY name COLLATE "C") FROM rota.task_steps WHERE task_id = (SELECT id FROM t1)),
           ARRAY[repeat('s', 128), 'step-1', 'step-2'], 'the refused steps wrote nothing');
+
+-- a cancel request fences the running attempt's steps off
+SELECT is(rota.cancel((SELECT id FROM t1)), 'cancelling', 'cancel of the running task');
+SELECT is(rota.record_step((SELECT id FROM t1), 2, 'after-cancel', '{}', token => token((SELECT id FROM t1), 2)), false,
+          'record_step: false (nothing written) once a cancel was requested');
 
 SELECT * FROM finish();
 ROLLBACK;
