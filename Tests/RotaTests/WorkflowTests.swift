@@ -198,6 +198,44 @@ final class WorkflowTests: XCTestCase {
         await client.close()
     }
 
+    func testStepsReconnectAfterTheirConnectionsWereClosedByTheServer() async throws {
+        let url = try await database()
+        let client = RotaClient(connectionString: url)
+        try await client.defineQueue("wf_reconnect", options: fastRetries())
+        let between = Recorder<Int>()
+        let gate = Gate()
+        var handlers = RotaHandlers()
+        handlers.register("resilient") { (_: EmptyPayload, context) -> Counted in
+            let a = try await context.step("a") { Counted(n: 1) }
+            between.append(context.attempt)
+            await gate.wait()
+            let b = try await context.step("b") { Counted(n: a.n + 1) }
+            return try await context.transaction("c") { tx -> Counted in
+                let rows = try await tx.query("SELECT $1::int + 1 AS n", [b.n])
+                return Counted(n: try rows[0].decode("n"))
+            }
+        }
+        // One pooled connection, so steps b and c use the one that step a used.
+        try await withWorker(url: url, queues: ["wf_reconnect": 1], handlers: handlers,
+                             configure: { $0.workflowConnections = 1 }) { _, _ in
+            let id = try await client.enqueue(queue: "wf_reconnect", task: "resilient")
+            try await waitUntil("step a was recorded") { between.count == 1 }
+            let terminated = try await client.query("""
+                SELECT count(*) FILTER (WHERE pg_terminate_backend(pid)) AS n FROM pg_stat_activity
+                WHERE datname = current_database() AND pid <> pg_backend_pid() AND backend_type = 'client backend'
+                """)
+            XCTAssertGreaterThan(try terminated[0].decode("n", as: Int.self), 0)
+            gate.open()
+            try await waitUntil("the task succeeded") { try await client.state(of: id) == "succeeded" }
+            let found = try await client.task(id: id)
+            let task = try XCTUnwrap(found)
+            XCTAssertEqual(task.attemptCount, 1, "the steps after the break reconnected within the attempt")
+            XCTAssertEqual(task.result, #"{"n": 3}"#)
+            XCTAssertEqual(task.steps.map(\.name), ["a", "b", "c"])
+        }
+        await client.close()
+    }
+
     func testATransactionOfAnAttemptThatLostItsTaskCommitsNothing() async throws {
         try await assertTransactionCommitsNothing(queue: "wf_fence", interruptedBy: { client, id in
             // Its lease ends and another executor takes the task over (attempt 2).
