@@ -14,6 +14,9 @@ final class WorkflowSteps: Sendable {
         var used: Set<String> = []
     }
 
+    /// The transactional step whose closure is running (on this Swift task), if any.
+    @TaskLocal private static var enclosingTransaction: String?
+
     let taskID: Int64
     let attempt: Int
     let token: String
@@ -56,7 +59,7 @@ final class WorkflowSteps: Sendable {
             try await reconnecting.query("BEGIN")
             let transaction = RotaTransaction(connection: try await reconnecting.connection())
             do {
-                let value = try await body(transaction)
+                let value = try await Self.$enclosingTransaction.withValue(name) { try await body(transaction) }
                 let output = try encode(value, step: name)
                 let recorded: Bool = try await refusingBadInput(step: name) {
                     try await transaction.query(Statements.recordStepSQL, [taskID, attempt, name, output, token])[0]
@@ -76,6 +79,13 @@ final class WorkflowSteps: Sendable {
     /// Claims `name` for this attempt, then returns its output recorded by an earlier
     /// attempt, decoded as `T`, or nil when it has none.
     private func recordedOutput<T: Decodable>(of name: String) async throws -> T? {
+        if let enclosing = Self.enclosingTransaction {
+            // Its checkpoint would not commit with the enclosing transaction, and it would
+            // wait for a pooled connection while holding one.
+            throw RotaTaskError.nonRetryable(
+                "step \"\(name)\" runs inside transactional step \"\(enclosing)\" of task \(task) (id \(taskID)); "
+                    + "steps cannot run inside a transaction's closure")
+        }
         let firstUse = state.withLock { $0.used.insert(name).inserted }
         guard firstUse else {
             // Running it again would either repeat its effects or return the first call's
