@@ -11,13 +11,20 @@ public enum DiagnosticHandlers {
     struct LatencyResult: Codable, Sendable { var started: Double }
     struct FailPayload: Codable, Sendable { var times: Int }
     struct FailResult: Codable, Sendable { var attempt: Int }
+    /// `transactional`: each step is a transaction that also inserts (task id, step number)
+    /// into the caller's table `rota_step_effects`, to count effects across crashes.
+    struct StepsPayload: Codable, Sendable { var steps: Int; var ms: Int; var transactional: Bool? }
+    /// The output of step `step-<step>`, recorded by `attempt`.
+    struct StepOutput: Codable, Sendable { var step: Int; var attempt: Int }
+    /// The steps whose closures ran in the attempt that completed the task.
+    struct StepsResult: Codable, Sendable { var ran: [Int] }
     struct FailedOnPurpose: Error, CustomStringConvertible {
         var attempt: Int
         var times: Int
         var description: String { "fail: attempt \(attempt) fails on purpose (first \(times) attempts fail)" }
     }
 
-    /// `noop`, `latency`, `sleep` and `fail`.
+    /// `noop`, `latency`, `sleep`, `fail` and `steps`.
     public static var all: RotaHandlers {
         var handlers = RotaHandlers()
         handlers.register("noop") { (_: EmptyPayload, _) in }
@@ -32,6 +39,33 @@ public enum DiagnosticHandlers {
         handlers.register("fail") { (payload: FailPayload, context) -> FailResult in
             if context.attempt <= payload.times { throw FailedOnPurpose(attempt: context.attempt, times: payload.times) }
             return FailResult(attempt: context.attempt)
+        }
+        handlers.register("steps") { (payload: StepsPayload, context) -> StepsResult in
+            var ran: [Int] = []
+            for index in stride(from: 1, through: payload.steps, by: 1) {
+                let name = "step-\(index)"
+                let output: StepOutput
+                if payload.transactional == true {
+                    output = try await context.transaction(name) { transaction in
+                        try await Task.sleep(for: .milliseconds(payload.ms))
+                        try await transaction.query("INSERT INTO rota_step_effects (task_id, step) VALUES ($1::bigint, $2::int)",
+                                                    [context.taskID, index])
+                        ran.append(index)
+                        return StepOutput(step: index, attempt: context.attempt)
+                    }
+                } else {
+                    output = try await context.step(name) {
+                        try await Task.sleep(for: .milliseconds(payload.ms))
+                        ran.append(index)
+                        return StepOutput(step: index, attempt: context.attempt)
+                    }
+                }
+                // A recorded output must be this step's, whichever attempt recorded it.
+                guard output.step == index else {
+                    throw RotaTaskError.nonRetryable("steps: step-\(index) returned the output of step \(output.step)")
+                }
+            }
+            return StepsResult(ran: ran)
         }
         return handlers
     }

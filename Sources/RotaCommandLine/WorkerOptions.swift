@@ -19,6 +19,8 @@ public struct WorkerOptions: ParsableArguments {
     @Option(help: "Reap interval in seconds (default: the heartbeat interval).") public var reap: Double?
     @Option(help: "Graceful shutdown grace period in seconds.") public var grace: Double = 30
     @Option(help: "Handler timeout in seconds (default: none).") public var timeout: Double?
+    @Option(help: "Most database connections the handlers' steps and transactions use at once.")
+    public var workflowConnections: Int = 4
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.") public var logLevel: String = "info"
     @Flag(help: "Install or upgrade the schema before starting (safe from every replica at once).")
     public var migrate = false
@@ -32,6 +34,7 @@ public struct WorkerOptions: ParsableArguments {
     public func validate() throws {
         if queueList.isEmpty { throw ValidationError("--queues needs at least one queue name") }
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
+        if workflowConnections < 1 { throw ValidationError("--workflow-connections must be at least 1") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \(logLevel)") }
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be between 0 and 65535 (got \(metricsPort))")
@@ -77,6 +80,7 @@ public struct WorkerOptions: ParsableArguments {
         configuration.reapInterval = reap.map(Duration.seconds(parsing:))
         configuration.shutdownGracePeriod = .seconds(parsing: grace)
         configuration.defaultTaskTimeout = timeout.map(Duration.seconds(parsing:))
+        configuration.workflowConnections = workflowConnections
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger)
         services.append(.init(service: worker))

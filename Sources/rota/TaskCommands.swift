@@ -36,7 +36,7 @@ struct TasksCommand: AsyncParsableCommand {
     }
 
     struct ShowTask: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one task and its attempts.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show one task, its attempts and its recorded steps.")
         @OptionGroup var connection: ConnectionOptions
         @Argument(help: "The task id.") var id: Int64
         @Flag(help: "Print JSON.") var json = false
@@ -66,6 +66,16 @@ struct TasksCommand: AsyncParsableCommand {
                 for a in task.attempts {
                     table.add(["\(a.attempt)", a.outcome, a.executor ?? "", isoString(a.startedAt),
                                isoString(a.finishedAt), shortened(a.error, to: 80)])
+                }
+                print(table.render())
+            }
+            print("")
+            if task.steps.isEmpty {
+                print("no recorded steps")
+            } else {
+                var table = TextTable(["STEP", "ATTEMPT", "RECORDED", "OUTPUT"])
+                for s in task.steps {
+                    table.add([s.name, "\(s.attempt)", isoString(s.recordedAt), shortened(s.output, to: 80)])
                 }
                 print(table.render())
             }

@@ -28,11 +28,12 @@ AS $fn$
 BEGIN
     PERFORM rota._check_name('rota.record_step', 'name', record_step.name);
     PERFORM rota._check_size('rota.record_step', 'output', record_step.output);
-    -- FOR SHARE conflicts with the UPDATE of a reap or stop, so the step lands only
-    -- while this attempt still owns the task.
+    -- FOR SHARE conflicts with the UPDATE of a reap, stop or cancel, so the step lands
+    -- only while this attempt still owns the task and nobody asked to cancel it (inside a
+    -- transactional step, the handler's writes then roll back with it).
     PERFORM 1 FROM rota.tasks t
     WHERE t.id = record_step.id AND t.attempts = record_step.attempt AND t.lease_token = record_step.token
-      AND t.lease_expires_at IS NOT NULL
+      AND t.lease_expires_at IS NOT NULL AND NOT t.cancel_requested
     FOR SHARE;
     IF NOT FOUND THEN
         PERFORM rota._check_attempts('rota.record_step', ARRAY[record_step.id], ARRAY[record_step.attempt],
@@ -47,6 +48,21 @@ BEGIN
 END;
 $fn$;
 COMMENT ON FUNCTION rota.record_step(bigint, integer, text, jsonb, uuid)
-    IS 'Records a step checkpoint of a running task under its current attempt and lease token; false when the attempt is stale.';
+    IS 'Records a step checkpoint of a running task under its current attempt and lease token; false (nothing written) when the attempt is stale or the task is being cancelled.';
+
+-- Every step recorded for a task so far (name and output), so that an attempt loads its
+-- checkpoints in one round trip instead of one rota.step call per step.
+CREATE OR REPLACE FUNCTION rota.steps(id bigint, attempt integer, token uuid)
+RETURNS TABLE(name text, output jsonb)
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    PERFORM rota._check_attempts('rota.steps', ARRAY[steps.id], ARRAY[steps.attempt], ARRAY[steps.token]);
+    RETURN QUERY SELECT s.name, s.output FROM rota.task_steps s WHERE s.task_id = steps.id ORDER BY s.recorded_at, s.name;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.steps(bigint, integer, uuid)
+    IS 'Every step output recorded for a task so far (name, output), for an attempt that resumes it.';
 
 $code$);

@@ -81,4 +81,11 @@ LEFT JOIN LATERAL (
           WHERE fs.schedule = s.name ORDER BY fs.fire_at DESC LIMIT 10) r
 ) recent ON true;
 
+-- Step checkpoints of workflows, with their task's queue, name and state.
+CREATE OR REPLACE VIEW rota.step_outputs AS
+SELECT s.task_id, t.queue, t.task, t.state AS task_state, s.name AS step, s.attempt, s.output, s.recorded_at
+FROM rota.task_steps s
+JOIN rota.tasks t ON t.id = s.task_id;
+COMMENT ON VIEW rota.step_outputs IS 'Every recorded step of a task: its output and the attempt that recorded it.';
+
 $code$);

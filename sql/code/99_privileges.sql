@@ -31,7 +31,7 @@ AS $fn$
         ('claim', 'rota_worker'), ('complete', 'rota_worker'), ('complete_many', 'rota_worker'),
         ('fail', 'rota_worker'), ('fail_many', 'rota_worker'), ('heartbeat', 'rota_worker'),
         ('register_executor', 'rota_worker'), ('stop_executor', 'rota_worker'),
-        ('step', 'rota_worker'), ('record_step', 'rota_worker'), ('reap', 'rota_worker'),
+        ('step', 'rota_worker'), ('steps', 'rota_worker'), ('record_step', 'rota_worker'), ('reap', 'rota_worker'),
         ('prune', 'rota_worker'), ('fire_due', 'rota_worker'), ('next_run_at', 'rota_worker'),
         ('next_fire_at', 'rota_worker'), ('cron_next', 'rota_worker'),
         ('define_queue', 'rota_admin'), ('drop_queue', 'rota_admin'), ('pause_queue', 'rota_admin'),

@@ -58,6 +58,7 @@ extension RotaClient {
     public func task(id: Int64) async throws -> RotaTaskRecord? {
         guard var record = try await statements.task(id: id) else { return nil }
         record.attempts = try await attempts(taskID: id)
+        record.steps = try await statements.stepRecords(taskID: id)
         return record
     }
 

@@ -40,6 +40,9 @@ extension PostgresError.Code {
     public static let schemaTooNew = Self("schemaTooNew")
     /// RO092: installing needs CREATEROLE to create rota's roles (the message names them).
     public static let rolesMissing = Self("rolesMissing")
+    /// A task's attempt no longer owns it (its lease ended and it was recovered, or it was
+    /// cancelled), so a step checkpoint was not recorded.
+    public static let fencedOff = Self("fencedOff")
     /// The API was used in a way it does not support.
     public static let invalidUsage = Self("invalidUsage")
 

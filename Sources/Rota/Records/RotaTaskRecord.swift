@@ -28,6 +28,8 @@ public struct RotaTaskRecord: Sendable, Hashable, Codable {
     public var parentID: Int64?
     /// The attempt history, filled in by ``RotaClient/task(id:)``.
     public var attempts: [RotaAttemptRecord] = []
+    /// The recorded step checkpoints, filled in by ``RotaClient/task(id:)``.
+    public var steps: [RotaStepRecord] = []
 
     /// The columns ``init(row:)`` reads, for the statements that select tasks.
     static let columns = """

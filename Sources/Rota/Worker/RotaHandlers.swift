@@ -35,10 +35,7 @@ public struct RotaHandlers: Sendable {
         handlers[name] = Handler(timeout: timeout) { json, context in
             let payload = try Self.decode(Payload.self, json, task: name)
             let result = try await body(payload, context)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            encoder.dateEncodingStrategy = .iso8601
-            return String(decoding: try encoder.encode(result), as: UTF8.self)
+            return String(decoding: try JSONCoding.encoder().encode(result), as: UTF8.self)
         }
     }
 
@@ -58,10 +55,8 @@ public struct RotaHandlers: Sendable {
     private static func decode<Payload: Decodable>(_ type: Payload.Type, _ json: String, task: String) throws -> Payload {
         // The common empty payload needs no JSON parser (JSONDecoder would accept it too).
         if json == "{}", let empty = EmptyPayload() as? Payload { return empty }
-        let decoder = JSONDecoder()
-        decoder.dateDecodingStrategy = .iso8601
         do {
-            return try decoder.decode(Payload.self, from: Data(json.utf8))
+            return try JSONCoding.decoder().decode(Payload.self, from: Data(json.utf8))
         } catch {
             // A payload that does not decode will not decode next time either.
             throw RotaTaskError.nonRetryable("payload of task \(task) does not decode as \(Payload.self): \(error)")

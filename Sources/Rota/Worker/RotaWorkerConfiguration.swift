@@ -31,6 +31,10 @@ public struct RotaWorkerConfiguration: Sendable {
     public var claimGatherWindow: Duration = .milliseconds(2)
     /// Most results written by one statement.
     public var maxCompletionBatch: Int = 500
+    /// The most database connections this process's handlers use at once for steps and
+    /// transactions (``TaskContext/step(_:_:)``, ``TaskContext/transaction(_:_:)``); a
+    /// step waits while all are in use. Opened on first use.
+    public var workflowConnections: Int = 4
     /// Delays between retries after database errors.
     public var backoff: Backoff = .standard
     /// Whether this process also fires due cron schedules (`rota.fire_due`).

@@ -28,6 +28,8 @@ public struct TaskContext: Sendable {
     public let executorID: String
     /// A logger with the task's id, name and attempt attached.
     public let logger: Logger
+    /// This attempt's step checkpoints (``step(_:_:)``).
+    let steps: WorkflowSteps
 
     /// Whether the handler should stop: the task was cancelled, timed out, lost its lease,
     /// or the worker is shutting down past its grace period. Same as `Task.isCancelled`.

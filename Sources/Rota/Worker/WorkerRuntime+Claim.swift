@@ -172,7 +172,8 @@ extension WorkerRuntime {
         let context = TaskContext(taskID: task.id, attempt: task.attempt, queue: task.queue, task: task.task,
                                   key: task.key, parentID: task.parentID, enqueuedAt: task.enqueuedAt,
                                   runAt: task.runAt, scheduledAt: task.scheduledAt,
-                                  startedAt: Date(), executorID: executorID, logger: taskLogger)
+                                  startedAt: Date(), executorID: executorID, logger: taskLogger,
+                                  steps: WorkflowSteps(task: task, pool: workflowConnections))
         let timeout = handler.timeout ?? configuration.defaultTaskTimeout
         let payload = task.payload
         return await withTaskGroup(of: HandlerOutcome?.self) { group in

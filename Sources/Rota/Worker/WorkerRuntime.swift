@@ -20,6 +20,8 @@ final class WorkerRuntime: Sendable {
     let heartbeatStatements: Statements
     /// Reaping, pruning and schedules.
     let maintenanceStatements: Statements
+    /// The connections handlers' steps and transactions share.
+    let workflowConnections: ConnectionPool
 
     let inFlight = InFlightTasks()
     let completions: CompletionBatcher
@@ -59,6 +61,11 @@ final class WorkerRuntime: Sendable {
         claimStatements = statements("claim")
         heartbeatStatements = statements("heartbeat")
         maintenanceStatements = statements("maintenance")
+        var workflowLogger = logger
+        workflowLogger[metadataKey: "connection"] = "workflow"
+        workflowConnections = ConnectionPool(size: configuration.workflowConnections,
+                                             connectionString: configuration.connectionString, logger: workflowLogger,
+                                             backoff: configuration.backoff, connectTimeout: .seconds(1))
         let claimWake = self.claimWake
         completions = CompletionBatcher(statements: statements("complete"),
                                         window: configuration.completionBatchWindow,
@@ -134,6 +141,7 @@ final class WorkerRuntime: Sendable {
         await claimStatements.connection.close()
         await heartbeatStatements.connection.close()
         await maintenanceStatements.connection.close()
+        await workflowConnections.close()
         logger.info("worker stopped")
     }
 
