@@ -32,7 +32,7 @@ extension RotaClient {
 
     /// A task's durable step checkpoints.
     public func steps(taskID: Int64) async throws -> [RotaStepRecord] {
-        try await statements.steps(taskID: taskID)
+        try await statements.stepRecords(taskID: taskID)
     }
 
     /// The latest fires of a schedule with their tasks' outcomes, newest first.

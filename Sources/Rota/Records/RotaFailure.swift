@@ -29,22 +29,6 @@ public struct RotaFailure: Sendable, Hashable, Codable {
     }
 }
 
-/// A durable step checkpoint of a task (`rota.task_steps`).
-public struct RotaStepRecord: Sendable, Hashable, Codable {
-    public var name: String
-    public var attempt: Int
-    /// The step's output as JSON text.
-    public var output: String?
-    public var recordedAt: Date
-
-    init(row: PostgresRow) throws {
-        name = try row.decode("name")
-        attempt = try row.decode("attempt")
-        output = try row.decode("output", as: String?.self)
-        recordedAt = try row.decode("recorded_at")
-    }
-}
-
 /// A fire of a schedule with its task's outcome (`rota.schedule_fire_status`).
 public struct RotaScheduleFire: Sendable, Hashable, Codable {
     public var schedule: String

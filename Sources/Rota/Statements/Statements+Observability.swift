@@ -36,15 +36,6 @@ extension Statements {
             """, [queue, task, executor, limit]).map(RotaFailure.init(row:))
     }
 
-    /// A task's step checkpoints, in the order they were recorded.
-    func steps(taskID: Int64) async throws -> [RotaStepRecord] {
-        try await run(
-            """
-            SELECT name, attempt, output::text AS output, recorded_at FROM rota.task_steps
-            WHERE task_id = $1::bigint ORDER BY recorded_at, name
-            """, [taskID]).map(RotaStepRecord.init(row:))
-    }
-
     /// The latest fires of a schedule, newest first.
     func scheduleFires(schedule: String, limit: Int) async throws -> [RotaScheduleFire] {
         try await run(

@@ -174,7 +174,7 @@ struct DashboardPages: Sendable {
             ["Step", "Attempt", "Recorded", "Output"],
             steps.map { s in
                 [HTML(text: s.name), HTML(text: "\(s.attempt)"), HTML(text: Display.date(s.recordedAt)),
-                 HTML(markup: "<code>") + HTML(text: String((s.output ?? "null").prefix(500))) + HTML(markup: "</code>")]
+                 HTML(markup: "<code>") + HTML(text: String(s.output.prefix(500))) + HTML(markup: "</code>")]
             }, empty: "No steps recorded.")
         let body = facts + pre("Payload", prettyJSON(task.payload)) + pre("Result", task.result.map(prettyJSON))
             + pre("Last error", task.lastError) + attempts + stepTable
