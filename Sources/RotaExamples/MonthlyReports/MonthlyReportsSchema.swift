@@ -37,6 +37,17 @@ extension MonthlyReports {
     );
     """
 
+    /// The privileges on the tables that the example's handlers use: the fan-out reads the
+    /// tenants, a report reads the orders and upserts its row.
+    /// - Parameter role: a role name, already quoted as an SQL identifier.
+    public static func grantSQL(to role: String) -> String {
+        """
+        GRANT USAGE ON SCHEMA rota_examples TO \(role);
+        GRANT SELECT ON rota_examples.tenants, rota_examples.orders TO \(role);
+        GRANT SELECT, INSERT, UPDATE ON rota_examples.reports TO \(role);
+        """
+    }
+
     /// Creates the `rota_examples` tables when missing. Replicas starting together may all
     /// call it: an advisory lock makes them take turns, since concurrent `CREATE TABLE IF NOT
     /// EXISTS` of one table can fail.
