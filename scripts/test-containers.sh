@@ -195,19 +195,22 @@ record NOTE "runtime image size" "$((IMAGE_SIZE / 1000000)) MB"
 # ---------------------------------------------------------------- up
 log "podman-compose up: postgres, then setup, then 3 worker replicas (log: $RUN_DIR/compose.log)"
 # podman < 4.6 cannot wait for `condition: service_healthy` (podman-compose skips it with a
-# warning), so the test does that wait itself. `condition: service_completed_successfully`
-# podman-compose does wait for (`podman wait`), but it does not look at the exit status: the
-# test checks that below.
+# warning), so the test does that wait itself. Nor can podman 4.3 start a replica that
+# `--requires` the exited setup container ("generating dependency graph ... not found in input
+# list": it would start setup again, but not setup's own dependency, the running postgres), and
+# podman-compose would not look at setup's exit status anyway: so the test runs setup, waits
+# for it and checks its status itself, then starts the replicas with --no-deps. The replicas
+# then start together, as they do under Docker.
 compose up -d postgres >>"$RUN_DIR/compose.log" 2>&1
 PG=$(containers postgres)
 await "postgres healthy (its healthcheck: pg_isready)" 120 healthy "$PG" || die "postgres never became healthy"
 # pg_isready uses the socket, which also answers while the entrypoint initialises the database
 await "postgres on 127.0.0.1:$PG_PORT" 60 sql "SELECT 1" || die "postgres is not reachable on 127.0.0.1:$PG_PORT"
-compose up -d >>"$RUN_DIR/compose.log" 2>&1
+compose up -d --no-deps setup >>"$RUN_DIR/compose.log" 2>&1
 SETUP=$(containers setup all)
+SETUP_EXIT=$(timeout 120 podman wait "$SETUP" || true)
 podman logs "$SETUP" >"$RUN_DIR/setup.log" 2>&1
-SETUP_EXIT=$(podman inspect --format '{{.State.ExitCode}} {{.State.Status}}' "$SETUP")
-SETUP_DONE=$(podman inspect --format '{{.State.FinishedAt.Unix}}' "$SETUP")
+compose up -d --no-deps worker >>"$RUN_DIR/compose.log" 2>&1
 await "3 replicas registered" 90 sql_is "SELECT count(*) FROM rota.executor_status WHERE $LIVE" 3 \
     || { podman logs "$(containers worker | head -n 1)" | tail -n 20; die "the replicas did not start"; }
 mapfile -t WORKERS < <(containers worker)
@@ -221,13 +224,12 @@ podman exec "${WORKERS[0]}" sh -c 'for d in a b c d; do mkdir -p /data/storage/t
     for n in 1 2 3; do echo x >/data/storage/tmp/$d/old-$n; touch -d "3 hours ago" /data/storage/tmp/$d/old-$n; done;
     echo y >/data/storage/tmp/$d/new; done'
 
-# setup: exit 0, the definitions applied and rota_app granted, before any replica started
+# setup: the schema installed, the definitions applied, rota_app granted, exit status 0
 outcome=$(grep 'applied the example definitions' "$RUN_DIR/setup.log" | grep -o '"status": "[a-z]*"' | cut -d'"' -f4)
 granted=$(grep -c "granted the example worker's privileges" "$RUN_DIR/setup.log" || true)
-first_start=$(for w in "${WORKERS[@]}"; do podman inspect --format '{{.State.StartedAt.Unix}}' "$w"; done | sort -n | head -n 1)
-expect "setup (superuser): migrate, apply, grant; exit 0 first" \
-    "exit ${SETUP_EXIT}; definitions ${outcome:-not applied}; grants to $APP_ROLE: $granted; first replica started $((first_start - SETUP_DONE))s after it ended" \
-    test "$SETUP_EXIT" = "0 exited" -a "$outcome" = applied -a "$granted" = 1 -a "$first_start" -ge "$SETUP_DONE"
+expect "setup (superuser): migrate, apply, grant, exit 0" \
+    "exit ${SETUP_EXIT}; schema $(sql "SELECT count(*) FROM rota._migrations") migrations; definitions ${outcome:-not applied}; grants to $APP_ROLE: $granted" \
+    test "$SETUP_EXIT" = 0 -a "$outcome" = applied -a "$granted" = 1
 
 # Errors other than "cannot connect" (podman 4.3's DNS can lag behind new containers for a
 # while; the replicas then retry and, after 10 s, exit and are restarted: counted apart).
@@ -316,7 +318,7 @@ record NOTE "the killed container afterwards" "$KILLED_STATE"
 # ---------------------------------------------------------------- scale 5 -> 2
 log "scaling the workers to 5, then to 2"
 FIRES_BEFORE_SCALE=$(fires)
-compose up -d --no-recreate --scale worker=5 >>"$RUN_DIR/compose.log" 2>&1
+compose up -d --no-recreate --no-deps --scale worker=5 worker >>"$RUN_DIR/compose.log" 2>&1
 running_workers() { [ "$(containers worker | wc -l)" -eq "$1" ]; }
 await "5 worker containers" 60 running_workers 5
 await "5 executors live" 60 sql_is "SELECT count(*) FROM rota.executor_status WHERE $LIVE" 5
