@@ -129,7 +129,8 @@ public enum RotaExamples {
     /// - `ROTA_EXAMPLES_ACCELERATED=1`: the demo's accelerated schedules.
     /// - `ROTA_EXAMPLES_SEAWEED_FILER=http://host:8888`: clean up a SeaweedFS filer, else
     /// - `ROTA_EXAMPLES_STORAGE_DIR` (default `.rota/demo-storage`): clean up a local folder.
-    /// - `ROTA_EXAMPLES_APPLY=0`: neither create the tables nor apply the definitions (someone else does).
+    /// - `ROTA_EXAMPLES_APPLY=0`: neither create the tables nor apply the definitions (someone else
+    ///   does, e.g. `rota-examples setup`); only check that this login may use the tables.
     public static func prepareWorker(connectionString: String, environment: [String: String],
                                      handlers: inout RotaHandlers, queues: inout [String: Int],
                                      logger: Logger) async throws {
@@ -148,6 +149,8 @@ public enum RotaExamples {
         if environment["ROTA_EXAMPLES_APPLY"] != "0" {
             try await setUp(connectionString: connectionString, client: client,
                             accelerated: environment["ROTA_EXAMPLES_ACCELERATED"] == "1", logger: logger)
+        } else {
+            try await MonthlyReports.requireSchema(connectionString: connectionString, logger: logger)
         }
         register(into: &handlers, client: client, store: store)
         for (queue, concurrency) in workerQueues where queues[queue] == nil {

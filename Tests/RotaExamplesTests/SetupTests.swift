@@ -21,6 +21,17 @@ final class SetupTests: XCTestCase {
             try? await admin.executeScript("DROP OWNED BY \(role); DROP ROLE \(role)")
             await admin.close()
         }
+        guard var components = URLComponents(string: fixture.url) else { throw RotaError(.invalidArgument, fixture.url) }
+        components.user = role
+        components.password = nil
+        let appURL = try XCTUnwrap(components.string)
+        // a replica started before setup granted its role: one clear error
+        do {
+            try await MonthlyReports.requireSchema(connectionString: appURL, logger: quietLogger("rota.test.setup"))
+            XCTFail("requireSchema passed before the grants")
+        } catch let error as RotaError {
+            XCTAssertTrue(error.message.contains("rota-examples setup --grant-to \(role)"), error.message)
+        }
         // twice: a second setup finds everything granted
         for _ in 0..<2 {
             try await RotaExamples.grantWorkerPrivileges(to: role, connectionString: fixture.url,
@@ -29,10 +40,8 @@ final class SetupTests: XCTestCase {
         try await fixture.addTenants(1...2)
         try await fixture.addOrder(tenant: 1, amount: "12.50", at: "2026-03-10T12:00:00Z")
 
-        guard var components = URLComponents(string: fixture.url) else { throw RotaError(.invalidArgument, fixture.url) }
-        components.user = role
-        components.password = nil
-        let app = RotaClient(connectionString: try XCTUnwrap(components.string), logger: quietLogger("rota.test.app"))
+        try await MonthlyReports.requireSchema(connectionString: appURL, logger: quietLogger("rota.test.setup"))
+        let app = RotaClient(connectionString: appURL, logger: quietLogger("rota.test.app"))
         // a report reads the tenants and orders and upserts its row; the fan-out enqueues
         // (rota_producer); the health check reads the views (rota_reader); a worker claims
         let report = try await MonthlyReports(client: app).generate(tenantID: 1, month: ReportMonth(year: 2026, month: 3))
