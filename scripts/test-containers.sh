@@ -271,10 +271,13 @@ await "every seeded report generated" 90 sql_true \
     "SELECT count(*) >= $((TENANTS * 3)) FROM rota.tasks WHERE task = 'reports.generate' AND state = 'succeeded'" || true
 await "the seeded files cleaned up" 60 sql_true \
     "SELECT count(*) > 0 FROM rota.tasks WHERE task = 'cleanup.prefix' AND state = 'succeeded'" || true
-SPREAD=$(sql "SELECT string_agg(n::text, '/' ORDER BY n DESC) FROM (SELECT count(*) AS n FROM rota.tasks
-               WHERE state = 'succeeded' AND task = 'reports.generate' GROUP BY executor) e")
-expect "work spread over the 3 replicas" "reports.generate tasks per replica: $SPREAD" \
-    is "$(sql "SELECT count(DISTINCT executor) FROM rota.tasks WHERE state = 'succeeded' AND task = 'reports.generate'")" 3
+# Every replica runs tasks. Not necessarily reports.generate: the 60 reports come from one
+# fan-out burst through the queue's 4 global slots, and a replica that frees a slot tends to
+# win it again, so one replica (often the one that ran the fan-out) may get none of them.
+spread() { sql "SELECT string_agg(n::text, '/' ORDER BY n DESC) FROM (SELECT count(*) AS n FROM rota.tasks
+                WHERE state = 'succeeded' $1 GROUP BY executor) e"; }
+expect "work spread over the 3 replicas" "tasks per replica: $(spread); of them reports.generate: $(spread "AND task = 'reports.generate'")" \
+    is "$(sql "SELECT count(DISTINCT executor) FROM rota.tasks WHERE state = 'succeeded'")" 3
 
 # ---------------------------------------------------------------- SIGKILL of a replica
 holds_tasks() { # a worker container whose executor runs tasks right now, else fails
