@@ -275,7 +275,7 @@ await "the seeded files cleaned up" 60 sql_true \
 # fan-out burst through the queue's 4 global slots, and a replica that frees a slot tends to
 # win it again, so one replica (often the one that ran the fan-out) may get none of them.
 spread() { sql "SELECT string_agg(n::text, '/' ORDER BY n DESC) FROM (SELECT count(*) AS n FROM rota.tasks
-                WHERE state = 'succeeded' $1 GROUP BY executor) e"; }
+                WHERE state = 'succeeded' ${1:-} GROUP BY executor) e"; }
 expect "work spread over the 3 replicas" "tasks per replica: $(spread); of them reports.generate: $(spread "AND task = 'reports.generate'")" \
     is "$(sql "SELECT count(DISTINCT executor) FROM rota.tasks WHERE state = 'succeeded'")" 3
 
