@@ -86,6 +86,41 @@ public enum RotaExamples {
         }
     }
 
+    /// Creates the reports tables when missing (``MonthlyReports/installSchema(connectionString:logger:)``)
+    /// and applies the examples' definitions: what `rota-examples setup` does, and
+    /// `rota-examples worker` at start unless `ROTA_EXAMPLES_APPLY=0`. Needs `rota_admin`
+    /// (`rota.apply`) and the right to create schema `rota_examples` (or its tables in place).
+    public static func setUp(connectionString: String, client: RotaClient, accelerated: Bool,
+                             logger: Logger) async throws {
+        try await MonthlyReports.installSchema(connectionString: connectionString, logger: logger)
+        let outcome = try await definitions(accelerated: accelerated).apply(using: client)
+        logger.info("applied the example definitions", metadata: ["accelerated": "\(accelerated)", "outcome": "\(outcome)"])
+    }
+
+    /// Grants `role` what a replica of `rota-examples worker` needs and nothing more: the rota
+    /// roles `rota_worker` (run tasks), `rota_producer` (the fan-outs enqueue children) and
+    /// `rota_reader` (`rota status`, the health check), and the reports tables' privileges
+    /// (``MonthlyReports/grantSQL(to:)``). Run by an administrator (`rota_admin` with
+    /// `ADMIN OPTION`, or a superuser) and the tables' owner, after the tables exist.
+    public static func grantWorkerPrivileges(to role: String, connectionString: String, logger: Logger) async throws {
+        let connection = try await PostgresConnection.connect(connectionString, logger: logger)
+        do {
+            let quoted = try await connection.query("SELECT quote_ident($1::text) AS role", [role])[0]
+                .decode("role", as: String.self)
+            try await connection.executeScript("""
+                BEGIN;
+                GRANT rota_worker, rota_producer, rota_reader TO \(quoted);
+                \(MonthlyReports.grantSQL(to: quoted))
+                COMMIT;
+                """)
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+        logger.info("granted the example worker's privileges", metadata: ["role": "\(role)"])
+    }
+
     /// What `rota-examples worker` does before it starts: creates the reports tables when
     /// missing (``MonthlyReports/installSchema(connectionString:logger:)``), applies the
     /// examples' definitions, registers their handlers and adds their queues to the worker's.
@@ -94,7 +129,8 @@ public enum RotaExamples {
     /// - `ROTA_EXAMPLES_ACCELERATED=1`: the demo's accelerated schedules.
     /// - `ROTA_EXAMPLES_SEAWEED_FILER=http://host:8888`: clean up a SeaweedFS filer, else
     /// - `ROTA_EXAMPLES_STORAGE_DIR` (default `.rota/demo-storage`): clean up a local folder.
-    /// - `ROTA_EXAMPLES_APPLY=0`: neither create the tables nor apply the definitions (someone else does).
+    /// - `ROTA_EXAMPLES_APPLY=0`: neither create the tables nor apply the definitions (someone else
+    ///   does, e.g. `rota-examples setup`); only check that this login may use the tables.
     public static func prepareWorker(connectionString: String, environment: [String: String],
                                      handlers: inout RotaHandlers, queues: inout [String: Int],
                                      logger: Logger) async throws {
@@ -111,10 +147,10 @@ public enum RotaExamples {
             store = try LocalDirectoryStore(root: URL(fileURLWithPath: folder))
         }
         if environment["ROTA_EXAMPLES_APPLY"] != "0" {
-            try await MonthlyReports.installSchema(connectionString: connectionString, logger: logger)
-            let accelerated = environment["ROTA_EXAMPLES_ACCELERATED"] == "1"
-            let outcome = try await definitions(accelerated: accelerated).apply(using: client)
-            logger.info("applied the example definitions", metadata: ["accelerated": "\(accelerated)", "outcome": "\(outcome)"])
+            try await setUp(connectionString: connectionString, client: client,
+                            accelerated: environment["ROTA_EXAMPLES_ACCELERATED"] == "1", logger: logger)
+        } else {
+            try await MonthlyReports.requireSchema(connectionString: connectionString, logger: logger)
         }
         register(into: &handlers, client: client, store: store)
         for (queue, concurrency) in workerQueues where queues[queue] == nil {

@@ -11,7 +11,7 @@ struct ExamplesCommand: AsyncParsableCommand {
         commandName: "rota-examples",
         abstract: "Run the examples of Rota (examples/): monthly reports and storage cleanup.",
         version: RotaVersion.current,
-        subcommands: [ExamplesWorkerCommand.self])
+        subcommands: [ExamplesWorkerCommand.self, ExamplesSetupCommand.self])
 
     static func main() async { await CommandLineRunner.main(Self.self) }
 }

@@ -37,6 +37,43 @@ extension MonthlyReports {
     );
     """
 
+    /// The privileges on the tables that the example's handlers use: the fan-out reads the
+    /// tenants, a report reads the orders and upserts its row.
+    /// - Parameter role: a role name, already quoted as an SQL identifier.
+    public static func grantSQL(to role: String) -> String {
+        """
+        GRANT USAGE ON SCHEMA rota_examples TO \(role);
+        GRANT SELECT ON rota_examples.tenants, rota_examples.orders TO \(role);
+        GRANT SELECT, INSERT, UPDATE ON rota_examples.reports TO \(role);
+        """
+    }
+
+    /// Fails with a one-line error unless this login may use the tables (created and granted):
+    /// what a worker started with `ROTA_EXAMPLES_APPLY=0` checks, so that one started before
+    /// `rota-examples setup` (or with a wrong `DATABASE_URL`) says so and exits.
+    public static func requireSchema(connectionString: String, logger: Logger = Logger(label: "rota.examples")) async throws {
+        let connection = try await PostgresConnection.connect(connectionString, logger: logger)
+        let row: PostgresRow
+        do {
+            // the catalogs, not to_regclass: naming a schema without USAGE on it is an error
+            row = try await connection.query("""
+                SELECT coalesce((SELECT has_schema_privilege(n.oid, 'USAGE') AND has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE')
+                                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                 WHERE n.nspname = 'rota_examples' AND c.relname = 'reports'), false) AS ready,
+                       current_user::text AS login
+                """)[0]
+        } catch {
+            await connection.close()
+            throw error
+        }
+        await connection.close()
+        guard try row.decode("ready", as: Bool.self) else {
+            let login = try row.decode("login", as: String.self)
+            throw RotaError(.invalidUsage, "the examples' tables are missing or not granted to \(login) (ROTA_EXAMPLES_APPLY=0): "
+                            + "run `rota-examples setup --grant-to \(login)` as an administrator first")
+        }
+    }
+
     /// Creates the `rota_examples` tables when missing. Replicas starting together may all
     /// call it: an advisory lock makes them take turns, since concurrent `CREATE TABLE IF NOT
     /// EXISTS` of one table can fail.
