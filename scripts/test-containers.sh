@@ -373,7 +373,7 @@ health=()
 for c in "$PG" $(containers worker); do
     if healthy "$c"; then health+=(healthy); else health+=(unhealthy); fi
 done
-expect "health checks (pg_isready, rota status)" "$(printf '%s\n' "${health[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')" \
+expect "health checks (pg_isready, worker /readyz)" "$(printf '%s\n' "${health[@]}" | sort | uniq -c | awk '{printf "%s%s x%s", sep, $2, $1; sep=", "}')" \
     is "$(printf '%s\n' "${health[@]}" | grep -vc '^healthy$' || true)" 0
 
 # ---------------------------------------------------------------- bad input
