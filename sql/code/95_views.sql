@@ -88,4 +88,19 @@ FROM rota.task_steps s
 JOIN rota.tasks t ON t.id = s.task_id;
 COMMENT ON VIEW rota.step_outputs IS 'Every recorded step of a task: its output and the attempt that recorded it.';
 
+-- Tasks for readers (rota tasks, the dashboard): every column but the lease token, which
+-- would let a reader complete or fail another executor's attempt.
+CREATE OR REPLACE VIEW rota.task_details AS
+SELECT t.id, t.queue, t.task, t.payload, t.key, t.state, t.priority, t.run_at, t.attempts, t.attempts_refunded,
+       t.max_attempts, t.concurrency_key, t.parent_id, t.executor, t.lease_expires_at, t.cancel_requested,
+       t.result, t.last_error, t.enqueued_at, t.enqueued_by, t.started_at, t.finished_at
+FROM rota.tasks t;
+COMMENT ON VIEW rota.task_details IS 'Every task with its state, payload, result and last error (without its lease token).';
+
+-- Attempts that did not succeed, for readers.
+CREATE OR REPLACE VIEW rota.task_attempt_history AS
+SELECT a.task_id, a.attempt, a.executor, a.outcome, a.started_at, a.finished_at, a.error
+FROM rota.task_attempts a;
+COMMENT ON VIEW rota.task_attempt_history IS 'Attempts that failed, expired or were released, with the executor and the error.';
+
 $code$);
