@@ -123,13 +123,13 @@ BEGIN
            array_agg(done.queue), array_agg(done.state)
     INTO v_done_ids, v_held_ids, v_done_queues, v_done_states
     FROM done;
+    PERFORM rota._wake_parents(v_done_ids);
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
     END IF;
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
     END IF;
-    PERFORM rota._wake_parents(v_done_ids);
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
         PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
@@ -225,12 +225,12 @@ BEGIN
            array_agg(upd.queue ORDER BY upd.id)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues
     FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
     END IF;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
-    PERFORM rota._wake_parents(v_ids);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -271,9 +271,9 @@ BEGIN
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
     INTO v_ids, v_states, v_ready_queues, v_held_ids
     FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
-    PERFORM rota._wake_parents(v_ids);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;

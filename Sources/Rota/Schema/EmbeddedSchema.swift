@@ -2103,13 +2103,13 @@ BEGIN
            array_agg(done.queue), array_agg(done.state)
     INTO v_done_ids, v_held_ids, v_done_queues, v_done_states
     FROM done;
+    PERFORM rota._wake_parents(v_done_ids);
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
     END IF;
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
     END IF;
-    PERFORM rota._wake_parents(v_done_ids);
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
         PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
@@ -2205,12 +2205,12 @@ BEGIN
            array_agg(upd.queue ORDER BY upd.id)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues
     FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
     END IF;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
-    PERFORM rota._wake_parents(v_ids);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -2251,9 +2251,9 @@ BEGIN
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
     INTO v_ids, v_states, v_ready_queues, v_held_ids
     FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
-    PERFORM rota._wake_parents(v_ids);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -2669,7 +2669,9 @@ COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
 
 -- Counts tasks that reached a final state off their waiting parents, and queues a parent
 -- whose last child ended. Called in the transaction that ends them (complete, fail, reap,
--- cancel, release), with any of the tasks it touched: the others are left out here.
+-- cancel, release), with any of the tasks it touched (the others are left out here), right
+-- after their task rows and before any counter or limit row: a parent's own completion
+-- locks its row first and those rows after it, so the two cannot wait on each other.
 -- Parents that may still wait (not final) are locked FOR NO KEY UPDATE in id order before
 -- their count is read in a fresh snapshot, so two last children ending at once are counted
 -- one after the other, and a parent that starts to wait meanwhile (rota.wait_for_children
