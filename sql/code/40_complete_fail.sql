@@ -407,6 +407,7 @@ AS $fn$
 DECLARE
     v_state text;
 BEGIN
+    PERFORM rota._cancel_descendants(cancel.id);
     UPDATE rota.tasks t
     SET state = CASE WHEN t.state IN ('queued', 'waiting') THEN 'cancelled' ELSE t.state END,
         finished_at = CASE WHEN t.state IN ('queued', 'waiting') THEN now() ELSE t.finished_at END,
@@ -415,7 +416,7 @@ BEGIN
     WHERE t.id = cancel.id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
-        PERFORM rota._after_cancel(cancel.id);
+        PERFORM rota._wake_parents(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);

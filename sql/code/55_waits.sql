@@ -201,31 +201,38 @@ BEGIN
 END;
 $fn$;
 
--- After rota.cancel of a task: cancels its unfinished descendants (queued and waiting ones
--- at once, running ones by a cancel request their executors learn at the next heartbeat)
--- and, when the task itself ended, counts it off its waiting parent.
-CREATE OR REPLACE FUNCTION rota._after_cancel(p_id bigint)
+-- Before rota.cancel of a task the session may cancel (not final, rota._may_see_task):
+-- cancels its unfinished descendants, queued and waiting ones at once, running ones by a
+-- cancel request their executors learn at the next heartbeat. They are locked before the
+-- task, deepest generation first: a child that ends locks its own row and then its
+-- parent's (rota._wake_parents), so this order never waits the other way round.
+CREATE OR REPLACE FUNCTION rota._cancel_descendants(p_id bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
+DECLARE
+    v_ids bigint[];
 BEGIN
-    WITH RECURSIVE descendants AS (
-        SELECT c.id FROM rota.tasks c WHERE c.parent_id = p_id
-        UNION
-        SELECT c.id FROM rota.tasks c JOIN descendants d ON c.parent_id = d.id),
-    locked AS (
-        SELECT t.id FROM rota.tasks t
-        WHERE t.id IN (SELECT d.id FROM descendants d) AND t.state IN ('queued', 'running', 'waiting')
-        ORDER BY t.id
-        FOR NO KEY UPDATE)
+    IF NOT EXISTS (SELECT 1 FROM rota.tasks t
+                   WHERE t.id = p_id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)) THEN
+        RETURN;
+    END IF;
+    -- parent_id always names an older task, so the walk ends
+    WITH RECURSIVE descendants(id, depth) AS (
+        SELECT c.id, 1 FROM rota.tasks c WHERE c.parent_id = p_id
+        UNION ALL
+        SELECT c.id, d.depth + 1 FROM rota.tasks c JOIN descendants d ON c.parent_id = d.id)
+    SELECT array_agg(l.id) INTO v_ids
+    FROM (SELECT t.id FROM rota.tasks t JOIN descendants d ON d.id = t.id
+          WHERE t.state IN ('queued', 'running', 'waiting')
+          ORDER BY d.depth DESC, t.id
+          FOR NO KEY UPDATE OF t) AS l;
     UPDATE rota.tasks t
     SET state = CASE WHEN t.state = 'running' THEN t.state ELSE 'cancelled' END,
         finished_at = CASE WHEN t.state = 'running' THEN t.finished_at ELSE now() END,
         children_open = NULL,
         cancel_requested = (t.state = 'running')
-    FROM locked l
-    WHERE t.id = l.id AND t.state IN ('queued', 'running', 'waiting');
-    PERFORM rota._wake_parents(ARRAY[p_id]);
+    WHERE t.id = ANY (v_ids) AND t.state IN ('queued', 'running', 'waiting');
 END;
 $fn$;
 
