@@ -260,7 +260,8 @@ BEGIN
             run_at = CASE WHEN t.cancel_requested OR p_children_open IS NOT NULL THEN t.run_at ELSE p_run_at END,
             children_open = CASE WHEN NOT t.cancel_requested THEN p_children_open END,
             lease_expires_at = NULL, lease_token = NULL
-        WHERE t.id = ANY (p_ids) AND t.state = 'running'
+        FROM unnest(p_ids) AS r(id)
+        WHERE t.id = r.id AND t.state = 'running'
         RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)

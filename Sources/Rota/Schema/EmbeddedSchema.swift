@@ -2240,7 +2240,8 @@ BEGIN
             run_at = CASE WHEN t.cancel_requested OR p_children_open IS NOT NULL THEN t.run_at ELSE p_run_at END,
             children_open = CASE WHEN NOT t.cancel_requested THEN p_children_open END,
             lease_expires_at = NULL, lease_token = NULL
-        WHERE t.id = ANY (p_ids) AND t.state = 'running'
+        FROM unnest(p_ids) AS r(id)
+        WHERE t.id = r.id AND t.state = 'running'
         RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
@@ -2691,8 +2692,11 @@ BEGIN
     END IF;
     SELECT array_agg(e.parent_id ORDER BY e.parent_id), array_agg(e.n ORDER BY e.parent_id)
     INTO v_parent_ids, v_ended
-    FROM (SELECT t.parent_id, count(*)::integer AS n FROM rota.tasks t
-          WHERE t.id = ANY (p_ids) AND t.parent_id IS NOT NULL AND t.state IN ('succeeded', 'failed', 'cancelled')
+    -- a join to the primary key, so that the cost stays one index probe per id whatever the
+    -- planner believes of the table (an = ANY filter could become a scan of all tasks)
+    FROM (SELECT t.parent_id, count(*)::integer AS n
+          FROM unnest(p_ids) AS i(id) JOIN rota.tasks t ON t.id = i.id
+          WHERE t.parent_id IS NOT NULL AND t.state IN ('succeeded', 'failed', 'cancelled')
           GROUP BY t.parent_id) AS e;
     IF v_parent_ids IS NULL THEN
         RETURN;
