@@ -14,13 +14,15 @@ SELECT q.name AS queue,
        q.rate_limit,
        q.rate_period,
        q.concurrency_key_limit,
-       q.paused
+       q.paused,
+       coalesce(s.waiting, 0) AS waiting
 FROM rota.queues q
 LEFT JOIN (
     SELECT t.queue,
            count(*) FILTER (WHERE t.state = 'queued' AND t.run_at <= now()) AS ready,
            count(*) FILTER (WHERE t.state = 'queued' AND t.run_at > now()) AS delayed,
            count(*) FILTER (WHERE t.state = 'running') AS running,
+           count(*) FILTER (WHERE t.state = 'waiting') AS waiting,
            count(*) FILTER (WHERE t.state = 'succeeded') AS succeeded,
            count(*) FILTER (WHERE t.state = 'failed') AS failed,
            count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled,

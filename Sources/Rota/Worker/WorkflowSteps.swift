@@ -12,6 +12,8 @@ final class WorkflowSteps: Sendable {
         var recorded: [String: String]?
         /// The step names this attempt has used.
         var used: Set<String> = []
+        /// Durable sleeps this attempt has reached (they are steps `sleep-1`, `sleep-2`, ...).
+        var sleeps = 0
     }
 
     /// The transactional step whose closure is running (on this Swift task), if any.
@@ -21,7 +23,7 @@ final class WorkflowSteps: Sendable {
     let attempt: Int
     let token: String
     let task: String
-    private let pool: ConnectionPool
+    let pool: ConnectionPool
     private let state = Mutex(State())
 
     init(task: ClaimedTask, pool: ConnectionPool) {
@@ -78,7 +80,7 @@ final class WorkflowSteps: Sendable {
 
     /// Claims `name` for this attempt, then returns its output recorded by an earlier
     /// attempt, decoded as `T`, or nil when it has none.
-    private func recordedOutput<T: Decodable>(of name: String) async throws -> T? {
+    func recordedOutput<T: Decodable>(of name: String) async throws -> T? {
         if let enclosing = Self.enclosingTransaction {
             // Its checkpoint would not commit with the enclosing transaction, and it would
             // wait for a pooled connection while holding one.
@@ -105,6 +107,12 @@ final class WorkflowSteps: Sendable {
         }
     }
 
+    /// The step name of this attempt's next durable sleep: sleeps are numbered in the order
+    /// a run reaches them, so the same sleep has the same name in every attempt.
+    func nextSleepStepName() -> String {
+        "sleep-\(state.withLock { state in state.sleeps += 1; return state.sleeps })"
+    }
+
     /// The outputs recorded before this attempt, loaded with its first step.
     private func recordedOutputs() async throws -> [String: String] {
         if let recorded = state.withLock({ $0.recorded }) { return recorded }
@@ -125,7 +133,7 @@ final class WorkflowSteps: Sendable {
 
     /// Runs `record`, turning the refusals of bad step input (a name out of the pattern, an
     /// output over the size limit) into failures without retries: they would recur.
-    private func refusingBadInput<R>(step: String, _ record: () async throws -> R) async throws -> R {
+    func refusingBadInput<R>(step: String, _ record: () async throws -> R) async throws -> R {
         do {
             return try await record()
         } catch let error as RotaError where error.code == .invalidArgument || error.code == .payloadTooLarge {
@@ -133,7 +141,7 @@ final class WorkflowSteps: Sendable {
         }
     }
 
-    private func fencedOff(step: String) -> RotaError {
+    func fencedOff(step: String) -> RotaError {
         RotaError(.fencedOff, "step \"\(step)\": attempt \(attempt) of task \(taskID) no longer owns the task "
                     + "(its lease ended or it was cancelled); nothing was recorded")
     }
