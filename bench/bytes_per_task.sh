@@ -14,6 +14,7 @@
 #
 #   bench/bytes_per_task.sh                       TASKS=20000 PROCESSES=2 CONCURRENCY=16
 #   ROTA_BIN=.build/release/rota bench/bytes_per_task.sh   (scripts/bench.sh passes it)
+#   INSTALL_SQL=../main/sql/install.sql bench/bytes_per_task.sh   (another release's schema)
 #
 # Databases: rota_bench_bytes and rota_bench_bytes_pgbench, dropped and recreated.
 # pg_waldump needs read access to the server's pg_wal (the project-local cluster's, or
@@ -36,7 +37,13 @@ work="$(mktemp -d)"
 trap 'stop_workers; rm -rf "$work"' EXIT
 note() { echo "bench/bytes: $*" >&2; }
 
-url="$(fresh_db rota_bench_bytes)"
+# INSTALL_SQL: the schema to measure (default this checkout's; another checkout's
+# sql/install.sql measures that release with the same worker binary)
+INSTALL_SQL="${INSTALL_SQL:-$ROOT/sql/install.sql}"
+psql -X -q -v ON_ERROR_STOP=1 -d "$server" -c 'SET client_min_messages = warning' \
+    -c 'DROP DATABASE IF EXISTS rota_bench_bytes WITH (FORCE)' -c 'CREATE DATABASE rota_bench_bytes' >/dev/null
+url="$(with_dbname "$server" rota_bench_bytes)"
+psql -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$INSTALL_SQL" >/dev/null
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$url" "$@"; }
 q -c "SELECT rota.define_queue('bench', lease => '5 minutes')" >/dev/null
 
@@ -75,7 +82,7 @@ waldump() {
         END { for (k in n) print k, n[k], b[k], f[k] }' >"$work/wal.raw"
     # relfilenode -> relation name
     q -F' ' -c "SELECT pg_relation_filenode(c.oid), c.relname FROM pg_class c
-                WHERE c.relnamespace = 'rota'::regnamespace AND pg_relation_filenode(c.oid) IS NOT NULL" >"$work/rels"
+                WHERE pg_relation_filenode(c.oid) IS NOT NULL" >"$work/rels"
     awk 'NR == FNR { name[$1] = $2; next }
          { rel = ($3 in name) ? name[$3] : ($3 == "-" ? "" : "(" $3 ")"); print $1, $2, rel, $4, $5, $6 }' \
         "$work/rels" "$work/wal.raw" | sort -k5,5nr
@@ -112,12 +119,13 @@ note "baseline pgbench -N (4 clients, ${BASELINE_SECONDS}s) ..."
 tps_before="$(pgbench_tps "$pg_url" "$BASELINE_SECONDS")"
 
 q -c "CHECKPOINT" >/dev/null
-q -c "SELECT pg_stat_statements_reset()" >/dev/null
+q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 s0="$(snapshot)"
 note "enqueue $TASKS tasks (enqueue_many, 1,000 per call) ..."
 q -c "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
-      LATERAL rota.enqueue_many('bench', 'noop', array_fill('{}'::jsonb, ARRAY[1000]))" >/dev/null
+      LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null
 s1="$(snapshot)"
+[ "$(q -c "SELECT count(*) FROM rota.tasks")" = "$TASKS" ] || { echo "bench/bytes: the enqueue did not make $TASKS tasks" >&2; exit 1; }
 q -c "VACUUM ANALYZE rota.tasks" >/dev/null
 s2="$(snapshot)"
 

@@ -50,11 +50,13 @@ stop_workers() {
 # drain_rate URL FIRST_ID: tasks per second of the tasks with id > FIRST_ID (first start to
 # last finish, database clock); fails unless all of them succeeded.
 drain_rate() {
-    psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "
+    local rate
+    rate="$(psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "
         SELECT CASE WHEN count(*) FILTER (WHERE state <> 'succeeded') = 0
-                    THEN round(count(*) / extract(epoch FROM max(finished_at) - min(started_at))::numeric, 1)
-                    ELSE 1 / 0 END
-        FROM rota.tasks WHERE id > $2"
+                    THEN round(count(*) / extract(epoch FROM max(finished_at) - min(started_at))::numeric, 1) END
+        FROM rota.tasks WHERE id > $2")"
+    [ -n "$rate" ] || { echo "drain_rate: tasks after id $2 did not all succeed" >&2; return 1; }
+    echo "$rate"
 }
 
 # pgbench_tps URL SECONDS: `pgbench -N -M prepared`, 4 clients, 2 threads (as rota-bench's baseline)

@@ -35,7 +35,7 @@ w1() {
     local first
     first="$(sql "$1" "SELECT coalesce(max(id), 0) FROM rota.tasks")"
     sql "$1" "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
-              LATERAL rota.enqueue_many('bench', 'noop', array_fill('{}'::jsonb, ARRAY[1000]))" >/dev/null
+              LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null
     sql "$1" "VACUUM ANALYZE rota.tasks" >/dev/null
     start_workers "$1" "$PROCESSES" "$CONCURRENCY" "$work"
     wait_drained "$1" "$work"
@@ -68,6 +68,16 @@ sql "$url" "
           FROM generate_series(1, $HISTORY) AS g) AS s" >/dev/null
 sql "$url" "VACUUM ANALYZE rota.tasks" >/dev/null
 size_filled="$(size "$url")"
+# the cost of one rota.prune(10000) over expired rows: WAL bytes and time per deleted row
+# (after a checkpoint, as old history pages are: their first change logs the whole page)
+read -r prune_rows prune_bytes prune_ms < <(psql -X -Atq -F' ' -v ON_ERROR_STOP=1 -d "$url" <<'SQL'
+CHECKPOINT;
+SELECT pg_current_wal_insert_lsn() AS l0, clock_timestamp() AS t0 \gset
+SELECT rota.prune(10000) AS n \gset
+SELECT :n, pg_wal_lsn_diff(pg_current_wal_insert_lsn(), :'l0'),
+       round(extract(epoch FROM clock_timestamp() - :'t0')::numeric * 1000, 1);
+SQL
+)
 
 note "W1 in an empty database ..."
 empty_before="$(w1 "$empty_url")"
@@ -91,6 +101,11 @@ e = (e0 + e1) / 2
 print(f"W1 empty database      {e0:9.0f} / {e1:.0f} tasks/s (before / after)")
 print(f"W1 with history, round 1 {h1:7.0f} tasks/s  ratio {h1 / e:.2f} (target >= 0.8)")
 print(f"W1 with history, round 2 {h2:7.0f} tasks/s  ratio {h2 / e:.2f}")
+PY
+python3 - "$prune_rows" "$prune_bytes" "$prune_ms" <<'PY'
+import sys
+n, b, ms = sys.argv[1:]
+print(f"one rota.prune(10000): {n} rows, {float(b) / int(n):.0f} WAL bytes and {float(ms) * 1000 / int(n):.1f} us per row")
 PY
 echo "pruned during the rounds: $pruned1, $pruned2 rows"
 echo "rota.tasks: filled $size_filled; after round 1 $size_round1; after VACUUM and round 2 $size_round2"
