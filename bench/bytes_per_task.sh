@@ -137,6 +137,13 @@ sleep 1
 idle0="$(cpu_ticks)"
 sleep 5
 idle1="$(cpu_ticks)"
+# the workers' server processes: how many, and their CPU over their life (the drain, 6 s idle)
+backends="$(q -c "SELECT /* bench-poll */ string_agg(pid::text, ' ') FROM pg_stat_activity
+                  WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")"
+backend_ticks=0
+for pid in $backends; do
+    backend_ticks=$(( backend_ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0) ))
+done
 stop_workers
 sleep 1   # the exited backends' statistics are flushed
 s3="$(snapshot)"
@@ -156,12 +163,15 @@ printf '%-22s %9s %8s %6s %8s %8s %6s %8s %6s %6s\n' "per task" "WAL B" "records
 report "enqueue (batch 1000)" "$s0" "$s1" 1
 report "claim + complete" "$s2" "$s3" $((polls + 1))
 report "vacuum afterwards" "$s3" "$s4" 2
-report "whole life" "$s0" "$s4" $((polls + 6))
-python3 - "$rate" "$tps_before" "$tps_after" "$idle0" "$idle1" "$(getconf CLK_TCK)" "$PROCESSES" <<'PY'
+report "whole life" "$s0" "$s4" $((polls + 7))
+python3 - "$rate" "$tps_before" "$tps_after" "$idle0" "$idle1" "$(getconf CLK_TCK)" "$PROCESSES" \
+    "$(wc -w <<<"$backends")" "$backend_ticks" "$TASKS" <<'PY'
 import sys
-rate, before, after, i0, i1, hz, procs = sys.argv[1:]
+rate, before, after, i0, i1, hz, procs, nbackends, bticks, tasks = sys.argv[1:]
 base = (float(before) + float(after)) / 2
 cpu = (int(i1) - int(i0)) / float(hz) / 5 * 100 / int(procs)
+print(f"database CPU of the workers' sessions: {int(bticks) / float(hz) * 1e6 / int(tasks):.0f} us per task"
+      f" ({nbackends} sessions for {procs} worker processes)")
 print(f"drain rate {float(rate):.0f} tasks/s; pgbench -N {float(before):.0f} before, {float(after):.0f} after:"
       f" ratio {float(rate) / base:.2f} (target >= 4)")
 print(f"idle worker CPU: {cpu:.2f} % of a core per process (5 s, mean of {procs}; target < 1 %)")
