@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # History: W1 (TASKS noop tasks enqueued, then PROCESSES `rota worker` processes drain them)
-# in a database holding HISTORY finished tasks, half of them past the queue's retention,
-# while `rota.prune()` runs back to back in another session (what every worker does each
-# prune interval, without the pause). The reference is the same W1 in an empty database,
-# run before and after (the ratio uses their mean), and the same W1 beside the history
-# without pruning (what history alone costs). Then a second round (after a VACUUM, as
-# autovacuum would do) shows whether new tasks reuse the space pruning freed: the size of
-# rota.tasks (heap + indexes) after each step.
+# in a database holding HISTORY finished tasks, half of them past the queue's retention:
+#   * without pruning (what the history alone costs),
+#   * while `rota.prune(10000)` runs back to back in another session (a backlog of expired
+#     rows, e.g. after a lowered retention),
+#   * after a VACUUM (as autovacuum would do), while `rota.prune(1000)` runs paced to delete
+#     as many rows per second as the empty database's W1 finishes (the steady state: every
+#     finished task is deleted once),
+# against the same W1 in an empty database before and after (the ratios use their mean).
+# It prints the size of rota.tasks (heap + indexes) after each step, which shows whether
+# new tasks reuse the space pruning freed, and the WAL bytes and time per row of one
+# rota.prune(10000) after a checkpoint.
 #
 #   bench/history.sh                  HISTORY=1000000 TASKS=20000 PROCESSES=2 CONCURRENCY=16
-#   HISTORY=10000000 bench/history.sh (issue 12's case; ~10 minutes to fill, ~4 GB)
+#   HISTORY=10000000 bench/history.sh (issue 12's case; ~6 minutes to fill here, 5.4 GB)
 #
 # Databases: rota_bench_history and rota_bench_history_empty, dropped and recreated.
 set -euo pipefail
@@ -44,11 +48,16 @@ w1() {
     drain_rate "$1" "$first"
 }
 
-# w1_pruning URL: w1 while rota.prune(10000) runs back to back; prints "RATE PRUNED"
+# w1_pruning URL [PACE]: w1 while rota.prune runs in another session: back to back, 10,000
+# rows per call, or PACE rows per second (1,000 per call); prints "RATE PRUNED"
 w1_pruning() {
-    local before rate
+    local before rate pause=0 batch=10000
+    if [ -n "${2:-}" ]; then
+        batch=1000
+        pause="$(python3 -c "print(1000 / float('$2'))")"
+    fi
     before="$(sql "$1" "SELECT count(*) FROM rota.tasks")"
-    ( while :; do psql -X -Atq -d "$1" -c "SELECT rota.prune(10000)" >/dev/null 2>&1 || sleep 0.1; done ) &
+    ( while :; do psql -X -Atq -d "$1" -c "SELECT rota.prune($batch)" >/dev/null 2>&1 || sleep 0.1; sleep "$pause"; done ) &
     pruner=$!
     rate="$(w1 "$1")"
     kill "$pruner"; wait "$pruner" 2>/dev/null || true; pruner=""
@@ -88,8 +97,8 @@ note "W1 with history, pruning ..."
 read -r hist1 pruned1 < <(w1_pruning "$url")
 size_round1="$(size "$url")"
 sql "$url" "VACUUM rota.tasks" >/dev/null
-note "W1 with history, pruning, second round ..."
-read -r hist2 pruned2 < <(w1_pruning "$url")
+note "W1 with history, pruning as fast as tasks finish ..."
+read -r hist2 pruned2 < <(w1_pruning "$url" "$empty_before")
 size_round2="$(size "$url")"
 note "W1 in an empty database again ..."
 empty_after="$(w1 "$empty_url")"
@@ -104,7 +113,8 @@ e = (e0 + e1) / 2
 print(f"W1 empty database              {e0:6.0f} / {e1:.0f} tasks/s (before / after)")
 print(f"W1 with history, no pruning    {h0:6.0f} tasks/s  ratio {h0 / e:.2f}")
 print(f"W1 with history, pruning       {h1:6.0f} tasks/s  ratio {h1 / e:.2f} (target >= 0.8)")
-print(f"W1 with history, pruning again {h2:6.0f} tasks/s  ratio {h2 / e:.2f} (after a VACUUM)")
+print(f"W1 with history, paced pruning {h2:6.0f} tasks/s  ratio {h2 / e:.2f} (after a VACUUM; prune deletes"
+      f" {e0:.0f} rows/s, as many as W1 finishes: the steady state)")
 PY
 python3 - "$prune_rows" "$prune_bytes" "$prune_ms" <<'PY'
 import sys
@@ -112,4 +122,4 @@ n, b, ms = sys.argv[1:]
 print(f"one rota.prune(10000): {n} rows, {float(b) / int(n):.0f} WAL bytes and {float(ms) * 1000 / int(n):.1f} us per row")
 PY
 echo "pruned during the rounds: $pruned1, $pruned2 rows"
-echo "rota.tasks: filled $size_filled; after round 1 $size_round1; after VACUUM and round 2 $size_round2"
+echo "rota.tasks: filled $size_filled; after the first pruning round $size_round1; after VACUUM and the second $size_round2"
