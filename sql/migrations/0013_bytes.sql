@@ -8,8 +8,8 @@
 -- page of freshly enqueued tasks had room for about a third of the new versions its tasks
 -- need, so 0.63 of the two updates per task went to another page (1054 WAL bytes per claim +
 -- complete, SQL-only drain of 8,000 tasks); at 40 it is 0.05 (949 bytes, -10 %), at 30
--- 0.006 for no further gain. The price is space: a page holds 40 % / 70 % of the tasks it
--- held (a backlog takes ~1.35x the heap pages, finished history ~1.35x until pruned).
+-- 0.006 for no further gain. The price is space: a page takes 4/7 of the new tasks it took
+-- (a backlog takes up to 1.75x the heap pages; finished history took 1.35x in that drain).
 -- Only pages filled from now on use it; nothing is rewritten.
 SELECT rota._migrate(13, 'bytes', $migration$
 
