@@ -46,6 +46,10 @@ url="$(with_dbname "$server" rota_bench_bytes)"
 psql -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$INSTALL_SQL" >/dev/null
 q() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$url" "$@"; }
 q -c "SELECT rota.define_queue('bench', lease => '5 minutes')" >/dev/null
+case ",$(q -c "SHOW shared_preload_libraries" | tr -d ' ')," in
+    *,pg_stat_statements,*) ;;
+    *) echo "bench/bytes: the server needs pg_stat_statements in shared_preload_libraries (scripts/db.sh sets it)" >&2; exit 1 ;;
+esac
 
 pg_url="$(pgbench_db rota_bench_bytes_pgbench)"
 
