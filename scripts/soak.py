@@ -308,7 +308,9 @@ class Soak:
                     self.pending_producer_kills -= 1
                 intent = "kill" if kill_now else ("rollback" if self.random.random() < 0.15 else "commit")
             record = {"txn": txn, "intent": intent, "enqueues": [spec for spec, _ in specs]}
-            script = "BEGIN;\n" + "\n".join(sql for _, sql in specs) + "\nSELECT pg_sleep(0.02);\n"
+            # 'enqueued' is printed once every enqueue succeeded: without it the session failed
+            # before COMMIT was sent (ON_ERROR_STOP), so the transaction rolled back.
+            script = "BEGIN;\n" + "\n".join(sql for _, sql in specs) + "\nSELECT 'enqueued' FROM pg_sleep(0.02);\n"
             process = subprocess.Popen(["psql", "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-d", self.url],
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             if intent == "kill":
@@ -332,6 +334,8 @@ class Soak:
                 ids = [int(line) for line in output.split() if line.strip().isdigit()]
                 if intent == "rollback":
                     record["outcome"] = "rolled_back"
+                elif "enqueued" not in output.split():
+                    record["outcome"] = "rolled_back"
                 elif process.returncode == 0 and len(ids) == len(specs):
                     record["outcome"] = "committed"
                     for spec, task_id in zip(record["enqueues"], ids):
@@ -340,7 +344,7 @@ class Soak:
                             with self.lock:
                                 self.cancel_candidates.append(task_id)
                 else:
-                    record["outcome"] = "unknown"  # the session died (a restart): the database says which
+                    record["outcome"] = "unknown"  # the session died at COMMIT: the database says which
             with self.lock:
                 self.transactions.append(record)
             time.sleep(self.random.uniform(0.05, 0.25))
@@ -383,6 +387,7 @@ class Soak:
         worker.ended = now
         self.kills.append({"executor": worker.executor, "at": now})
         self.faults["sigkill_worker"] += 1
+        log(f"killed {worker.executor} (SIGKILL)")
         self.retire(worker)
         self.spawn(worker.slot)
         return True
@@ -555,11 +560,7 @@ class Soak:
             "effects": self.fetch("SELECT task_id, attempt, executor FROM soak_effects"),
             "effect_steps": self.fetch("SELECT task_id, attempt FROM rota.task_steps WHERE name = 'effect'"),
         }
-        ledger = []
-        for worker in self.retired:
-            if os.path.exists(worker.ledger):
-                with open(worker.ledger) as lines:
-                    ledger += [json.loads(line) for line in lines if line.endswith("\n")]
+        ledger = soak_checks.load_ledgers(self.out)
         run = {
             "duration": self.duration, "t0": self.t0, "load_ended": self.load_ended, "pause_at": self.pause_at,
             "drained_at": self.drained_at, "lease": LEASE, "heartbeat": HEARTBEAT, "reap": REAP,
@@ -606,7 +607,8 @@ def main():
     os.environ["PATH"] = f"{PGBIN}:{os.environ['PATH']}"
     soak = Soak(args)
     # SIGTERM/SIGINT: clean up what the soak started, then exit.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
+    for stop_signal in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(stop_signal, lambda *_: sys.exit(130))
     try:
         result = soak.run()
     finally:

@@ -6,6 +6,9 @@ Times are seconds since 1970 on one machine's clock: the handlers' stamps (Date(
 database's timestamps and the orchestrator's notes are comparable.
 """
 import collections
+import json
+import os
+import sys
 
 FINAL = {"succeeded", "failed", "cancelled"}
 # Stamps of two handlers sharing a slot are ordered by the completion and the claim between
@@ -288,17 +291,23 @@ def evaluate(run, db, ledger):
             reclaims.append(task["started_at"] - killed_at)
 
     # --- cancellation -------------------------------------------------------------------
-    cancelled = invariant("cancelled_tasks_never_ran_again",
-                          "a task cancelled while queued stayed cancelled and no attempt started after the cancel")
+    cancelled = invariant("cancelled_tasks_ended_cancelled",
+                          "a task whose cancel was accepted (queued or running) ended cancelled, and one "
+                          "cancelled while queued started no attempt after the cancel")
+    started_at = collections.defaultdict(list)
+    for (task_id, _), stamps in starts.items():
+        started_at[task_id].append(stamps[0]["t"])
     for cancel in run["cancels"]:
-        if cancel["state"] != "cancelled":
+        if cancel["state"] not in ("cancelled", "cancelling"):
             continue
         task = tasks.get(cancel["id"])
         if task is None or task["state"] != "cancelled":
-            cancelled.violate({"id": cancel["id"], "state": task and task["state"]})
-        for (task_id, _), stamps in starts.items():
-            if task_id == cancel["id"] and stamps[0]["t"] > cancel["at"]:
-                cancelled.violate({"id": task_id, "started": stamps[0]["t"], "cancelled": cancel["at"]})
+            cancelled.violate({"id": cancel["id"], "cancel": cancel["state"], "state": task and task["state"]})
+        if cancel["state"] != "cancelled":
+            continue
+        for start in started_at[cancel["id"]]:
+            if start > cancel["at"]:
+                cancelled.violate({"id": cancel["id"], "started": start, "cancelled": cancel["at"]})
 
     survived = invariant("workers_survived_faults", "no worker exited unless the soak stopped or killed it")
     for exit_ in run["unexpected_exits"]:
@@ -394,3 +403,22 @@ def table(result):
         lines.append(f"RUN INCOMPLETE: {what}")
     lines.append("RESULT: " + ("FAIL" if result["failed"] else "PASS") + f" ({result['violations']} violations)")
     return "\n".join(lines)
+
+
+def load_ledgers(folder):
+    """Every line of the workers' ledger files in `folder` (a line cut by a SIGKILL is left out)."""
+    stamps = []
+    for name in sorted(os.listdir(folder)):
+        if name.startswith("ledger-") and name.endswith(".jsonl"):
+            with open(os.path.join(folder, name)) as lines:
+                stamps += [json.loads(line) for line in lines if line.endswith("\n")]
+    return stamps
+
+
+if __name__ == "__main__":
+    # Checks a finished run again from its folder: scripts/soak_checks.py .rota/soak/<run>
+    with open(os.path.join(sys.argv[1], "run.json")) as f:
+        saved = json.load(f)
+    checked = evaluate(saved["run"], saved["db"], load_ledgers(sys.argv[1]))
+    print(table(checked))
+    sys.exit(1 if checked["failed"] else 0)

@@ -167,7 +167,11 @@ class SoakChecksTests(unittest.TestCase):
         def change(run, db, ledger):
             run["cancels"] = [{"id": 7, "state": "cancelled", "at": T0 + 0.5}]
             db["tasks"][6]["state"] = "cancelled"
-        self.assertIn("cancelled_tasks_never_ran_again", self.broken(change))
+        self.assertIn("cancelled_tasks_ended_cancelled", self.broken(change))
+
+    def test_cancelling_task_succeeded(self):
+        self.assertIn("cancelled_tasks_ended_cancelled", self.broken(
+            lambda r, d, l: r.update(cancels=[{"id": 7, "state": "cancelling", "at": T0 + 1.5}])))
 
     def test_run_without_faults_fails(self):
         run, db, ledger = clean_history()
