@@ -48,7 +48,6 @@ SCHEDULES = {  # name: (cron with seconds, payload)
     "soak_every_7s": ("*/7 * * * * *", {"ms": 300, "workflow": True}),
 }
 QUEUES = ["soak_plain", "soak_global", "soak_rate", "soak_keyed", "soak_cron", "soak_fan"]
-VETH_HOST, VETH_NS, VETH_NET = "10.231.7.1", "10.231.7.2", "10.231.7.0/30"
 
 
 def log(message):
@@ -68,11 +67,11 @@ def is_root():
 class Cluster:
     """A PostgreSQL cluster of the soak's own, restartable in fast and immediate mode."""
 
-    def __init__(self, listen_extra=None):
+    def __init__(self, netns=None):
         self.dir = tempfile.mkdtemp(prefix="rota-soak-pg-")
         self.data = os.path.join(self.dir, "data")
         self.port = free_port()
-        self.listen = "127.0.0.1" + (f",{listen_extra}" if listen_extra else "")
+        self.listen = "127.0.0.1" + (f",{netns.host_ip}" if netns else "")
         if is_root():
             shutil.chown(self.dir, "postgres", "postgres")
         self.owner(["initdb", "-D", self.data, "-U", "postgres", "--auth=trust", "--encoding=UTF8",
@@ -81,8 +80,9 @@ class Cluster:
             conf.write(f"\nlisten_addresses = '{self.listen}'\nunix_socket_directories = '{self.dir}'\n"
                        "max_connections = 200\nshared_buffers = 128MB\nfsync = on\n"
                        "log_min_messages = warning\nautovacuum_naptime = 1s\n")
-        with open(os.path.join(self.data, "pg_hba.conf"), "a") as hba:
-            hba.write(f"host all all {VETH_NET} trust\n")
+        if netns:
+            with open(os.path.join(self.data, "pg_hba.conf"), "a") as hba:
+                hba.write(f"host all all {netns.network} trust\n")
 
     def owner(self, command, quiet=False):
         command = [os.path.join(PGBIN, command[0])] + command[1:]
@@ -133,16 +133,27 @@ class NetworkNamespace:
     def __init__(self):
         suffix = os.getpid() % 100000
         self.name, self.host_if, self.ns_if = f"rota-soak-{suffix}", f"rsk{suffix}h", f"rsk{suffix}n"
+        # a /30 of 10.231.0.0/16 that no interface uses yet (two soaks may run at once)
+        used = subprocess.run(["ip", "-4", "-o", "addr", "show"], capture_output=True, text=True).stdout
+        block = next(b for b in range(os.getpid() % 16000, os.getpid() % 16000 + 16000)
+                     if f" 10.231.{b % 16000 // 64}.{b % 64 * 4 + 1}/" not in used)
+        base = f"10.231.{block % 16000 // 64}.{block % 64 * 4}"
+        prefix, last = base.rsplit(".", 1)
+        self.network, self.host_ip, self.ns_ip = f"{base}/30", f"{prefix}.{int(last) + 1}", f"{prefix}.{int(last) + 2}"
         steps = [["ip", "netns", "add", self.name],
                  ["ip", "link", "add", self.host_if, "type", "veth", "peer", "name", self.ns_if],
                  ["ip", "link", "set", self.ns_if, "netns", self.name],
-                 ["ip", "addr", "add", f"{VETH_HOST}/30", "dev", self.host_if],
+                 ["ip", "addr", "add", f"{self.host_ip}/30", "dev", self.host_if],
                  ["ip", "link", "set", self.host_if, "up"],
-                 ["ip", "netns", "exec", self.name, "ip", "addr", "add", f"{VETH_NS}/30", "dev", self.ns_if],
+                 ["ip", "netns", "exec", self.name, "ip", "addr", "add", f"{self.ns_ip}/30", "dev", self.ns_if],
                  ["ip", "netns", "exec", self.name, "ip", "link", "set", self.ns_if, "up"],
                  ["ip", "netns", "exec", self.name, "ip", "link", "set", "lo", "up"]]
-        for step in steps:
-            subprocess.run(step, check=True, capture_output=True)
+        try:
+            for step in steps:
+                subprocess.run(step, check=True, capture_output=True)
+        except subprocess.CalledProcessError:
+            self.destroy()
+            raise
 
     def link(self, up):
         subprocess.run(["ip", "link", "set", self.host_if, "up" if up else "down"], check=True)
@@ -157,7 +168,7 @@ class Worker:
         self.slot, self.executor = slot, f"soak-{slot}-{generation}"
         self.ledger = os.path.join(soak.out, f"ledger-{self.executor}.jsonl")
         in_namespace = slot == 0 and soak.netns is not None
-        url = soak.cluster.url(VETH_HOST if in_namespace else "127.0.0.1")
+        url = soak.cluster.url(soak.netns.host_ip if in_namespace else "127.0.0.1")
         command = [soak.rota, "worker", "--database-url", url, "--queues", ",".join(QUEUES),
                    "--concurrency", "4", "--heartbeat", str(HEARTBEAT), "--reap", str(REAP),
                    "--timeout", str(HANDLER_TIMEOUT), "--grace", "3", "--poll", "0.5",
@@ -201,7 +212,7 @@ class Soak:
                 self.not_injected["network_partition"] = f"ip netns failed: {error.stderr.decode().strip()}"
         else:
             self.not_injected["network_partition"] = "needs root and iproute2 (ip netns, veth)"
-        self.cluster = Cluster(VETH_HOST if self.netns else None)
+        self.cluster = Cluster(self.netns)
         self.cluster.start()
         admin = self.cluster.url().replace("/rota", "/postgres")
         psql(admin, "CREATE DATABASE rota")
@@ -292,8 +303,10 @@ class Soak:
                  for name, value in options.items()]
         return {"kind": kind, "key": options.get("key"), "queue": queue}, f"SELECT rota.enqueue({', '.join(args)});"
 
+    # About 32 enqueues a second: soak_rate gets about half its rate on average (bursts and the
+    # backlog of a restart fill it), so that the drain at the end finishes.
     KINDS = [("plain", 4), ("retry", 2), ("timeout", 0.3), ("cancel", 1), ("workflow", 2), ("idempotent", 1.5),
-             ("global", 2.5), ("rate", 1.5), ("keyed", 2.5)]
+             ("global", 2.5), ("rate", 0.7), ("keyed", 2.5)]
 
     def producer(self, number):
         sequence = 0
