@@ -333,7 +333,7 @@ class Soak:
                 time.sleep(0.5)
                 process.kill()
                 process.communicate()
-                record["outcome"] = "rolled_back"
+                record["outcome"], record["how"] = "rolled_back", "killed"
                 with self.lock:
                     self.faults["producer_killed_mid_transaction"] += 1
                 log(f"producer transaction {txn} killed mid-transaction")
@@ -346,9 +346,9 @@ class Soak:
                     process.returncode = -1
                 ids = [int(line) for line in output.split() if line.strip().isdigit()]
                 if intent == "rollback":
-                    record["outcome"] = "rolled_back"
+                    record["outcome"], record["how"] = "rolled_back", "rollback"
                 elif "enqueued" not in output.split():
-                    record["outcome"] = "rolled_back"
+                    record["outcome"], record["how"] = "rolled_back", "session_failed"
                 elif process.returncode == 0 and len(ids) == len(specs):
                     record["outcome"] = "committed"
                     for spec, task_id in zip(record["enqueues"], ids):

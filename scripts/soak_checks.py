@@ -131,10 +131,13 @@ def evaluate(run, db, ledger):
         else:
             ends[(stamp["task"], stamp["attempt"])] = stamp
 
-    once = invariant("one_executor_per_attempt", "no attempt of a task started twice, or in two executors")
+    once = invariant("one_executor_per_attempt", "no attempt of a task started twice, or in two executors, "
+                     "and every attempt that ran was handed out by a claim")
     for (task_id, attempt), stamps in starts.items():
         if len(stamps) > 1:
             once.violate({"task": task_id, "attempt": attempt, "executors": sorted({s["executor"] for s in stamps})})
+        if task_id in tasks and attempt > tasks[task_id]["attempts"]:
+            once.violate({"task": task_id, "attempt": attempt, "problem": "an attempt no claim handed out ran"})
 
     # --- no stale completion landed -----------------------------------------------------
     stale = invariant("no_stale_completion",
@@ -327,6 +330,7 @@ def evaluate(run, db, ledger):
     zombie_completions = sum(1 for key, end in ends.items() if end.get("outcome") == "ok"
                              and attempt_rows.get(key, {}).get("outcome") == "lease_expired")
     outcomes = collections.Counter(t["outcome"] for t in run["transactions"])
+    ways = collections.Counter(t.get("how") for t in run["transactions"] if t["outcome"] == "rolled_back")
     figures = collections.OrderedDict([
         ("duration_minutes", round(run["duration"] / 60, 2)),
         ("seed", run["seed"]),
@@ -334,6 +338,9 @@ def evaluate(run, db, ledger):
         ("scale_steps", " -> ".join(str(s["replicas"]) for s in run["scale_steps"])),
         ("transactions_committed", outcomes["committed"]),
         ("transactions_rolled_back", outcomes["rolled_back"]),
+        ("  by_rollback", ways["rollback"]),
+        ("  by_killed_session", ways["killed"]),
+        ("  by_session_failed_before_commit", ways["session_failed"]),
         ("transactions_unknown_outcome", outcomes["unknown"]),
         ("enqueues_collapsed_by_key", collapsed),
         ("tasks", len(tasks)),

@@ -114,6 +114,9 @@ class SoakChecksTests(unittest.TestCase):
         self.assertIn("one_executor_per_attempt", self.broken(lambda r, d, l: l.append(
             {"ev": "start", "task": 7, "attempt": 1, "queue": "soak_plain", "executor": "w3", "t": T0 + 1.5})))
 
+    def test_attempt_never_claimed(self):
+        self.assertIn("one_executor_per_attempt", self.broken(lambda r, d, l: l[-2].update(attempt=2)))
+
     def test_global_limit(self):
         self.assertIn("global_limit_held", self.broken(lambda r, d, l: l[1].update(t=T0 + 1.9)))
 
