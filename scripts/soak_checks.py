@@ -273,17 +273,19 @@ def evaluate(run, db, ledger):
     recovery = invariant("recovery_within_lease_plus_heartbeat",
                          "a killed worker's task was recovered (lease reaped) within lease + heartbeat "
                          "(+ database downtime and reconnection when a restart fell in between)")
-    recoveries, reclaims = [], []
+    recoveries, reclaims, recoveries_clear = [], [], []
     bound = run["lease"] + run["heartbeat"]
     for (task_id, attempt), row in attempt_rows.items():
         killed_at = kills.get(row["executor"])
-        if row["outcome"] != "lease_expired" or killed_at is None:
-            continue
+        if row["outcome"] != "lease_expired" or killed_at is None or row["finished_at"] < killed_at:
+            continue  # (a lease the executor had lost before it was killed: a freeze or partition)
         took = row["finished_at"] - killed_at
         recoveries.append(took)
-        allowance = RECOVERY_SLACK + sum(
-            d["to"] - d["from"] + RECONNECT_ALLOWANCE for d in run["downtimes"]
-            if d["to"] > killed_at - run["lease"] and d["from"] < killed_at + bound + RECOVERY_SLACK)
+        restarts = sum(d["to"] - d["from"] + RECONNECT_ALLOWANCE for d in run["downtimes"]
+                       if d["to"] > killed_at - run["lease"] and d["from"] < killed_at + bound + RECOVERY_SLACK)
+        allowance = RECOVERY_SLACK + restarts
+        if not restarts:
+            recoveries_clear.append(took)
         if took > bound + allowance:
             recovery.violate({"task": task_id, "attempt": attempt, "executor": row["executor"],
                               "seconds": round(took, 2), "bound": round(bound + allowance, 2)})
@@ -357,6 +359,8 @@ def evaluate(run, db, ledger):
         ("recovery_p50_s", rounded(percentile(recoveries, 0.5))),
         ("recovery_p99_s", rounded(percentile(recoveries, 0.99))),
         ("recovery_max_s", rounded(max(recoveries) if recoveries else None)),
+        ("recovery_p99_no_restart_s", rounded(percentile(recoveries_clear, 0.99))),
+        ("recovery_max_no_restart_s", rounded(max(recoveries_clear) if recoveries_clear else None)),
         ("reclaim_p50_s", rounded(percentile(reclaims, 0.5))),
         ("reclaim_max_s", rounded(max(reclaims) if reclaims else None)),
         ("recovery_bound_s", bound),

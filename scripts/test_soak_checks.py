@@ -80,10 +80,13 @@ class SoakChecksTests(unittest.TestCase):
         self.assertEqual(found, {})
         self.assertFalse(result["failed"], result["missing_from_run"])
 
-    def broken(self, change):
+    def history(self, change):
         run, db, ledger = copy.deepcopy(clean_history())
         change(run, db, ledger)
-        return violations(run, db, ledger)[0]
+        return run, db, ledger
+
+    def broken(self, change):
+        return violations(*self.history(change))[0]
 
     def test_unfinished_task(self):
         self.assertIn("committed_enqueues_final", self.broken(lambda r, d, l: d["tasks"][0].update(state="queued")))
@@ -159,6 +162,13 @@ class SoakChecksTests(unittest.TestCase):
     def test_slow_recovery(self):
         self.assertIn("recovery_within_lease_plus_heartbeat",
                       self.broken(lambda r, d, l: d["attempts"][0].update(finished_at=T0 + 2 + 7.5)))
+
+    def test_lease_lost_before_the_kill_is_no_recovery(self):
+        def change(run, db, ledger):
+            run["kills"][0]["at"] = T0 + 30  # w1 lost task 1 at 5 s (frozen), was killed at 30 s
+        found, result = violations(*self.history(change))
+        self.assertNotIn("recovery_within_lease_plus_heartbeat", found)
+        self.assertEqual(result["figures"]["recoveries"], 0)
 
     def test_recovery_allows_a_restart_in_between(self):
         def change(run, db, ledger):
