@@ -389,8 +389,10 @@ class Soak:
 
     # --- faults --------------------------------------------------------------------------
     def kill_worker(self):
+        """SIGKILLs a worker that has run for lease + 2 s: one that can be the reaper of the
+        previous victim's tasks (with one replica, the replacement must live to reap them)."""
         candidates = [w for w in self.workers.values() if w.alive() and not w.frozen
-                      and not (w.slot == 0 and self.partitioned)]
+                      and not (w.slot == 0 and self.partitioned) and time.time() - w.started >= LEASE + 2]
         if not candidates:
             return False
         worker = self.random.choice(candidates)
@@ -470,7 +472,7 @@ class Soak:
     # --- the run -------------------------------------------------------------------------
     def run(self):
         self.setup()
-        self.partitioned = False
+        self.partitioned, self.pending_kills = False, 0
         events = self.plan()
         self.t0 = time.time()
         log(f"run {self.out}: {self.duration / 60:g} min, seed {self.args.seed}, {len(events)} planned events")
@@ -487,6 +489,8 @@ class Soak:
             for timer in [t for t in timers if t[0] <= time.time()]:
                 timers.remove(timer)
                 self.act(timer[1], timer[2], timers)
+            if self.pending_kills and self.kill_worker():
+                self.pending_kills -= 1
             self.watch_workers()
             time.sleep(0.05)
         for timer in timers:
@@ -514,7 +518,7 @@ class Soak:
         if action == "scale":
             self.scale(argument)
         elif action == "kill":
-            self.kill_worker()
+            self.pending_kills += 1  # as soon as a worker may be killed
         elif action == "restart":
             self.restart_db(argument)
         elif action == "freeze":
