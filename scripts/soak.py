@@ -189,7 +189,7 @@ class Soak:
         self.args, self.duration = args, args.minutes * 60
         self.random = random.Random(args.seed)
         self.rota = os.path.abspath(args.rota)
-        stamp = time.strftime("%Y%m%d-%H%M%S")
+        stamp = time.strftime("%Y%m%d-%H%M%S") + f"-{os.getpid()}"  # two soaks may start in one second
         self.out = os.path.join(ROOT, ".rota", "soak", stamp)
         os.makedirs(self.out, exist_ok=True)
         self.netns, self.not_injected = None, {}
