@@ -6,7 +6,7 @@ DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-fuzz test-swift \
-        test-containers demo bench pgext fuzz schema-snapshot generate clean
+        test-soak soak test-containers demo bench pgext fuzz schema-snapshot generate clean
 
 all: build
 
@@ -29,7 +29,7 @@ build:
 	swift build $(SWIFT_BUILD_FLAGS)
 
 test: deps
-	@$(MAKE) --no-print-directory test-sql test-isolation test-pgext test-fuzz test-swift
+	@$(MAKE) --no-print-directory test-sql test-isolation test-pgext test-fuzz test-swift test-soak
 
 test-sql:
 	@scripts/test-sql.sh
@@ -46,6 +46,16 @@ test-fuzz:
 
 test-swift:
 	@scripts/test-swift.sh
+
+# a 2-minute soak: workers, producers and schedules under SIGKILLs, database restarts,
+# a frozen worker, a network partition; every invariant checked (docs/reliability.md)
+test-soak:
+	@SOAK_MINUTES=2 scripts/test-soak.sh
+
+# the full soak: make soak SOAK_MINUTES=30
+SOAK_MINUTES ?= 10
+soak: deps
+	@SOAK_MINUTES=$(SOAK_MINUTES) scripts/test-soak.sh
 
 # The image and docker-compose.yml under podman (root; not part of `make test`: CI runs it).
 test-containers: deps

@@ -2,14 +2,15 @@
 # Installs the Debian packages `make demo` and `make test` need when they are missing:
 # the PostgreSQL 15 server and headers, pgTAP and pg_prove, libpq and pkg-config, clang
 # with libFuzzer (compiler-rt) for the fuzzing test, and for the observability tests
-# promtool and the Prometheus server, and headless Chromium.
+# promtool and the Prometheus server, headless Chromium, and iproute2 for the soak's network
+# partition (ip netns, veth).
 # As root it runs apt-get; otherwise through sudo when there is one, else it prints the
 # command to run.
 set -euo pipefail
 
 PACKAGES=(postgresql-15 postgresql-contrib postgresql-server-dev-15 postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl libpq-dev pkg-config make gcc python3
-          clang libclang-rt-dev prometheus chromium)
+          clang libclang-rt-dev prometheus chromium iproute2)
 
 missing() {
     [ -x /usr/lib/postgresql/15/bin/initdb ] || return 0
@@ -23,6 +24,7 @@ missing() {
     command -v promtool >/dev/null || return 0
     command -v prometheus >/dev/null || return 0
     command -v chromium >/dev/null || return 0
+    command -v ip >/dev/null || return 0
     return 1
 }
 

@@ -24,7 +24,7 @@ public enum DiagnosticHandlers {
         var description: String { "fail: attempt \(attempt) fails on purpose (first \(times) attempts fail)" }
     }
 
-    /// `noop`, `latency`, `sleep`, `fail` and `steps`.
+    /// `noop`, `latency`, `sleep`, `fail`, `steps` and `soak` (``SoakHandler``).
     public static var all: RotaHandlers {
         var handlers = RotaHandlers()
         handlers.register("noop") { (_: EmptyPayload, _) in }
@@ -67,6 +67,7 @@ public enum DiagnosticHandlers {
             }
             return StepsResult(ran: ran)
         }
+        SoakHandler.register(in: &handlers)
         return handlers
     }
 }

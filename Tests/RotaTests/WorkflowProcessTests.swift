@@ -43,6 +43,14 @@ final class WorkflowProcessTests: XCTestCase {
             }
             first.signal(SIGKILL)
             _ = try await first.waitForExit(timeout: .seconds(5))
+            // The server goes on running a statement the dead process sent (a checkpoint) and
+            // commits it: wait until no other backend of this database is active.
+            try await waitUntil("the killed worker's last statements ended", timeout: .seconds(30), every: .milliseconds(5)) {
+                try await client.query("""
+                    SELECT count(*) AS n FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+                    """)[0].decode("n", as: Int.self) == 0
+            }
             // Only now: a checkpoint sent just before the signal may still have committed.
             let recordedBeforeKill = try await recordedSteps()
             let unfinished = try await client.query(
