@@ -2,7 +2,7 @@
 -- (claim, heartbeat, steps, complete, fail), recovers and prunes, fires schedules, and
 -- nothing else (test-sql.sh sets up queue `roles` with a ready task).
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 SELECT is(session_user::text, 'rota_test_worker', 'logged in as rota_test_worker');
 
@@ -16,6 +16,8 @@ SELECT is((SELECT rota.record_step(id, attempt, 'one', '{"n": 1}', token => leas
 SELECT is((SELECT rota.step(id, attempt, 'one', token => lease_token) FROM claimed), '{"n": 1}'::jsonb, 'step');
 SELECT throws_ok((SELECT format('SELECT rota.complete(%s, %s, token => gen_random_uuid())', id, attempt) FROM claimed), 'RO022', NULL,
                  'a wrong token is refused');
+SELECT is((SELECT rota.complete_in_transaction(id, attempt, NULL, gen_random_uuid()) FROM claimed WHERE false), NULL,
+          'complete_in_transaction may be called');
 SELECT is((SELECT rota.complete(id, attempt, '{"done": true}', token => lease_token) FROM claimed), true, 'complete with the token');
 SELECT lives_ok($$SELECT rota.reap(), rota.prune(), rota.next_run_at(ARRAY['roles']), rota.next_fire_at(),
                          rota.cron_next('* * * * *', now())$$, 'reap, prune, next_run_at, next_fire_at, cron_next');
