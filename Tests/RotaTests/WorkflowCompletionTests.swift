@@ -108,77 +108,30 @@ final class WorkflowCompletionTests: XCTestCase {
     }
 
     func testACompletionOfAnAttemptThatLostItsTaskCommitsNothing() async throws {
-        try await assertCompletionCommitsNothing(queue: "cit_fence", interruptedBy: { client, id in
-            try await client.query("SELECT rota.register_executor('cit-fence-thief')")
-            try await client.query("UPDATE rota.tasks SET lease_expires_at = now() - interval '1 second' WHERE id = $1::bigint", [id])
-            try await client.query("SELECT rota.reap()")
-            try await client.query("UPDATE rota.tasks SET run_at = now() WHERE id = $1::bigint", [id])
-            let taken = try await client.query("SELECT id, attempt FROM rota.claim('cit-fence-thief', ARRAY['cit_fence'])")
-            XCTAssertEqual(try taken.first?.decode("attempt", as: Int.self), 2)
-        }, then: { client, id in
-            let found = try await client.task(id: id)
-            let task = try XCTUnwrap(found)
-            XCTAssertEqual(task.state, .running, "neither completed nor failed by the fenced attempt")
-            XCTAssertEqual(task.executor, "cit-fence-thief", "the new owner keeps the task")
-        })
+        try await FencedTransaction.assertCommitsNothing(
+            url: try await database(), queue: "cit_fence", message: "the completion: attempt 1 of task %ID% no longer owns the task",
+            run: { context, body in _ = try await context.completeInTransaction(body) },
+            interruptedBy: FencedTransaction.takeOver(by: "cit-fence-thief", queue: "cit_fence"),
+            then: { client, id in
+                let found = try await client.task(id: id)
+                let task = try XCTUnwrap(found)
+                XCTAssertEqual(task.state, .running, "neither completed nor failed by the fenced attempt")
+                XCTAssertEqual(task.executor, "cit-fence-thief", "the new owner keeps the task")
+            })
     }
 
     func testACompletionOfACancelledTaskCommitsNothingAndTheTaskEndsCancelled() async throws {
-        try await assertCompletionCommitsNothing(queue: "cit_cancel", interruptedBy: { client, id in
-            let state = try await client.cancel(taskID: id)
-            XCTAssertEqual(state, "cancelling")
-        }, then: { client, id in
-            try await waitUntil("the task was cancelled") { try await client.state(of: id) == "cancelled" }
-            let found = try await client.task(id: id)
-            XCTAssertNil(try XCTUnwrap(found).result)
-        })
-    }
-
-    /// Runs a task whose completing transaction inserts a row and then waits until
-    /// `interrupt` has taken the task from its attempt; checks that the completion threw
-    /// `fencedOff` and that the row was not committed, then runs `then`.
-    private func assertCompletionCommitsNothing(
-        queue: String, interruptedBy interrupt: (RotaClient, Int64) async throws -> Void,
-        then: (RotaClient, Int64) async throws -> Void, file: StaticString = #filePath, line: UInt = #line
-    ) async throws {
-        let url = try await database()
-        let client = RotaClient(connectionString: url)
-        try await client.defineQueue(queue, options: fastRetries())
-        let inside = Recorder<Int>()
-        let outcomes = Recorder<String>()
-        let gate = WorkflowTests.Gate()
-        var handlers = RotaHandlers()
-        handlers.register("slow-charge") { (_: EmptyPayload, context) -> Receipt in
-            do {
-                let receipt = try await context.completeInTransaction { tx -> Receipt in
-                    try await tx.query("INSERT INTO charges VALUES ($1::bigint, $2::int)", [context.taskID, context.attempt])
-                    inside.append(context.attempt)
-                    await gate.wait()
-                    return Receipt(charged: 1)
-                }
-                outcomes.append("committed")
-                return receipt
-            } catch let error as RotaError where error.code == .fencedOff {
-                outcomes.append(error.message)
-                throw error
-            } catch {
-                outcomes.append("unexpected: \(error)")
-                throw error
-            }
-        }
-        try await withWorker(url: url, queues: [queue: 1], handlers: handlers) { _, _ in
-            defer { gate.open() }  // also when the test fails, so the worker can stop
-            let id = try await client.enqueue(queue: queue, task: "slow-charge")
-            try await waitUntil("the handler is inside its transaction") { inside.count == 1 }
-            try await interrupt(client, id)
-            gate.open()
-            try await waitUntil("the transaction ended") { outcomes.count == 1 }
-            XCTAssertTrue(outcomes.all[0].contains("the completion: attempt 1 of task \(id) no longer owns the task"),
-                          outcomes.all[0], file: file, line: line)
-            let charges = try await client.query("SELECT count(*) AS n FROM charges WHERE task_id = $1::bigint", [id])
-            XCTAssertEqual(try charges[0].decode("n", as: Int.self), 0, "the insert rolled back", file: file, line: line)
-            try await then(client, id)
-        }
-        await client.close()
+        try await FencedTransaction.assertCommitsNothing(
+            url: try await database(), queue: "cit_cancel", message: "the completion: attempt 1 of task %ID% no longer owns the task",
+            run: { context, body in _ = try await context.completeInTransaction(body) },
+            interruptedBy: { client, id in
+                let state = try await client.cancel(taskID: id)
+                XCTAssertEqual(state, "cancelling")
+            },
+            then: { client, id in
+                try await waitUntil("the task was cancelled") { try await client.state(of: id) == "cancelled" }
+                let found = try await client.task(id: id)
+                XCTAssertNil(try XCTUnwrap(found).result)
+            })
     }
 }
