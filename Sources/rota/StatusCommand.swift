@@ -23,11 +23,11 @@ struct StatusCommand: AsyncParsableCommand {
             try printJSON(report)
             return
         }
-        var queues = TextTable(["QUEUE", "READY", "DELAYED", "RUNNING", "SUCCEEDED", "FAILED", "CANCELLED",
+        var queues = TextTable(["QUEUE", "READY", "DELAYED", "RUNNING", "WAITING", "SUCCEEDED", "FAILED", "CANCELLED",
                                 "OLDEST READY", "CONCURRENCY", "RATE", "PAUSED"])
         for q in report.queues {
             let rate = q.rateLimit.map { "\($0)/\(q.ratePeriodSeconds.map { String(format: "%gs", $0) } ?? "?")" } ?? "-"
-            queues.add([q.queue, "\(q.ready)", "\(q.delayed)", "\(q.running)", "\(q.succeeded)", "\(q.failed)",
+            queues.add([q.queue, "\(q.ready)", "\(q.delayed)", "\(q.running)", "\(q.waiting)", "\(q.succeeded)", "\(q.failed)",
                         "\(q.cancelled)", q.oldestReadyAgeSeconds.map { String(format: "%.1fs", $0) } ?? "-",
                         q.concurrency.map { "\(q.slotsInUse)/\($0)" } ?? "-", rate, q.paused ? "yes" : "no"])
         }

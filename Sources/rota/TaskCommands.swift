@@ -12,7 +12,7 @@ struct TasksCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List tasks, newest first.")
         @OptionGroup var connection: ConnectionOptions
         @Option(help: "Only this queue.") var queue: String?
-        @Option(help: "Only this state: queued, running, succeeded, failed, cancelled.") var state: RotaTaskState?
+        @Option(help: "Only this state: queued, running, waiting, succeeded, failed, cancelled.") var state: RotaTaskState?
         @Option(help: "At most this many.") var limit: Int = 50
         @Flag(help: "Print JSON.") var json = false
 

@@ -4,7 +4,8 @@ import RotaTestSupport
 import XCTest
 
 /// The driver under least privilege: a worker and a client that log in as roles holding
-/// only `rota_worker` and `rota_producer` run a task end to end.
+/// only `rota_worker` and `rota_producer` run a task end to end, and one holding only
+/// `rota_reader` reads it back.
 final class RoleTests: XCTestCase {
     struct Numbers: Codable, Sendable { var n: Int }
     struct Doubled: Codable, Sendable, Equatable { var doubled: Int }
@@ -25,9 +26,10 @@ final class RoleTests: XCTestCase {
         let roles = try await PostgresConnection.connect(url)
         try await roles.executeScript("""
             SET client_min_messages = warning;
-            DROP ROLE IF EXISTS rota_test_swift_worker, rota_test_swift_producer;
+            DROP ROLE IF EXISTS rota_test_swift_worker, rota_test_swift_producer, rota_test_swift_reader;
             CREATE ROLE rota_test_swift_worker LOGIN IN ROLE rota_worker;
             CREATE ROLE rota_test_swift_producer LOGIN IN ROLE rota_producer;
+            CREATE ROLE rota_test_swift_reader LOGIN IN ROLE rota_reader;
             """)
         try await superuser.defineQueue("roles_e2e")
         let producerURL = try self.url(url, as: "rota_test_swift_producer")
@@ -48,6 +50,13 @@ final class RoleTests: XCTestCase {
             XCTAssertEqual(result, Doubled(doubled: 42))
             let state = try await superuser.state(of: id)
             XCTAssertEqual(state, "succeeded")
+            // A reader sees the task and its history (what `rota tasks show` and the dashboard read).
+            let reader = RotaClient(connectionString: try self.url(url, as: "rota_test_swift_reader"))
+            let record = try await reader.task(id: id)
+            XCTAssertEqual(record?.state, .succeeded)
+            let listed = try await reader.tasks(queue: "roles_e2e")
+            XCTAssertEqual(listed.map(\.id), [id])
+            await reader.close()
         }
         // The producer reaches the tables only through the functions.
         do {
@@ -58,7 +67,7 @@ final class RoleTests: XCTestCase {
         }
         await producerConnection.close()
         await producer.close()
-        try await roles.executeScript("DROP ROLE rota_test_swift_worker, rota_test_swift_producer")
+        try await roles.executeScript("DROP ROLE rota_test_swift_worker, rota_test_swift_producer, rota_test_swift_reader")
         await roles.close()
         await superuser.close()
     }

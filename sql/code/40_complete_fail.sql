@@ -123,6 +123,7 @@ BEGIN
            array_agg(done.queue), array_agg(done.state)
     INTO v_done_ids, v_held_ids, v_done_queues, v_done_states
     FROM done;
+    PERFORM rota._wake_parents(v_done_ids);
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
     END IF;
@@ -224,9 +225,54 @@ BEGIN
            array_agg(upd.queue ORDER BY upd.id)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues
     FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
     END IF;
+    -- the slot rows after the task rows, in one call for the batch
+    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
+END;
+$fn$;
+
+-- The release rule, for locked running tasks that give their attempt back without spending
+-- it (rota.stop_executor, rota.sleep, rota.wait_for_children): cancelled when a cancel was
+-- requested; else queued to run at p_run_at or, with p_children_open, waiting for that
+-- many children. Records the attempt as 'released' (p_reason) and frees the tasks' limit rows.
+CREATE OR REPLACE FUNCTION rota._release_tasks(p_ids bigint[], p_run_at timestamptz, p_reason text,
+                                               p_children_open integer DEFAULT NULL)
+RETURNS TABLE(id bigint, state text)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_ids bigint[];
+    v_states text[];
+    v_ready_queues text[];
+    v_held_ids bigint[];
+BEGIN
+    WITH upd AS (
+        UPDATE rota.tasks t
+        SET state = rota._unless_cancelled(t.cancel_requested,
+                                           CASE WHEN p_children_open IS NULL THEN 'queued' ELSE 'waiting' END),
+            attempts_refunded = t.attempts_refunded + 1,
+            finished_at = CASE WHEN t.cancel_requested THEN now() END,
+            run_at = CASE WHEN t.cancel_requested OR p_children_open IS NOT NULL THEN t.run_at ELSE p_run_at END,
+            children_open = CASE WHEN NOT t.cancel_requested THEN p_children_open END,
+            lease_expires_at = NULL, lease_token = NULL
+        FROM unnest(p_ids) AS r(id)
+        WHERE t.id = r.id AND t.state = 'running'
+        RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
+    history AS (
+        INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
+        SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', p_reason
+        FROM upd u)
+    SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
+           array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
+    INTO v_ids, v_states, v_ready_queues, v_held_ids
+    FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
@@ -352,7 +398,8 @@ $fn$;
 COMMENT ON FUNCTION rota.task_status(bigint)
     IS 'State, result, last error, attempts and times of a task the caller enqueued (any task for rota_admin); RO002 otherwise.';
 
--- Cancels a queued task at once, or asks the executor of a running one to stop.
+-- Cancels a queued or waiting task at once, or asks the executor of a running one to stop;
+-- its unfinished children (and theirs) likewise.
 CREATE OR REPLACE FUNCTION rota.cancel(id bigint)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -361,13 +408,16 @@ AS $fn$
 DECLARE
     v_state text;
 BEGIN
+    PERFORM rota._cancel_descendants(cancel.id);
     UPDATE rota.tasks t
-    SET state = CASE WHEN t.state = 'queued' THEN 'cancelled' ELSE t.state END,
-        finished_at = CASE WHEN t.state = 'queued' THEN now() ELSE t.finished_at END,
+    SET state = CASE WHEN t.state IN ('queued', 'waiting') THEN 'cancelled' ELSE t.state END,
+        finished_at = CASE WHEN t.state IN ('queued', 'waiting') THEN now() ELSE t.finished_at END,
+        children_open = NULL,
         cancel_requested = (t.state = 'running')
-    WHERE t.id = cancel.id AND t.state IN ('queued', 'running') AND rota._may_see_task(t.enqueued_by)
+    WHERE t.id = cancel.id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
+        PERFORM rota._wake_parents(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
@@ -378,7 +428,7 @@ BEGIN
 END;
 $fn$;
 COMMENT ON FUNCTION rota.cancel(bigint)
-    IS 'Cancels a task the caller enqueued (any task for rota_admin): cancelled (was queued), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
+    IS 'Cancels a task the caller enqueued (any task for rota_admin) and its unfinished children: cancelled (was queued or waiting), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
 
 -- Puts a failed or cancelled task back in its queue with a fresh attempt budget.
 CREATE OR REPLACE FUNCTION rota.retry(id bigint)

@@ -98,38 +98,18 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_released integer;
-    v_ready_queues text[];
-    v_held_ids bigint[];
 BEGIN
     UPDATE rota.executors e SET stopped_at = now() WHERE e.id = stop_executor.executor;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown('rota.stop_executor', 'executor', stop_executor.executor, 'RO004');
     END IF;
-    WITH mine AS (
-        SELECT t.id FROM rota.tasks t
-        WHERE t.executor = stop_executor.executor AND t.state = 'running'
-        ORDER BY t.id
-        FOR UPDATE),
-    upd AS (
-        UPDATE rota.tasks t
-        SET state = rota._unless_cancelled(t.cancel_requested, 'queued'),
-            attempts_refunded = t.attempts_refunded + 1,
-            finished_at = CASE WHEN t.cancel_requested THEN now() END,
-            run_at = CASE WHEN t.cancel_requested THEN t.run_at ELSE now() END,
-            lease_expires_at = NULL, lease_token = NULL
-        FROM mine m
-        WHERE t.id = m.id AND t.executor = stop_executor.executor AND t.state = 'running'
-        RETURNING t.id, t.queue, t.state, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
-    history AS (
-        INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
-        SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', 'released by rota.stop_executor'
-        FROM upd u)
-    SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued'),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
-    INTO v_released, v_ready_queues, v_held_ids
-    FROM upd;
-    -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    -- locked in id order, as complete and fail lock theirs
+    SELECT count(*) INTO v_released
+    FROM rota._release_tasks(ARRAY(SELECT t.id FROM rota.tasks t
+                                   WHERE t.executor = stop_executor.executor AND t.state = 'running'
+                                   ORDER BY t.id
+                                   FOR UPDATE),
+                             now(), 'released by rota.stop_executor');
     RETURN v_released;
 END;
 $fn$;

@@ -14,13 +14,15 @@ SELECT q.name AS queue,
        q.rate_limit,
        q.rate_period,
        q.concurrency_key_limit,
-       q.paused
+       q.paused,
+       coalesce(s.waiting, 0) AS waiting
 FROM rota.queues q
 LEFT JOIN (
     SELECT t.queue,
            count(*) FILTER (WHERE t.state = 'queued' AND t.run_at <= now()) AS ready,
            count(*) FILTER (WHERE t.state = 'queued' AND t.run_at > now()) AS delayed,
            count(*) FILTER (WHERE t.state = 'running') AS running,
+           count(*) FILTER (WHERE t.state = 'waiting') AS waiting,
            count(*) FILTER (WHERE t.state = 'succeeded') AS succeeded,
            count(*) FILTER (WHERE t.state = 'failed') AS failed,
            count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled,
@@ -87,5 +89,20 @@ SELECT s.task_id, t.queue, t.task, t.state AS task_state, s.name AS step, s.atte
 FROM rota.task_steps s
 JOIN rota.tasks t ON t.id = s.task_id;
 COMMENT ON VIEW rota.step_outputs IS 'Every recorded step of a task: its output and the attempt that recorded it.';
+
+-- Tasks for readers (rota tasks, the dashboard): every column but the lease token, which
+-- would let a reader complete or fail another executor's attempt.
+CREATE OR REPLACE VIEW rota.task_details AS
+SELECT t.id, t.queue, t.task, t.payload, t.key, t.state, t.priority, t.run_at, t.attempts, t.attempts_refunded,
+       t.max_attempts, t.concurrency_key, t.parent_id, t.executor, t.lease_expires_at, t.cancel_requested,
+       t.result, t.last_error, t.enqueued_at, t.enqueued_by, t.started_at, t.finished_at
+FROM rota.tasks t;
+COMMENT ON VIEW rota.task_details IS 'Every task with its state, payload, result and last error (without its lease token).';
+
+-- Attempts that did not succeed, for readers.
+CREATE OR REPLACE VIEW rota.task_attempt_history AS
+SELECT a.task_id, a.attempt, a.executor, a.outcome, a.started_at, a.finished_at, a.error
+FROM rota.task_attempts a;
+COMMENT ON VIEW rota.task_attempt_history IS 'Attempts that failed, expired or were released, with the executor and the error.';
 
 $code$);

@@ -29,7 +29,8 @@ SELECT q.name AS queue,
                 WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS oldest_ready_age,
        q.concurrency, q.paused,
        c.succeeded_total, c.dead_total, c.cancelled_total, c.attempts_failed_total, c.retried_total,
-       c.succeeded_last_hour, c.attempts_failed_last_hour, c.dead_last_hour
+       c.succeeded_last_hour, c.attempts_failed_last_hour, c.dead_last_hour,
+       (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'waiting') AS waiting
 FROM rota.queues q
 CROSS JOIN LATERAL (
     SELECT count(*) AS running,
@@ -46,7 +47,7 @@ CROSS JOIN LATERAL (
                AS attempts_failed_last_hour,
            coalesce(sum(k.dead) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint AS dead_last_hour
     FROM rota._queue_counts k WHERE k.queue = q.name) c;
-COMMENT ON VIEW rota.queue_overview IS 'Per queue: ready, delayed, running (and held by dead executors), oldest ready age, outcome totals that survive pruning and the last hour''s, from indexes and counters only.';
+COMMENT ON VIEW rota.queue_overview IS 'Per queue: ready, delayed, running (and held by dead executors), waiting for children, oldest ready age, outcome totals that survive pruning and the last hour''s, from indexes and counters only.';
 
 -- Per queue and minute of the last hour: tasks succeeded and attempts failed (the dashboard's charts).
 CREATE OR REPLACE VIEW rota.queue_activity AS
@@ -76,6 +77,7 @@ WITH families(ord, name, type, help) AS (VALUES
     (1, 'rota_queue_ready', 'gauge', 'Queued tasks whose run_at has come.'),
     (2, 'rota_queue_delayed', 'gauge', 'Queued tasks whose run_at is in the future.'),
     (3, 'rota_queue_running', 'gauge', 'Running tasks.'),
+    (19, 'rota_queue_waiting', 'gauge', 'Tasks waiting for their children (rota.wait_for_children).'),
     (4, 'rota_queue_concurrency_limit', 'gauge', 'The queue''s concurrency limit (queues with one).'),
     (5, 'rota_queue_paused', 'gauge', '1 when the queue is paused.'),
     (6, 'rota_queue_oldest_ready_age_seconds', 'gauge', 'Age of the oldest ready task (0 when none).'),
@@ -122,6 +124,7 @@ samples(name, labels, value) AS (
     SELECT 'rota_queue_ready', labels, ready::double precision FROM queues
     UNION ALL SELECT 'rota_queue_delayed', labels, delayed FROM queues
     UNION ALL SELECT 'rota_queue_running', labels, running FROM queues
+    UNION ALL SELECT 'rota_queue_waiting', labels, waiting FROM queues
     UNION ALL SELECT 'rota_queue_concurrency_limit', labels, concurrency FROM queues WHERE concurrency IS NOT NULL
     UNION ALL SELECT 'rota_queue_paused', labels, paused::int FROM queues
     UNION ALL SELECT 'rota_queue_oldest_ready_age_seconds', labels,
@@ -146,7 +149,7 @@ samples(name, labels, value) AS (
     UNION ALL SELECT 'rota_schedule_last_fire_timestamp_seconds', labels, extract(epoch FROM last_fire_at_)
               FROM schedules WHERE last_fire_at_ IS NOT NULL
     UNION ALL SELECT 'rota_schedule_last_fire_state', labels || ',state="' || st.state || '"', (st.state = last_state)::int
-              FROM schedules CROSS JOIN unnest(ARRAY['queued', 'running', 'succeeded', 'failed', 'cancelled']) AS st(state)
+              FROM schedules CROSS JOIN unnest(ARRAY['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled']) AS st(state)
               WHERE last_state IS NOT NULL
     UNION ALL SELECT 'rota_schedule_last_fire_duration_seconds', labels, extract(epoch FROM last_duration)
               FROM schedules WHERE last_duration IS NOT NULL

@@ -35,6 +35,8 @@ AS $fn$
         ('step', 'rota_worker'), ('steps', 'rota_worker'), ('record_step', 'rota_worker'), ('reap', 'rota_worker'),
         ('prune', 'rota_worker'), ('fire_due', 'rota_worker'), ('next_run_at', 'rota_worker'),
         ('next_fire_at', 'rota_worker'), ('cron_next', 'rota_worker'),
+        ('sleep', 'rota_worker'), ('enqueue_child', 'rota_worker'), ('wait_for_children', 'rota_worker'),
+        ('children', 'rota_worker'),
         ('define_queue', 'rota_admin'), ('drop_queue', 'rota_admin'), ('pause_queue', 'rota_admin'),
         ('resume_queue', 'rota_admin'), ('define_schedule', 'rota_admin'), ('drop_schedule', 'rota_admin'),
         ('pause_schedule', 'rota_admin'), ('resume_schedule', 'rota_admin'),

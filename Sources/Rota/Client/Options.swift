@@ -50,11 +50,14 @@ public struct QueueOptions: Sendable, Hashable {
     public var backoffMax: Duration?
     /// How long finished tasks are kept before `rota.prune` deletes them.
     public var retention: Duration?
+    /// When the queue's alerts in `rota.alerts` fire.
+    public var alerts: QueueAlertThresholds
 
     /// Options; every one left nil takes the SQL default.
     public init(concurrency: Int? = nil, rateLimit: Int? = nil, ratePeriod: Duration? = nil,
                 maxAttempts: Int? = nil, lease: Duration? = nil, concurrencyKeyLimit: Int? = nil,
-                backoffBase: Duration? = nil, backoffMax: Duration? = nil, retention: Duration? = nil) {
+                backoffBase: Duration? = nil, backoffMax: Duration? = nil, retention: Duration? = nil,
+                alerts: QueueAlertThresholds = QueueAlertThresholds()) {
         self.concurrency = concurrency
         self.rateLimit = rateLimit
         self.ratePeriod = ratePeriod
@@ -64,5 +67,34 @@ public struct QueueOptions: Sendable, Hashable {
         self.backoffBase = backoffBase
         self.backoffMax = backoffMax
         self.retention = retention
+        self.alerts = alerts
+    }
+}
+
+/// Thresholds of a queue's alerts in `rota.alerts` (the `alert_*` arguments of
+/// `rota.define_queue`); one left nil takes the SQL default.
+public struct QueueAlertThresholds: Sendable, Hashable {
+    /// `queue_stuck`: ready tasks waiting this long while nothing of the queue finishes.
+    public var stuckAfter: Duration?
+    /// `retry_storm`: failures per minute over ``failureWindow`` at or above this...
+    public var failuresPerMinute: Double?
+    /// ...and a failed share of finished attempts at or above this (0 < ratio <= 1).
+    public var failureRatio: Double?
+    /// The window of ``failuresPerMinute`` and ``failureRatio`` (1 minute to 1 hour).
+    public var failureWindow: Duration?
+    /// `dead_letter_growth`: tasks failing for good per hour at or above this.
+    public var deadPerHour: Int?
+    /// `dead_executor_tasks`: running tasks whose lease expired this long ago and were not reaped.
+    public var unreapedAfter: Duration?
+
+    /// Thresholds; every one left nil takes the SQL default.
+    public init(stuckAfter: Duration? = nil, failuresPerMinute: Double? = nil, failureRatio: Double? = nil,
+                failureWindow: Duration? = nil, deadPerHour: Int? = nil, unreapedAfter: Duration? = nil) {
+        self.stuckAfter = stuckAfter
+        self.failuresPerMinute = failuresPerMinute
+        self.failureRatio = failureRatio
+        self.failureWindow = failureWindow
+        self.deadPerHour = deadPerHour
+        self.unreapedAfter = unreapedAfter
     }
 }

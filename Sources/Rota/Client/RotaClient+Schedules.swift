@@ -7,11 +7,14 @@ extension RotaClient {
     ///   - timezone: the IANA zone the expression is read in.
     ///   - catchUp: what happens to fires missed while nothing ran.
     ///   - catchUpMax: with ``CatchUpPolicy/all``, at most this many missed fires run.
+    ///   - alertLateAfter: `rota.alerts` reports `schedule_late` when a fire is overdue by more than this.
     public func defineSchedule(_ name: String, cron: String, queue: String, task: String,
                                payloadJSON: PostgresJSON? = nil, timezone: String? = nil,
-                               catchUp: CatchUpPolicy? = nil, enabled: Bool? = nil, catchUpMax: Int? = nil) async throws {
+                               catchUp: CatchUpPolicy? = nil, enabled: Bool? = nil, catchUpMax: Int? = nil,
+                               alertLateAfter: Duration? = nil) async throws {
         try await statements.defineSchedule(name, cron: cron, queue: queue, task: task, payload: payloadJSON,
-                                            timezone: timezone, catchUp: catchUp, enabled: enabled, catchUpMax: catchUpMax)
+                                            timezone: timezone, catchUp: catchUp, enabled: enabled, catchUpMax: catchUpMax,
+                                            alertLateAfter: alertLateAfter)
     }
 
     /// Fires a schedule now, outside its cron, and returns the id of the task it enqueued.

@@ -31,12 +31,27 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
         public var concurrencyKeyLimit: Int?
         /// Whether the queue's tasks are held back (nil: left as it is).
         public var paused: Bool?
+        /// The thresholds of the queue's alerts (`alert_*` of `rota.define_queue`).
+        public var alertStuckAfter: String?
+        public var alertFailuresPerMinute: Double?
+        public var alertFailureRatio: Double?
+        public var alertFailureWindow: String?
+        public var alertDeadPerHour: Int?
+        public var alertUnreapedAfter: String?
 
         public init(name: String, concurrency: Int? = nil, rateLimit: Int? = nil, ratePeriod: String? = nil,
                     maxAttempts: Int? = nil, lease: String? = nil, backoffBase: String? = nil,
                     backoffMax: String? = nil, retention: String? = nil, concurrencyKeyLimit: Int? = nil,
-                    paused: Bool? = nil) {
+                    paused: Bool? = nil, alertStuckAfter: String? = nil, alertFailuresPerMinute: Double? = nil,
+                    alertFailureRatio: Double? = nil, alertFailureWindow: String? = nil,
+                    alertDeadPerHour: Int? = nil, alertUnreapedAfter: String? = nil) {
             self.name = name
+            self.alertStuckAfter = alertStuckAfter
+            self.alertFailuresPerMinute = alertFailuresPerMinute
+            self.alertFailureRatio = alertFailureRatio
+            self.alertFailureWindow = alertFailureWindow
+            self.alertDeadPerHour = alertDeadPerHour
+            self.alertUnreapedAfter = alertUnreapedAfter
             self.concurrencyKeyLimit = concurrencyKeyLimit
             self.paused = paused
             self.concurrency = concurrency
@@ -54,6 +69,9 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
             case rateLimit = "rate_limit", ratePeriod = "rate_period", maxAttempts = "max_attempts"
             case backoffBase = "backoff_base", backoffMax = "backoff_max"
             case concurrencyKeyLimit = "concurrency_key_limit"
+            case alertStuckAfter = "alert_stuck_after", alertFailuresPerMinute = "alert_failures_per_minute"
+            case alertFailureRatio = "alert_failure_ratio", alertFailureWindow = "alert_failure_window"
+            case alertDeadPerHour = "alert_dead_per_hour", alertUnreapedAfter = "alert_unreaped_after"
         }
     }
 
@@ -73,10 +91,14 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
         /// With ``CatchUpPolicy/all``, at most this many missed fires run (the newest).
         public var catchUpMax: Int?
         public var enabled: Bool?
+        /// `schedule_late` fires when a fire is overdue by more than this (SQL interval text).
+        public var alertLateAfter: String?
 
         public init(name: String, cron: String, queue: String, task: String, payload: [String: JSONValue]? = nil,
-                    timezone: String? = nil, catchUp: CatchUpPolicy? = nil, catchUpMax: Int? = nil, enabled: Bool? = nil) {
+                    timezone: String? = nil, catchUp: CatchUpPolicy? = nil, catchUpMax: Int? = nil, enabled: Bool? = nil,
+                    alertLateAfter: String? = nil) {
             self.name = name
+            self.alertLateAfter = alertLateAfter
             self.catchUpMax = catchUpMax
             self.cron = cron
             self.queue = queue
@@ -89,7 +111,7 @@ public struct DefinitionsDocument: Sendable, Hashable, Codable {
 
         enum CodingKeys: String, CodingKey {
             case name, cron, queue, task, payload, timezone, enabled
-            case catchUp = "catch_up", catchUpMax = "catch_up_max"
+            case catchUp = "catch_up", catchUpMax = "catch_up_max", alertLateAfter = "alert_late_after"
         }
     }
 

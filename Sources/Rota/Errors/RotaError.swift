@@ -30,6 +30,8 @@ extension PostgresError.Code {
     public static let impossibleAttempt = Self("impossibleAttempt")
     /// RO022: the lease token is not the one the claim of that attempt handed out.
     public static let wrongLeaseToken = Self("wrongLeaseToken")
+    /// RO023: the task has no children to wait for.
+    public static let noChildren = Self("noChildren")
     /// RO030: the queue still has tasks.
     public static let queueNotEmpty = Self("queueNotEmpty")
     /// RO040: the definitions document is invalid.
@@ -51,7 +53,7 @@ extension PostgresError.Code {
         "RO001": .unknownQueue, "RO002": .unknownTask, "RO003": .unknownSchedule,
         "RO004": .unknownExecutor, "RO010": .invalidArgument, "RO011": .payloadTooLarge,
         "RO012": .invalidCron, "RO013": .unknownTimeZone, "RO020": .invalidStateTransition,
-        "RO021": .impossibleAttempt, "RO022": .wrongLeaseToken, "RO030": .queueNotEmpty,
+        "RO021": .impossibleAttempt, "RO022": .wrongLeaseToken, "RO023": .noChildren, "RO030": .queueNotEmpty,
         "RO040": .invalidDefinitions, "RO090": .migrationEdited, "RO091": .schemaTooNew, "RO092": .rolesMissing,
     ]
 }

@@ -6,6 +6,8 @@ public struct RotaQueueStats: Sendable, Hashable, Codable {
     /// Queued with a future run_at.
     public var delayed: Int
     public var running: Int
+    /// Waiting for their children (``TaskContext/waitForChildren()``).
+    public var waiting: Int
     public var succeeded: Int
     public var failed: Int
     public var cancelled: Int
@@ -23,6 +25,7 @@ public struct RotaQueueStats: Sendable, Hashable, Codable {
         ready = try row.decode("ready")
         delayed = try row.decode("delayed")
         running = try row.decode("running")
+        waiting = try row.decode("waiting")
         succeeded = try row.decode("succeeded")
         failed = try row.decode("failed")
         cancelled = try row.decode("cancelled")

@@ -59,7 +59,7 @@ public struct RotaTaskRecord: Sendable, Hashable, Codable {
     }
 }
 
-/// One attempt of a task that did not succeed (a row of `rota.task_attempts`).
+/// One attempt of a task that did not succeed (a row of `rota.task_attempt_history`).
 public struct RotaAttemptRecord: Sendable, Hashable, Codable {
     public var taskID: Int64
     public var attempt: Int

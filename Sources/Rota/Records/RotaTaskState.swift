@@ -4,6 +4,8 @@ public enum RotaTaskState: String, Sendable, Hashable, Codable, CaseIterable, Po
     case queued
     /// Claimed by an executor, under a lease.
     case running
+    /// Out of its worker until its children have ended (``TaskContext/waitForChildren()``).
+    case waiting
     /// Its handler finished; the result is stored.
     case succeeded
     /// Out of attempts, or failed without retry; kept with its errors.

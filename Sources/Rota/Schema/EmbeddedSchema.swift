@@ -124,7 +124,7 @@ END;
 $fn$;
 
 
-SELECT rota._require_schema_at_most(8);
+SELECT rota._require_schema_at_most(9);
 -- State: numbered, forward-only, each applied once.
 -- Migration 1: the durable queue and its executors.
 --
@@ -646,6 +646,43 @@ ALTER TABLE rota.schedules
     ADD COLUMN alert_late_after interval NOT NULL DEFAULT interval '1 minute'
         CONSTRAINT schedules_alert_late_after_positive CHECK (alert_late_after > interval '0');
 ALTER TABLE rota.schedules ALTER COLUMN alert_late_after DROP DEFAULT;
+
+$migration$);
+
+
+-- 0009 workflow waits: durable sleep (a task released to its queue until a later run_at)
+-- and waits for child tasks (a parent out of the worker until its last child ends).
+--
+-- A parent that waits for its children is in the new state 'waiting': it holds no lease,
+-- slot or attempt, no claim sees it (the ready index covers 'queued' only), and
+-- children_open counts its children not yet in a final state when it began to wait. Each
+-- child that reaches a final state counts itself off under the parent's row lock, in the
+-- transaction that ends the child; the child that brings the count to zero makes the parent
+-- queued again (rota._wake_parents in sql/code/55_waits.sql).
+SELECT rota._migrate(9, 'workflow_waits', $migration$
+
+ALTER TABLE rota.tasks
+    DROP CONSTRAINT tasks_state_valid,
+    ADD CONSTRAINT tasks_state_valid
+        CHECK (state IN ('queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled')),
+    ADD COLUMN children_open integer,
+    ADD CONSTRAINT tasks_waiting_counted
+        CHECK ((state = 'waiting') = (children_open IS NOT NULL) AND (children_open IS NULL OR children_open > 0));
+COMMENT ON COLUMN rota.tasks.children_open
+    IS 'While waiting (rota.wait_for_children): the children not yet in a final state; the last one to end queues the task again.';
+COMMENT ON TABLE rota.tasks
+    IS 'Tasks: queued -> running -> succeeded | failed | cancelled (failed/cancelled may be retried); running -> waiting -> queued while a workflow waits for its children.';
+
+-- A parent's children: counted when it waits, read when it resumes, cancelled with it.
+-- Only tasks with a parent pay for it.
+CREATE INDEX tasks_parent_idx ON rota.tasks (parent_id) WHERE parent_id IS NOT NULL;
+-- Waiting tasks per queue, for rota.queue_overview (which reads indexes, never the history).
+CREATE INDEX tasks_waiting_idx ON rota.tasks (queue) WHERE state = 'waiting';
+
+-- Step names as rota.step and rota.record_step accept them (rota._name_pattern), also for
+-- rows written by hand.
+ALTER TABLE rota.task_steps
+    ADD CONSTRAINT task_steps_name_format CHECK (name ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$');
 
 $migration$);
 
@@ -2066,6 +2103,7 @@ BEGIN
            array_agg(done.queue), array_agg(done.state)
     INTO v_done_ids, v_held_ids, v_done_queues, v_done_states
     FROM done;
+    PERFORM rota._wake_parents(v_done_ids);
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
     END IF;
@@ -2167,9 +2205,54 @@ BEGIN
            array_agg(upd.queue ORDER BY upd.id)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues
     FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
     END IF;
+    -- the slot rows after the task rows, in one call for the batch
+    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
+END;
+$fn$;
+
+-- The release rule, for locked running tasks that give their attempt back without spending
+-- it (rota.stop_executor, rota.sleep, rota.wait_for_children): cancelled when a cancel was
+-- requested; else queued to run at p_run_at or, with p_children_open, waiting for that
+-- many children. Records the attempt as 'released' (p_reason) and frees the tasks' limit rows.
+CREATE OR REPLACE FUNCTION rota._release_tasks(p_ids bigint[], p_run_at timestamptz, p_reason text,
+                                               p_children_open integer DEFAULT NULL)
+RETURNS TABLE(id bigint, state text)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    v_ids bigint[];
+    v_states text[];
+    v_ready_queues text[];
+    v_held_ids bigint[];
+BEGIN
+    WITH upd AS (
+        UPDATE rota.tasks t
+        SET state = rota._unless_cancelled(t.cancel_requested,
+                                           CASE WHEN p_children_open IS NULL THEN 'queued' ELSE 'waiting' END),
+            attempts_refunded = t.attempts_refunded + 1,
+            finished_at = CASE WHEN t.cancel_requested THEN now() END,
+            run_at = CASE WHEN t.cancel_requested OR p_children_open IS NOT NULL THEN t.run_at ELSE p_run_at END,
+            children_open = CASE WHEN NOT t.cancel_requested THEN p_children_open END,
+            lease_expires_at = NULL, lease_token = NULL
+        FROM unnest(p_ids) AS r(id)
+        WHERE t.id = r.id AND t.state = 'running'
+        RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
+    history AS (
+        INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
+        SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', p_reason
+        FROM upd u)
+    SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
+           array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
+    INTO v_ids, v_states, v_ready_queues, v_held_ids
+    FROM upd;
+    PERFORM rota._wake_parents(v_ids);
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
@@ -2295,7 +2378,8 @@ $fn$;
 COMMENT ON FUNCTION rota.task_status(bigint)
     IS 'State, result, last error, attempts and times of a task the caller enqueued (any task for rota_admin); RO002 otherwise.';
 
--- Cancels a queued task at once, or asks the executor of a running one to stop.
+-- Cancels a queued or waiting task at once, or asks the executor of a running one to stop;
+-- its unfinished children (and theirs) likewise.
 CREATE OR REPLACE FUNCTION rota.cancel(id bigint)
 RETURNS text
 LANGUAGE plpgsql VOLATILE
@@ -2304,13 +2388,16 @@ AS $fn$
 DECLARE
     v_state text;
 BEGIN
+    PERFORM rota._cancel_descendants(cancel.id);
     UPDATE rota.tasks t
-    SET state = CASE WHEN t.state = 'queued' THEN 'cancelled' ELSE t.state END,
-        finished_at = CASE WHEN t.state = 'queued' THEN now() ELSE t.finished_at END,
+    SET state = CASE WHEN t.state IN ('queued', 'waiting') THEN 'cancelled' ELSE t.state END,
+        finished_at = CASE WHEN t.state IN ('queued', 'waiting') THEN now() ELSE t.finished_at END,
+        children_open = NULL,
         cancel_requested = (t.state = 'running')
-    WHERE t.id = cancel.id AND t.state IN ('queued', 'running') AND rota._may_see_task(t.enqueued_by)
+    WHERE t.id = cancel.id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
+        PERFORM rota._wake_parents(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
@@ -2321,7 +2408,7 @@ BEGIN
 END;
 $fn$;
 COMMENT ON FUNCTION rota.cancel(bigint)
-    IS 'Cancels a task the caller enqueued (any task for rota_admin): cancelled (was queued), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
+    IS 'Cancels a task the caller enqueued (any task for rota_admin) and its unfinished children: cancelled (was queued or waiting), cancelling (running; its executor learns at the next heartbeat), or the final state it already had.';
 
 -- Puts a failed or cancelled task back in its queue with a fresh attempt budget.
 CREATE OR REPLACE FUNCTION rota.retry(id bigint)
@@ -2467,6 +2554,250 @@ COMMENT ON FUNCTION rota.steps(bigint, integer, uuid)
 $code$);
 
 
+SELECT rota._apply_code('waits', $code$
+
+-- How a workflow waits without holding a worker (migration 0009): rota.sleep gives the
+-- task back to its queue until a later run_at; rota.wait_for_children parks it in state
+-- 'waiting' until its last child ends. Both release the attempt without spending it
+-- (rota._release_tasks: the rule of rota.stop_executor), so the task resumes as a new
+-- attempt that skips its recorded steps. The decision to wake a parent is taken in the
+-- transaction that ends its last child (rota._wake_parents, called wherever a task reaches
+-- a final state), under the parent's row lock: no process polls for it.
+
+-- Longest durable sleep: a workflow that sleeps longer is almost certainly passing the wrong
+-- unit, and its run_at must stay far from timestamp overflow.
+CREATE OR REPLACE FUNCTION rota._longest_sleep()
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT interval '1 year';
+$fn$;
+
+-- Locks a running task for its current attempt and lease token, or raises as
+-- rota._check_attempts does; false when that attempt is stale (fenced off).
+CREATE OR REPLACE FUNCTION rota._lock_attempt(p_fn text, p_id bigint, p_attempt integer, p_token uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM 1 FROM rota.tasks t
+    WHERE t.id = p_id AND t.attempts = p_attempt AND t.lease_token = p_token AND t.lease_expires_at IS NOT NULL
+    FOR UPDATE;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    PERFORM rota._check_attempts(p_fn, ARRAY[p_id], ARRAY[p_attempt], ARRAY[p_token]);
+    RETURN false;
+END;
+$fn$;
+
+-- Puts a running task back in its queue until a time, without spending an attempt.
+CREATE OR REPLACE FUNCTION rota.sleep(id bigint, attempt integer, token uuid, until timestamptz, step text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.sleep';
+BEGIN
+    IF sleep.until IS NULL OR NOT isfinite(sleep.until) OR sleep.until < now()
+       OR sleep.until > now() + rota._longest_sleep() THEN
+        PERFORM rota._invalid(c_fn, 'until', 'must be between now and ' || rota._longest_sleep() || ' ahead',
+                              sleep.until::text);
+    END IF;
+    IF sleep.step IS NOT NULL THEN
+        PERFORM rota._check_name(c_fn, 'step', sleep.step);
+    END IF;
+    IF NOT rota._lock_attempt(c_fn, sleep.id, sleep.attempt, sleep.token) THEN
+        RETURN false;
+    END IF;
+    -- the step tells the resumed workflow that this sleep is over
+    IF sleep.step IS NOT NULL THEN
+        INSERT INTO rota.task_steps AS s (task_id, name, output, attempt)
+        VALUES (sleep.id, sleep.step, jsonb_build_object('until', sleep.until), sleep.attempt)
+        ON CONFLICT (task_id, name) DO UPDATE
+        SET output = EXCLUDED.output, attempt = EXCLUDED.attempt, recorded_at = now();
+    END IF;
+    PERFORM rota._release_tasks(ARRAY[sleep.id], sleep.until, 'released by rota.sleep until ' || sleep.until);
+    RETURN true;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.sleep(bigint, integer, uuid, timestamptz, text)
+    IS 'Durable sleep: gives a running task back to its queue to run again at until (now to 1 year ahead), without spending an attempt and freeing its slots; records step (output {"until": ...}) with it when given. False (nothing written) when the attempt is stale; cancelled instead when a cancel was requested.';
+
+-- Enqueues a child task of a running task under its current attempt; NULL when fenced off.
+CREATE OR REPLACE FUNCTION rota.enqueue_child(id bigint, attempt integer, token uuid, task text, key text,
+                                              payload jsonb DEFAULT '{}', queue text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.enqueue_child';
+    v_queue text;
+BEGIN
+    IF enqueue_child.key IS NULL THEN
+        -- a resumed parent enqueues its children again: only a key finds the ones it made
+        PERFORM rota._invalid(c_fn, 'key', 'is required (it makes the child once whatever attempt of the parent asks)',
+                              NULL);
+    END IF;
+    -- FOR SHARE, as rota.record_step: no child of an attempt that lost its task or whose
+    -- cancel was requested (rota.cancel has cancelled the children it found).
+    SELECT t.queue INTO v_queue FROM rota.tasks t
+    WHERE t.id = enqueue_child.id AND t.attempts = enqueue_child.attempt AND t.lease_token = enqueue_child.token
+      AND t.lease_expires_at IS NOT NULL AND NOT t.cancel_requested
+    FOR SHARE;
+    IF NOT FOUND THEN
+        PERFORM rota._check_attempts(c_fn, ARRAY[enqueue_child.id], ARRAY[enqueue_child.attempt],
+                                     ARRAY[enqueue_child.token]);
+        RETURN NULL;
+    END IF;
+    RETURN rota._enqueue(c_fn, coalesce(enqueue_child.queue, v_queue), enqueue_child.task,
+                         ARRAY[coalesce(enqueue_child.payload, '{}')], ARRAY[enqueue_child.key],
+                         NULL, NULL, NULL, NULL, enqueue_child.id);
+END;
+$fn$;
+COMMENT ON FUNCTION rota.enqueue_child(bigint, integer, uuid, text, text, jsonb, text)
+    IS 'Enqueues a child task (parent_id = id) of a running task under its attempt and lease token, in the parent''s queue unless queue is given; the existing child when key is taken; NULL (nothing written) when the attempt is stale or a cancel was requested.';
+
+-- Parks a running task until its children have ended; returns how many it waits for.
+CREATE OR REPLACE FUNCTION rota.wait_for_children(id bigint, attempt integer, token uuid)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.wait_for_children';
+    v_children integer;
+    v_open integer;
+BEGIN
+    -- The row lock first, then the count in a fresh snapshot: a child ending meanwhile
+    -- either committed before the count (not counted) or waits for this lock in
+    -- rota._wake_parents and then finds the task waiting (counted off there).
+    IF NOT rota._lock_attempt(c_fn, wait_for_children.id, wait_for_children.attempt, wait_for_children.token) THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*), count(*) FILTER (WHERE c.state NOT IN ('succeeded', 'failed', 'cancelled'))
+    INTO v_children, v_open
+    FROM rota.tasks c WHERE c.parent_id = wait_for_children.id;
+    IF v_children = 0 THEN
+        RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
+            USING ERRCODE = 'RO023',
+                  HINT = 'Enqueue children first (rota.enqueue_child, or parent_id in rota.enqueue).';
+    END IF;
+    IF v_open > 0 THEN
+        PERFORM rota._release_tasks(ARRAY[wait_for_children.id], NULL,
+                                    'released by rota.wait_for_children (' || v_open || ' children open)', v_open);
+    END IF;
+    RETURN v_open;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.wait_for_children(bigint, integer, uuid)
+    IS 'Durable wait: a running task with children not yet ended leaves its worker (state waiting, attempt not spent, slots freed) until the last of them ends; returns how many it waits for (0: all ended, it keeps running), NULL when the attempt is stale. RO023 when it has no children.';
+
+-- The children of a task with their outcomes, for the attempt that resumes it.
+CREATE OR REPLACE FUNCTION rota.children(id bigint, attempt integer, token uuid)
+RETURNS TABLE(child_id bigint, task text, key text, state text, result jsonb, last_error text)
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    PERFORM rota._check_attempts('rota.children', ARRAY[children.id], ARRAY[children.attempt], ARRAY[children.token]);
+    RETURN QUERY
+    SELECT c.id, c.task, c.key, c.state, c.result, c.last_error
+    FROM rota.tasks c WHERE c.parent_id = children.id ORDER BY c.id;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
+    IS 'Every child of a task (id, task, key, state, result, last_error), in id order; checked like rota.steps.';
+
+-- Counts tasks that reached a final state off their waiting parents, and queues a parent
+-- whose last child ended. Called in the transaction that ends them (complete, fail, reap,
+-- cancel, release), with any of the tasks it touched (the others are left out here), right
+-- after their task rows and before any counter or limit row: a parent's own completion
+-- locks its row first and those rows after it, so the two cannot wait on each other.
+-- Parents that may still wait (not final) are locked FOR NO KEY UPDATE in id order before
+-- their count is read in a fresh snapshot, so two last children ending at once are counted
+-- one after the other, and a parent that starts to wait meanwhile (rota.wait_for_children
+-- locks it first) counts a child that ends meanwhile exactly once.
+CREATE OR REPLACE FUNCTION rota._wake_parents(p_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_parent_ids bigint[];
+    v_ended integer[];
+    v_ready_queues text[];
+BEGIN
+    IF p_ids IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(e.parent_id ORDER BY e.parent_id), array_agg(e.n ORDER BY e.parent_id)
+    INTO v_parent_ids, v_ended
+    -- a join to the primary key, so that the cost stays one index probe per id whatever the
+    -- planner believes of the table (an = ANY filter could become a scan of all tasks)
+    FROM (SELECT t.parent_id, count(*)::integer AS n
+          FROM unnest(p_ids) AS i(id) JOIN rota.tasks t ON t.id = i.id
+          WHERE t.parent_id IS NOT NULL AND t.state IN ('succeeded', 'failed', 'cancelled')
+          GROUP BY t.parent_id) AS e;
+    IF v_parent_ids IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM 1 FROM rota.tasks p
+    WHERE p.id = ANY (v_parent_ids) AND p.state NOT IN ('succeeded', 'failed', 'cancelled')
+    ORDER BY p.id
+    FOR NO KEY UPDATE;
+    WITH woken AS (
+        UPDATE rota.tasks p
+        SET state = CASE WHEN p.children_open > e.n THEN 'waiting' ELSE 'queued' END,
+            children_open = CASE WHEN p.children_open > e.n THEN p.children_open - e.n END,
+            run_at = CASE WHEN p.children_open > e.n THEN p.run_at ELSE now() END
+        FROM unnest(v_parent_ids, v_ended) AS e(id, n)
+        WHERE p.id = e.id AND p.state = 'waiting'
+        RETURNING p.queue, p.state)
+    SELECT array_agg(DISTINCT w.queue) FILTER (WHERE w.state = 'queued') INTO v_ready_queues FROM woken w;
+    PERFORM pg_notify('rota_enqueue', q) FROM unnest(v_ready_queues) AS q;
+END;
+$fn$;
+
+-- Before rota.cancel of a task the session may cancel (not final, rota._may_see_task):
+-- cancels its unfinished descendants, queued and waiting ones at once, running ones by a
+-- cancel request their executors learn at the next heartbeat. They are locked before the
+-- task, deepest generation first: a child that ends locks its own row and then its
+-- parent's (rota._wake_parents), so this order never waits the other way round.
+CREATE OR REPLACE FUNCTION rota._cancel_descendants(p_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_ids bigint[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM rota.tasks t
+                   WHERE t.id = p_id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)) THEN
+        RETURN;
+    END IF;
+    -- parent_id always names an older task, so the walk ends
+    WITH RECURSIVE descendants(id, depth) AS (
+        SELECT c.id, 1 FROM rota.tasks c WHERE c.parent_id = p_id
+        UNION ALL
+        SELECT c.id, d.depth + 1 FROM rota.tasks c JOIN descendants d ON c.parent_id = d.id)
+    SELECT array_agg(l.id) INTO v_ids
+    FROM (SELECT t.id FROM rota.tasks t JOIN descendants d ON d.id = t.id
+          WHERE t.state IN ('queued', 'running', 'waiting')
+          ORDER BY d.depth DESC, t.id
+          FOR NO KEY UPDATE OF t) AS l;
+    UPDATE rota.tasks t
+    SET state = CASE WHEN t.state = 'running' THEN t.state ELSE 'cancelled' END,
+        finished_at = CASE WHEN t.state = 'running' THEN t.finished_at ELSE now() END,
+        children_open = NULL,
+        cancel_requested = (t.state = 'running')
+    WHERE t.id = ANY (v_ids) AND t.state IN ('queued', 'running', 'waiting');
+END;
+$fn$;
+
+$code$);
+
+
 SELECT rota._apply_code('executors_reap', $code$
 
 -- Registers (or re-registers) an executor; clears a previous stop.
@@ -2567,38 +2898,18 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_released integer;
-    v_ready_queues text[];
-    v_held_ids bigint[];
 BEGIN
     UPDATE rota.executors e SET stopped_at = now() WHERE e.id = stop_executor.executor;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown('rota.stop_executor', 'executor', stop_executor.executor, 'RO004');
     END IF;
-    WITH mine AS (
-        SELECT t.id FROM rota.tasks t
-        WHERE t.executor = stop_executor.executor AND t.state = 'running'
-        ORDER BY t.id
-        FOR UPDATE),
-    upd AS (
-        UPDATE rota.tasks t
-        SET state = rota._unless_cancelled(t.cancel_requested, 'queued'),
-            attempts_refunded = t.attempts_refunded + 1,
-            finished_at = CASE WHEN t.cancel_requested THEN now() END,
-            run_at = CASE WHEN t.cancel_requested THEN t.run_at ELSE now() END,
-            lease_expires_at = NULL, lease_token = NULL
-        FROM mine m
-        WHERE t.id = m.id AND t.executor = stop_executor.executor AND t.state = 'running'
-        RETURNING t.id, t.queue, t.state, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
-    history AS (
-        INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
-        SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', 'released by rota.stop_executor'
-        FROM upd u)
-    SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued'),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
-    INTO v_released, v_ready_queues, v_held_ids
-    FROM upd;
-    -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    -- locked in id order, as complete and fail lock theirs
+    SELECT count(*) INTO v_released
+    FROM rota._release_tasks(ARRAY(SELECT t.id FROM rota.tasks t
+                                   WHERE t.executor = stop_executor.executor AND t.state = 'running'
+                                   ORDER BY t.id
+                                   FOR UPDATE),
+                             now(), 'released by rota.stop_executor');
     RETURN v_released;
 END;
 $fn$;
@@ -3892,13 +4203,15 @@ SELECT q.name AS queue,
        q.rate_limit,
        q.rate_period,
        q.concurrency_key_limit,
-       q.paused
+       q.paused,
+       coalesce(s.waiting, 0) AS waiting
 FROM rota.queues q
 LEFT JOIN (
     SELECT t.queue,
            count(*) FILTER (WHERE t.state = 'queued' AND t.run_at <= now()) AS ready,
            count(*) FILTER (WHERE t.state = 'queued' AND t.run_at > now()) AS delayed,
            count(*) FILTER (WHERE t.state = 'running') AS running,
+           count(*) FILTER (WHERE t.state = 'waiting') AS waiting,
            count(*) FILTER (WHERE t.state = 'succeeded') AS succeeded,
            count(*) FILTER (WHERE t.state = 'failed') AS failed,
            count(*) FILTER (WHERE t.state = 'cancelled') AS cancelled,
@@ -3965,6 +4278,21 @@ SELECT s.task_id, t.queue, t.task, t.state AS task_state, s.name AS step, s.atte
 FROM rota.task_steps s
 JOIN rota.tasks t ON t.id = s.task_id;
 COMMENT ON VIEW rota.step_outputs IS 'Every recorded step of a task: its output and the attempt that recorded it.';
+
+-- Tasks for readers (rota tasks, the dashboard): every column but the lease token, which
+-- would let a reader complete or fail another executor's attempt.
+CREATE OR REPLACE VIEW rota.task_details AS
+SELECT t.id, t.queue, t.task, t.payload, t.key, t.state, t.priority, t.run_at, t.attempts, t.attempts_refunded,
+       t.max_attempts, t.concurrency_key, t.parent_id, t.executor, t.lease_expires_at, t.cancel_requested,
+       t.result, t.last_error, t.enqueued_at, t.enqueued_by, t.started_at, t.finished_at
+FROM rota.tasks t;
+COMMENT ON VIEW rota.task_details IS 'Every task with its state, payload, result and last error (without its lease token).';
+
+-- Attempts that did not succeed, for readers.
+CREATE OR REPLACE VIEW rota.task_attempt_history AS
+SELECT a.task_id, a.attempt, a.executor, a.outcome, a.started_at, a.finished_at, a.error
+FROM rota.task_attempts a;
+COMMENT ON VIEW rota.task_attempt_history IS 'Attempts that failed, expired or were released, with the executor and the error.';
 
 $code$);
 
@@ -4084,7 +4412,8 @@ SELECT q.name AS queue,
                 WHERE t.queue = q.name AND t.state = 'queued' AND t.run_at <= now()) AS oldest_ready_age,
        q.concurrency, q.paused,
        c.succeeded_total, c.dead_total, c.cancelled_total, c.attempts_failed_total, c.retried_total,
-       c.succeeded_last_hour, c.attempts_failed_last_hour, c.dead_last_hour
+       c.succeeded_last_hour, c.attempts_failed_last_hour, c.dead_last_hour,
+       (SELECT count(*) FROM rota.tasks t WHERE t.queue = q.name AND t.state = 'waiting') AS waiting
 FROM rota.queues q
 CROSS JOIN LATERAL (
     SELECT count(*) AS running,
@@ -4101,7 +4430,7 @@ CROSS JOIN LATERAL (
                AS attempts_failed_last_hour,
            coalesce(sum(k.dead) FILTER (WHERE k.bucket >= now() - interval '1 hour'), 0)::bigint AS dead_last_hour
     FROM rota._queue_counts k WHERE k.queue = q.name) c;
-COMMENT ON VIEW rota.queue_overview IS 'Per queue: ready, delayed, running (and held by dead executors), oldest ready age, outcome totals that survive pruning and the last hour''s, from indexes and counters only.';
+COMMENT ON VIEW rota.queue_overview IS 'Per queue: ready, delayed, running (and held by dead executors), waiting for children, oldest ready age, outcome totals that survive pruning and the last hour''s, from indexes and counters only.';
 
 -- Per queue and minute of the last hour: tasks succeeded and attempts failed (the dashboard's charts).
 CREATE OR REPLACE VIEW rota.queue_activity AS
@@ -4131,6 +4460,7 @@ WITH families(ord, name, type, help) AS (VALUES
     (1, 'rota_queue_ready', 'gauge', 'Queued tasks whose run_at has come.'),
     (2, 'rota_queue_delayed', 'gauge', 'Queued tasks whose run_at is in the future.'),
     (3, 'rota_queue_running', 'gauge', 'Running tasks.'),
+    (19, 'rota_queue_waiting', 'gauge', 'Tasks waiting for their children (rota.wait_for_children).'),
     (4, 'rota_queue_concurrency_limit', 'gauge', 'The queue''s concurrency limit (queues with one).'),
     (5, 'rota_queue_paused', 'gauge', '1 when the queue is paused.'),
     (6, 'rota_queue_oldest_ready_age_seconds', 'gauge', 'Age of the oldest ready task (0 when none).'),
@@ -4177,6 +4507,7 @@ samples(name, labels, value) AS (
     SELECT 'rota_queue_ready', labels, ready::double precision FROM queues
     UNION ALL SELECT 'rota_queue_delayed', labels, delayed FROM queues
     UNION ALL SELECT 'rota_queue_running', labels, running FROM queues
+    UNION ALL SELECT 'rota_queue_waiting', labels, waiting FROM queues
     UNION ALL SELECT 'rota_queue_concurrency_limit', labels, concurrency FROM queues WHERE concurrency IS NOT NULL
     UNION ALL SELECT 'rota_queue_paused', labels, paused::int FROM queues
     UNION ALL SELECT 'rota_queue_oldest_ready_age_seconds', labels,
@@ -4201,7 +4532,7 @@ samples(name, labels, value) AS (
     UNION ALL SELECT 'rota_schedule_last_fire_timestamp_seconds', labels, extract(epoch FROM last_fire_at_)
               FROM schedules WHERE last_fire_at_ IS NOT NULL
     UNION ALL SELECT 'rota_schedule_last_fire_state', labels || ',state="' || st.state || '"', (st.state = last_state)::int
-              FROM schedules CROSS JOIN unnest(ARRAY['queued', 'running', 'succeeded', 'failed', 'cancelled']) AS st(state)
+              FROM schedules CROSS JOIN unnest(ARRAY['queued', 'running', 'waiting', 'succeeded', 'failed', 'cancelled']) AS st(state)
               WHERE last_state IS NOT NULL
     UNION ALL SELECT 'rota_schedule_last_fire_duration_seconds', labels, extract(epoch FROM last_duration)
               FROM schedules WHERE last_duration IS NOT NULL
@@ -4272,6 +4603,8 @@ AS $fn$
         ('step', 'rota_worker'), ('steps', 'rota_worker'), ('record_step', 'rota_worker'), ('reap', 'rota_worker'),
         ('prune', 'rota_worker'), ('fire_due', 'rota_worker'), ('next_run_at', 'rota_worker'),
         ('next_fire_at', 'rota_worker'), ('cron_next', 'rota_worker'),
+        ('sleep', 'rota_worker'), ('enqueue_child', 'rota_worker'), ('wait_for_children', 'rota_worker'),
+        ('children', 'rota_worker'),
         ('define_queue', 'rota_admin'), ('drop_queue', 'rota_admin'), ('pause_queue', 'rota_admin'),
         ('resume_queue', 'rota_admin'), ('define_schedule', 'rota_admin'), ('drop_schedule', 'rota_admin'),
         ('pause_schedule', 'rota_admin'), ('resume_schedule', 'rota_admin'),

@@ -12,6 +12,13 @@ extension Statements {
         call.add("backoff_base", options.backoffBase.map(PostgresInterval.init), as: "interval")
         call.add("backoff_max", options.backoffMax.map(PostgresInterval.init), as: "interval")
         call.add("retention", options.retention.map(PostgresInterval.init), as: "interval")
+        let alerts = options.alerts
+        call.add("alert_stuck_after", alerts.stuckAfter.map(PostgresInterval.init), as: "interval")
+        call.add("alert_failures_per_minute", alerts.failuresPerMinute, as: "numeric")
+        call.add("alert_failure_ratio", alerts.failureRatio, as: "numeric")
+        call.add("alert_failure_window", alerts.failureWindow.map(PostgresInterval.init), as: "interval")
+        call.add("alert_dead_per_hour", alerts.deadPerHour, as: "int")
+        call.add("alert_unreaped_after", alerts.unreapedAfter.map(PostgresInterval.init), as: "interval")
         try await run("SELECT \(call.sql)", call.parameters)
     }
 

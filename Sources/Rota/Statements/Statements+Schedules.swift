@@ -1,7 +1,8 @@
 extension Statements {
     /// `rota.define_schedule`, with the options that are set.
     func defineSchedule(_ name: String, cron: String, queue: String, task: String, payload: PostgresJSON?,
-                        timezone: String?, catchUp: CatchUpPolicy?, enabled: Bool?, catchUpMax: Int?) async throws {
+                        timezone: String?, catchUp: CatchUpPolicy?, enabled: Bool?, catchUpMax: Int?,
+                        alertLateAfter: Duration?) async throws {
         var call = FunctionCall("rota.define_schedule")
         call.add("name", name)
         call.add("cron", cron)
@@ -12,6 +13,7 @@ extension Statements {
         call.add("catch_up", catchUp)
         call.add("enabled", enabled, as: "boolean")
         call.add("catch_up_max", catchUpMax, as: "int")
+        call.add("alert_late_after", alertLateAfter.map(PostgresInterval.init), as: "interval")
         try await run("SELECT \(call.sql)", call.parameters)
     }
 

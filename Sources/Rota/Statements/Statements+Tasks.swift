@@ -40,7 +40,7 @@ extension Statements {
     }
 
     func task(id: Int64) async throws -> RotaTaskRecord? {
-        try await run("SELECT \(RotaTaskRecord.columns) FROM rota.tasks WHERE id = $1::bigint", [id])
+        try await run("SELECT \(RotaTaskRecord.columns) FROM rota.task_details WHERE id = $1::bigint", [id])
             .first.map(RotaTaskRecord.init(row:))
     }
 
@@ -48,14 +48,14 @@ extension Statements {
     func tasks(queue: String?, state: RotaTaskState?, limit: Int) async throws -> [RotaTaskRecord] {
         try await run(
             """
-            SELECT \(RotaTaskRecord.columns) FROM rota.tasks
+            SELECT \(RotaTaskRecord.columns) FROM rota.task_details
             WHERE ($1::text IS NULL OR queue = $1) AND ($2::text IS NULL OR state = $2)
             ORDER BY id DESC LIMIT $3::int
             """, [queue, state, limit]).map(RotaTaskRecord.init(row:))
     }
 
     func attempts(taskID: Int64) async throws -> [RotaAttemptRecord] {
-        try await run("SELECT \(RotaAttemptRecord.columns) FROM rota.task_attempts WHERE task_id = $1::bigint ORDER BY attempt",
+        try await run("SELECT \(RotaAttemptRecord.columns) FROM rota.task_attempt_history WHERE task_id = $1::bigint ORDER BY attempt",
                       [taskID]).map(RotaAttemptRecord.init(row:))
     }
 }

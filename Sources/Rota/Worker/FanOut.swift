@@ -68,10 +68,16 @@ public struct FanOut: Sendable {
         precondition(batchSize >= 1, "FanOut.batchSize must be at least 1")
         self.client = client
         self.parentID = parentID
-        self.parentScope = parentKey.flatMap { key in
+        self.parentScope = Self.parentScope(parentID: parentID, parentKey: parentKey)
+        self.batchSize = batchSize
+    }
+
+    /// The first part of the task keys of a parent's children: the parent's key (a fire's
+    /// with `fire:` for `schedule:`), or `task:<parent id>` when it has none.
+    static func parentScope(parentID: Int64, parentKey: String?) -> String {
+        parentKey.flatMap { key in
             key.isEmpty ? nil : key.hasPrefix("schedule:") ? "fire:" + key.dropFirst("schedule:".count) : key
         } ?? "task:\(parentID)"
-        self.batchSize = batchSize
     }
 
     /// A fan-out from the task a handler runs.

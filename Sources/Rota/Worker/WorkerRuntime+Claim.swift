@@ -121,7 +121,7 @@ extension WorkerRuntime {
             metrics.handlerEnded(task: task.task, duration: ContinuousClock.now - started, succeeded: true)
         case .failed, .timedOut:
             metrics.handlerEnded(task: task.task, duration: ContinuousClock.now - started, succeeded: false)
-        case .aborted, .abandoned:
+        case .aborted, .abandoned, .suspended:
             break
         }
         switch outcome {
@@ -147,6 +147,8 @@ extension WorkerRuntime {
                                     retryIn: nil, retryable: true))
         case .aborted(.shutdown), .abandoned:
             break  // released by rota.stop_executor, or recovered by a reaper when the lease expires
+        case .suspended:
+            break  // given back by rota.sleep or rota.wait_for_children
         }
         inFlight.remove(id: task.id)
         metrics.running(inFlight.count)
@@ -163,6 +165,8 @@ extension WorkerRuntime {
         case aborted(AbortReason)
         /// The worker itself was cancelled.
         case abandoned
+        /// The handler gave its task back to wait (``WorkflowSuspension``).
+        case suspended
     }
 
     /// Races the handler against its abort event and its timeout; the loser is cancelled
@@ -195,6 +199,8 @@ extension WorkerRuntime {
                     case .nonRetryable(let message): return .failed(message, retryIn: nil, retryable: false)
                     case .retry(let after, let reason): return .failed(reason, retryIn: after, retryable: true)
                     }
+                } catch is WorkflowSuspension {
+                    return .suspended
                 } catch is CancellationError where Task.isCancelled {
                     return nil  // stopped from outside; the other child says why
                 } catch let error as RotaError {

@@ -8,11 +8,14 @@ import Synchronization
 /// its task records nothing.
 final class WorkflowSteps: Sendable {
     private struct State {
-        /// Outputs recorded before this attempt's first step (nil until loaded).
+        /// Outputs recorded before this attempt's first step (nil until loaded; empty from the
+        /// start for a first attempt).
         var recorded: [String: String]?
         /// The step names this attempt has used.
         var used: Set<String> = []
-        /// Whether ``completeInTransaction(_:)`` committed (or sent its COMMIT).
+        /// Durable sleeps this attempt has reached (they are steps `sleep-1`, `sleep-2`, ...).
+        var sleeps = 0
+        /// Whether ``completeInTransaction(_:)`` committed.
         var completed = false
     }
 
@@ -23,7 +26,7 @@ final class WorkflowSteps: Sendable {
     let attempt: Int
     let token: String
     let task: String
-    private let pool: ConnectionPool
+    let pool: ConnectionPool
     private let state = Mutex(State())
 
     init(task: ClaimedTask, pool: ConnectionPool) {
@@ -32,6 +35,10 @@ final class WorkflowSteps: Sendable {
         token = task.leaseToken
         self.task = task.task
         self.pool = pool
+        // Every claim takes a new attempt number (a sleep or a wait refunds the attempt but
+        // does not reuse its number), and only a claimed attempt records steps: the first
+        // attempt has nothing to load, which saves its workflows one round trip.
+        if task.attempt == 1 { state.withLock { $0.recorded = [:] } }
     }
 
     /// A plain step: the recorded output, else the closure's, recorded.
@@ -117,7 +124,7 @@ final class WorkflowSteps: Sendable {
 
     /// Claims `name` for this attempt, then returns its output recorded by an earlier
     /// attempt, decoded as `T`, or nil when it has none.
-    private func recordedOutput<T: Decodable>(of name: String) async throws -> T? {
+    func recordedOutput<T: Decodable>(of name: String) async throws -> T? {
         if let enclosing = Self.enclosingTransaction {
             // Its checkpoint would not commit with the enclosing transaction, and it would
             // wait for a pooled connection while holding one.
@@ -144,6 +151,12 @@ final class WorkflowSteps: Sendable {
         }
     }
 
+    /// The step name of this attempt's next durable sleep: sleeps are numbered in the order
+    /// a run reaches them, so the same sleep has the same name in every attempt.
+    func nextSleepStepName() -> String {
+        "sleep-\(state.withLock { state in state.sleeps += 1; return state.sleeps })"
+    }
+
     /// The outputs recorded before this attempt, loaded with its first step.
     private func recordedOutputs() async throws -> [String: String] {
         if let recorded = state.withLock({ $0.recorded }) { return recorded }
@@ -166,7 +179,7 @@ final class WorkflowSteps: Sendable {
     /// Runs `record`, turning the refusals of bad input (a step name out of the pattern, an
     /// output or result over the size limit) into failures without retries: they would recur.
     /// - Parameter what: what is recorded, e.g. `step "render"`.
-    private func refusingBadInput<R>(_ what: String, _ record: () async throws -> R) async throws -> R {
+    func refusingBadInput<R>(_ what: String, _ record: () async throws -> R) async throws -> R {
         do {
             return try await record()
         } catch let error as RotaError where error.code == .invalidArgument || error.code == .payloadTooLarge {
@@ -174,7 +187,7 @@ final class WorkflowSteps: Sendable {
         }
     }
 
-    private func fencedOff(_ what: String, nothing written: String) -> RotaError {
+    func fencedOff(_ what: String, nothing written: String) -> RotaError {
         RotaError(.fencedOff, "\(what): attempt \(attempt) of task \(taskID) no longer owns the task "
                     + "(its lease ended or it was cancelled); nothing was \(written)")
     }

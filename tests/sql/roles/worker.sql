@@ -1,8 +1,8 @@
 -- Logged in as rota_test_worker, a login role holding only rota_worker: it runs tasks
--- (claim, heartbeat, steps, complete, fail), recovers and prunes, fires schedules, and
+-- (claim, heartbeat, steps, children, sleep, wait, complete, fail), recovers and prunes, fires schedules, and
 -- nothing else (test-sql.sh sets up queue `roles` with a ready task).
 BEGIN;
-SELECT plan(20);
+SELECT plan(25);
 
 SELECT is(session_user::text, 'rota_test_worker', 'logged in as rota_test_worker');
 
@@ -14,11 +14,18 @@ SELECT is((SELECT count(*) FROM rota.heartbeat('roles-w', ARRAY(SELECT id FROM c
           0::bigint, 'heartbeat with its tokens');
 SELECT is((SELECT rota.record_step(id, attempt, 'one', '{"n": 1}', token => lease_token) FROM claimed), true, 'record_step');
 SELECT is((SELECT rota.step(id, attempt, 'one', token => lease_token) FROM claimed), '{"n": 1}'::jsonb, 'step');
+SELECT isnt((SELECT rota.enqueue_child(id, attempt, lease_token, 'kid', 'roles-kid') FROM claimed), NULL::bigint, 'enqueue_child');
+SELECT is((SELECT count(*) FROM claimed c, rota.children(c.id, c.attempt, c.lease_token)), 1::bigint, 'children');
 SELECT throws_ok((SELECT format('SELECT rota.complete(%s, %s, token => gen_random_uuid())', id, attempt) FROM claimed), 'RO022', NULL,
                  'a wrong token is refused');
-SELECT is((SELECT rota.complete_in_transaction(id, attempt, NULL, gen_random_uuid()) FROM claimed WHERE false), NULL,
-          'complete_in_transaction may be called');
+SELECT throws_ok((SELECT format('SELECT rota.complete_in_transaction(%s, %s, NULL, gen_random_uuid())', id, attempt) FROM claimed),
+                 'RO022', NULL, 'complete_in_transaction (a wrong token: RO022, not a privilege error)');
 SELECT is((SELECT rota.complete(id, attempt, '{"done": true}', token => lease_token) FROM claimed), true, 'complete with the token');
+CREATE TEMP TABLE kid AS SELECT * FROM rota.claim('roles-w', ARRAY['roles'], 1);
+SELECT is((SELECT task FROM kid), 'kid', 'the child runs');
+SELECT throws_ok((SELECT format('SELECT rota.wait_for_children(%s, %s, %L)', id, attempt, lease_token) FROM kid), 'RO023', NULL,
+                 'wait_for_children (a task without children: RO023, not a privilege error)');
+SELECT is((SELECT rota.sleep(id, attempt, lease_token, now() + interval '1 minute') FROM kid), true, 'sleep');
 SELECT lives_ok($$SELECT rota.reap(), rota.prune(), rota.next_run_at(ARRAY['roles']), rota.next_fire_at(),
                          rota.cron_next('* * * * *', now())$$, 'reap, prune, next_run_at, next_fire_at, cron_next');
 SELECT lives_ok($$SELECT * FROM rota.fire_due('roles-w')$$, 'fire_due');

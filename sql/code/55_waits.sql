@@ -1,0 +1,242 @@
+SELECT rota._apply_code('waits', $code$
+
+-- How a workflow waits without holding a worker (migration 0009): rota.sleep gives the
+-- task back to its queue until a later run_at; rota.wait_for_children parks it in state
+-- 'waiting' until its last child ends. Both release the attempt without spending it
+-- (rota._release_tasks: the rule of rota.stop_executor), so the task resumes as a new
+-- attempt that skips its recorded steps. The decision to wake a parent is taken in the
+-- transaction that ends its last child (rota._wake_parents, called wherever a task reaches
+-- a final state), under the parent's row lock: no process polls for it.
+
+-- Longest durable sleep: a workflow that sleeps longer is almost certainly passing the wrong
+-- unit, and its run_at must stay far from timestamp overflow.
+CREATE OR REPLACE FUNCTION rota._longest_sleep()
+RETURNS interval
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT interval '1 year';
+$fn$;
+
+-- Locks a running task for its current attempt and lease token, or raises as
+-- rota._check_attempts does; false when that attempt is stale (fenced off).
+CREATE OR REPLACE FUNCTION rota._lock_attempt(p_fn text, p_id bigint, p_attempt integer, p_token uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM 1 FROM rota.tasks t
+    WHERE t.id = p_id AND t.attempts = p_attempt AND t.lease_token = p_token AND t.lease_expires_at IS NOT NULL
+    FOR UPDATE;
+    IF FOUND THEN
+        RETURN true;
+    END IF;
+    PERFORM rota._check_attempts(p_fn, ARRAY[p_id], ARRAY[p_attempt], ARRAY[p_token]);
+    RETURN false;
+END;
+$fn$;
+
+-- Puts a running task back in its queue until a time, without spending an attempt.
+CREATE OR REPLACE FUNCTION rota.sleep(id bigint, attempt integer, token uuid, until timestamptz, step text DEFAULT NULL)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.sleep';
+BEGIN
+    IF sleep.until IS NULL OR NOT isfinite(sleep.until) OR sleep.until < now()
+       OR sleep.until > now() + rota._longest_sleep() THEN
+        PERFORM rota._invalid(c_fn, 'until', 'must be between now and ' || rota._longest_sleep() || ' ahead',
+                              sleep.until::text);
+    END IF;
+    IF sleep.step IS NOT NULL THEN
+        PERFORM rota._check_name(c_fn, 'step', sleep.step);
+    END IF;
+    IF NOT rota._lock_attempt(c_fn, sleep.id, sleep.attempt, sleep.token) THEN
+        RETURN false;
+    END IF;
+    -- the step tells the resumed workflow that this sleep is over
+    IF sleep.step IS NOT NULL THEN
+        INSERT INTO rota.task_steps AS s (task_id, name, output, attempt)
+        VALUES (sleep.id, sleep.step, jsonb_build_object('until', sleep.until), sleep.attempt)
+        ON CONFLICT (task_id, name) DO UPDATE
+        SET output = EXCLUDED.output, attempt = EXCLUDED.attempt, recorded_at = now();
+    END IF;
+    PERFORM rota._release_tasks(ARRAY[sleep.id], sleep.until, 'released by rota.sleep until ' || sleep.until);
+    RETURN true;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.sleep(bigint, integer, uuid, timestamptz, text)
+    IS 'Durable sleep: gives a running task back to its queue to run again at until (now to 1 year ahead), without spending an attempt and freeing its slots; records step (output {"until": ...}) with it when given. False (nothing written) when the attempt is stale; cancelled instead when a cancel was requested.';
+
+-- Enqueues a child task of a running task under its current attempt; NULL when fenced off.
+CREATE OR REPLACE FUNCTION rota.enqueue_child(id bigint, attempt integer, token uuid, task text, key text,
+                                              payload jsonb DEFAULT '{}', queue text DEFAULT NULL)
+RETURNS bigint
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.enqueue_child';
+    v_queue text;
+BEGIN
+    IF enqueue_child.key IS NULL THEN
+        -- a resumed parent enqueues its children again: only a key finds the ones it made
+        PERFORM rota._invalid(c_fn, 'key', 'is required (it makes the child once whatever attempt of the parent asks)',
+                              NULL);
+    END IF;
+    -- FOR SHARE, as rota.record_step: no child of an attempt that lost its task or whose
+    -- cancel was requested (rota.cancel has cancelled the children it found).
+    SELECT t.queue INTO v_queue FROM rota.tasks t
+    WHERE t.id = enqueue_child.id AND t.attempts = enqueue_child.attempt AND t.lease_token = enqueue_child.token
+      AND t.lease_expires_at IS NOT NULL AND NOT t.cancel_requested
+    FOR SHARE;
+    IF NOT FOUND THEN
+        PERFORM rota._check_attempts(c_fn, ARRAY[enqueue_child.id], ARRAY[enqueue_child.attempt],
+                                     ARRAY[enqueue_child.token]);
+        RETURN NULL;
+    END IF;
+    RETURN rota._enqueue(c_fn, coalesce(enqueue_child.queue, v_queue), enqueue_child.task,
+                         ARRAY[coalesce(enqueue_child.payload, '{}')], ARRAY[enqueue_child.key],
+                         NULL, NULL, NULL, NULL, enqueue_child.id);
+END;
+$fn$;
+COMMENT ON FUNCTION rota.enqueue_child(bigint, integer, uuid, text, text, jsonb, text)
+    IS 'Enqueues a child task (parent_id = id) of a running task under its attempt and lease token, in the parent''s queue unless queue is given; the existing child when key is taken; NULL (nothing written) when the attempt is stale or a cancel was requested.';
+
+-- Parks a running task until its children have ended; returns how many it waits for.
+CREATE OR REPLACE FUNCTION rota.wait_for_children(id bigint, attempt integer, token uuid)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.wait_for_children';
+    v_children integer;
+    v_open integer;
+BEGIN
+    -- The row lock first, then the count in a fresh snapshot: a child ending meanwhile
+    -- either committed before the count (not counted) or waits for this lock in
+    -- rota._wake_parents and then finds the task waiting (counted off there).
+    IF NOT rota._lock_attempt(c_fn, wait_for_children.id, wait_for_children.attempt, wait_for_children.token) THEN
+        RETURN NULL;
+    END IF;
+    SELECT count(*), count(*) FILTER (WHERE c.state NOT IN ('succeeded', 'failed', 'cancelled'))
+    INTO v_children, v_open
+    FROM rota.tasks c WHERE c.parent_id = wait_for_children.id;
+    IF v_children = 0 THEN
+        RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
+            USING ERRCODE = 'RO023',
+                  HINT = 'Enqueue children first (rota.enqueue_child, or parent_id in rota.enqueue).';
+    END IF;
+    IF v_open > 0 THEN
+        PERFORM rota._release_tasks(ARRAY[wait_for_children.id], NULL,
+                                    'released by rota.wait_for_children (' || v_open || ' children open)', v_open);
+    END IF;
+    RETURN v_open;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.wait_for_children(bigint, integer, uuid)
+    IS 'Durable wait: a running task with children not yet ended leaves its worker (state waiting, attempt not spent, slots freed) until the last of them ends; returns how many it waits for (0: all ended, it keeps running), NULL when the attempt is stale. RO023 when it has no children.';
+
+-- The children of a task with their outcomes, for the attempt that resumes it.
+CREATE OR REPLACE FUNCTION rota.children(id bigint, attempt integer, token uuid)
+RETURNS TABLE(child_id bigint, task text, key text, state text, result jsonb, last_error text)
+LANGUAGE plpgsql STABLE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    PERFORM rota._check_attempts('rota.children', ARRAY[children.id], ARRAY[children.attempt], ARRAY[children.token]);
+    RETURN QUERY
+    SELECT c.id, c.task, c.key, c.state, c.result, c.last_error
+    FROM rota.tasks c WHERE c.parent_id = children.id ORDER BY c.id;
+END;
+$fn$;
+COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
+    IS 'Every child of a task (id, task, key, state, result, last_error), in id order; checked like rota.steps.';
+
+-- Counts tasks that reached a final state off their waiting parents, and queues a parent
+-- whose last child ended. Called in the transaction that ends them (complete, fail, reap,
+-- cancel, release), with any of the tasks it touched (the others are left out here), right
+-- after their task rows and before any counter or limit row: a parent's own completion
+-- locks its row first and those rows after it, so the two cannot wait on each other.
+-- Parents that may still wait (not final) are locked FOR NO KEY UPDATE in id order before
+-- their count is read in a fresh snapshot, so two last children ending at once are counted
+-- one after the other, and a parent that starts to wait meanwhile (rota.wait_for_children
+-- locks it first) counts a child that ends meanwhile exactly once.
+CREATE OR REPLACE FUNCTION rota._wake_parents(p_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_parent_ids bigint[];
+    v_ended integer[];
+    v_ready_queues text[];
+BEGIN
+    IF p_ids IS NULL THEN
+        RETURN;
+    END IF;
+    SELECT array_agg(e.parent_id ORDER BY e.parent_id), array_agg(e.n ORDER BY e.parent_id)
+    INTO v_parent_ids, v_ended
+    -- a join to the primary key, so that the cost stays one index probe per id whatever the
+    -- planner believes of the table (an = ANY filter could become a scan of all tasks)
+    FROM (SELECT t.parent_id, count(*)::integer AS n
+          FROM unnest(p_ids) AS i(id) JOIN rota.tasks t ON t.id = i.id
+          WHERE t.parent_id IS NOT NULL AND t.state IN ('succeeded', 'failed', 'cancelled')
+          GROUP BY t.parent_id) AS e;
+    IF v_parent_ids IS NULL THEN
+        RETURN;
+    END IF;
+    PERFORM 1 FROM rota.tasks p
+    WHERE p.id = ANY (v_parent_ids) AND p.state NOT IN ('succeeded', 'failed', 'cancelled')
+    ORDER BY p.id
+    FOR NO KEY UPDATE;
+    WITH woken AS (
+        UPDATE rota.tasks p
+        SET state = CASE WHEN p.children_open > e.n THEN 'waiting' ELSE 'queued' END,
+            children_open = CASE WHEN p.children_open > e.n THEN p.children_open - e.n END,
+            run_at = CASE WHEN p.children_open > e.n THEN p.run_at ELSE now() END
+        FROM unnest(v_parent_ids, v_ended) AS e(id, n)
+        WHERE p.id = e.id AND p.state = 'waiting'
+        RETURNING p.queue, p.state)
+    SELECT array_agg(DISTINCT w.queue) FILTER (WHERE w.state = 'queued') INTO v_ready_queues FROM woken w;
+    PERFORM pg_notify('rota_enqueue', q) FROM unnest(v_ready_queues) AS q;
+END;
+$fn$;
+
+-- Before rota.cancel of a task the session may cancel (not final, rota._may_see_task):
+-- cancels its unfinished descendants, queued and waiting ones at once, running ones by a
+-- cancel request their executors learn at the next heartbeat. They are locked before the
+-- task, deepest generation first: a child that ends locks its own row and then its
+-- parent's (rota._wake_parents), so this order never waits the other way round.
+CREATE OR REPLACE FUNCTION rota._cancel_descendants(p_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_ids bigint[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM rota.tasks t
+                   WHERE t.id = p_id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)) THEN
+        RETURN;
+    END IF;
+    -- parent_id always names an older task, so the walk ends
+    WITH RECURSIVE descendants(id, depth) AS (
+        SELECT c.id, 1 FROM rota.tasks c WHERE c.parent_id = p_id
+        UNION ALL
+        SELECT c.id, d.depth + 1 FROM rota.tasks c JOIN descendants d ON c.parent_id = d.id)
+    SELECT array_agg(l.id) INTO v_ids
+    FROM (SELECT t.id FROM rota.tasks t JOIN descendants d ON d.id = t.id
+          WHERE t.state IN ('queued', 'running', 'waiting')
+          ORDER BY d.depth DESC, t.id
+          FOR NO KEY UPDATE OF t) AS l;
+    UPDATE rota.tasks t
+    SET state = CASE WHEN t.state = 'running' THEN t.state ELSE 'cancelled' END,
+        finished_at = CASE WHEN t.state = 'running' THEN t.finished_at ELSE now() END,
+        children_open = NULL,
+        cancel_requested = (t.state = 'running')
+    WHERE t.id = ANY (v_ids) AND t.state IN ('queued', 'running', 'waiting');
+END;
+$fn$;
+
+$code$);
