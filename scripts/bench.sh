@@ -18,4 +18,8 @@ swift build -c release --scratch-path "$SCRATCH" --product rota-bench >&2
 server="$(server_url)"
 # rota.metrics() and the dashboard's queries at 1,000,000 finished + 100,000 queued tasks
 "$ROOT/bench/metrics.sh"
+# WAL, row versions, statements and commits per task of W1; W1 beside 1,000,000 finished
+# tasks while pruning runs (bench/history.sh: HISTORY=10000000 for issue 12's case)
+ROTA_BIN="$SCRATCH/release/rota" "$ROOT/bench/bytes_per_task.sh"
+ROTA_BIN="$SCRATCH/release/rota" "$ROOT/bench/history.sh"
 exec "$SCRATCH/release/rota-bench" --rota "$SCRATCH/release/rota" --database-url "$server" "$@"

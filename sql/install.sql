@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(9);
+SELECT rota._require_schema_at_most(13);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
@@ -20,6 +20,7 @@ SELECT rota._require_schema_at_most(9);
 \ir migrations/0007_key_counts.sql
 \ir migrations/0008_observability.sql
 \ir migrations/0009_workflow_waits.sql
+\ir migrations/0013_bytes.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.

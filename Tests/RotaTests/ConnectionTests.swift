@@ -89,6 +89,52 @@ final class ConnectionTests: XCTestCase {
         await client.close()
     }
 
+    /// A statement that loses a real deadlock is a transient conflict (the completion batcher
+    /// sends such a batch again instead of failing its tasks), not a connection error.
+    func testALostDeadlockIsATransientConflict() async throws {
+        let url = try await database()
+        let setup = try await PostgresConnection.connect(url)
+        try await setup.executeScript("""
+            SET client_min_messages = warning;
+            DROP TABLE IF EXISTS deadlock_probe;
+            CREATE TABLE deadlock_probe (id int PRIMARY KEY, n int NOT NULL DEFAULT 0);
+            INSERT INTO deadlock_probe (id) VALUES (1), (2);
+            """)
+        let first = try await PostgresConnection.connect(url)
+        let second = try await PostgresConnection.connect(url)
+        try await first.executeScript("BEGIN; UPDATE deadlock_probe SET n = n + 1 WHERE id = 1")
+        try await second.executeScript("BEGIN; UPDATE deadlock_probe SET n = n + 1 WHERE id = 2")
+        async let firstWaits: RotaError? = {
+            do { try await first.query("UPDATE deadlock_probe SET n = n + 1 WHERE id = 2"); return nil }
+            catch { return error as? RotaError }
+        }()
+        try await waitUntil("the first transaction waits for the second's row lock") {
+            try await setup.query("""
+                SELECT count(*)::int AS waiting FROM pg_stat_activity
+                WHERE datname = current_database() AND wait_event_type = 'Lock'
+                """)[0].decode("waiting", as: Int.self) == 1
+        }
+        var secondError: RotaError?
+        do { try await second.query("UPDATE deadlock_probe SET n = n + 1 WHERE id = 1") }
+        catch { secondError = error as? RotaError }
+        let errors = [await firstWaits, secondError].compactMap { $0 }
+        XCTAssertEqual(errors.count, 1, "exactly one side loses the deadlock: \(errors)")
+        XCTAssertEqual(errors.first?.sqlState, "40P01")
+        XCTAssertEqual(errors.first?.isTransientConflict, true)
+        XCTAssertEqual(errors.first?.isConnectionError, false)
+        do {
+            try await setup.query("SELEC 1")
+        } catch let error as RotaError {
+            XCTAssertFalse(error.isTransientConflict, "a syntax error is not a transient conflict")
+        }
+        try await first.executeScript("ROLLBACK")
+        try await second.executeScript("ROLLBACK")
+        try await setup.executeScript("DROP TABLE deadlock_probe")
+        await first.close()
+        await second.close()
+        await setup.close()
+    }
+
     func testConnectionFailureIsReported() async throws {
         do {
             _ = try await PostgresConnection.connect("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2")

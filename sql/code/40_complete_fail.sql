@@ -91,6 +91,12 @@ LANGUAGE plpgsql VOLATILE
 -- would be planned afresh on every call; its generic plan does not depend on row estimates
 -- (ids are passed as arrays to primary-key lookups).
 SET plan_cache_mode = force_generic_plan
+-- Only primary-key index scans and nested loops, whatever the table's size: the UPDATE below
+-- then locks its rows in id order (see there).
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
     v_done_ids bigint[];
@@ -98,24 +104,21 @@ DECLARE
     v_done_queues text[];
     v_done_states text[];
 BEGIN
-    -- Rows are locked in id order so that a concurrent stop_executor (also id order)
-    -- cannot deadlock with a batch flush.
+    -- The UPDATE locks the rows itself, in id order (the id-sorted input drives primary-key
+    -- lookups: the plan settings above leave no other plan), so a concurrent stop_executor
+    -- (also id order) cannot deadlock with a batch flush. A separate SELECT ... FOR UPDATE
+    -- first would write one more WAL record per task (bench/bytes_per_task.sh).
     -- an id given twice counts once, with its first attempt/result/token
     WITH input AS (
         SELECT DISTINCT ON (u.id) u.id, u.attempt, u.result, u.token
         FROM unnest(p_ids, p_attempts, p_results, p_tokens) WITH ORDINALITY AS u(id, attempt, result, token, ord)
         ORDER BY u.id, u.ord),
-    locked AS (
-        SELECT t.id FROM rota.tasks t
-        WHERE t.id = ANY (p_ids) AND t.lease_expires_at IS NOT NULL
-        ORDER BY t.id
-        FOR UPDATE),
     done AS (
         UPDATE rota.tasks t
         SET state = rota._unless_cancelled(t.cancel_requested, 'succeeded'),
             result = i.result, finished_at = now(), lease_expires_at = NULL, lease_token = NULL
-        FROM input i, locked l
-        WHERE t.id = i.id AND l.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
+        FROM input i
+        WHERE t.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
           AND t.lease_expires_at IS NOT NULL
         RETURNING t.id, t.slot, t.key_slot, t.queue, t.state)
     SELECT array_agg(done.id ORDER BY done.id),

@@ -73,6 +73,13 @@ public struct PostgresError: Error, Sendable, Hashable, CustomStringConvertible 
         self.hint = hint
     }
 
+    /// True for a statement that lost a deadlock (40P01) or a serialization conflict (40001):
+    /// it was rolled back through no fault of its own, and the same statement may succeed
+    /// when sent again.
+    public var isTransientConflict: Bool {
+        sqlState == "40P01" || sqlState == "40001"
+    }
+
     /// True for errors of the connection rather than of a statement (the database restarted,
     /// it rejected the connection, ...). Loops of a running worker retry all of them; see
     /// ``isPermanentConnectionFailure`` for the ones a connection attempt does not retry.

@@ -95,12 +95,13 @@ final class CompletionBatcher: Sendable {
         return true
     }
 
-    /// Writes a batch; connection errors propagate (the batch is retried), other errors are
+    /// Writes a batch; connection errors and lost deadlocks propagate (the batch is retried:
+    /// a child's completion can deadlock with its parent's cancellation), other errors are
     /// narrowed down to the one outcome at fault, which is failed or dropped with a log.
     private func write(_ batch: [Outcome]) async throws {
         do {
             try await writeStatements(batch)
-        } catch let error as RotaError where !error.isConnectionError {
+        } catch let error as RotaError where !error.isConnectionError && !error.isTransientConflict {
             guard batch.count > 1 else {
                 try await handleRejected(batch[0], error)
                 return
@@ -108,7 +109,7 @@ final class CompletionBatcher: Sendable {
             for outcome in batch {
                 do {
                     try await writeStatements([outcome])
-                } catch let error as RotaError where !error.isConnectionError {
+                } catch let error as RotaError where !error.isConnectionError && !error.isTransientConflict {
                     try await handleRejected(outcome, error)
                 }
             }
