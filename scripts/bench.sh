@@ -3,7 +3,7 @@
 # processes) against the project-local PostgreSQL (or the server of $DATABASE_URL). Arguments
 # go to `rota-bench`, e.g.
 #
-#   scripts/bench.sh                 the full table (about 5 minutes)
+#   scripts/bench.sh                 the full table (about 7 minutes)
 #   scripts/bench.sh --json          the same as JSON
 #   scripts/bench.sh --only w1,w3 --runs 1
 #

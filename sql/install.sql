@@ -30,6 +30,7 @@ SELECT rota._require_schema_at_most(13);
 \ir code/30_claim.sql
 \ir code/36_counts.sql
 \ir code/40_complete_fail.sql
+\ir code/45_complete_in_transaction.sql
 \ir code/50_steps.sql
 \ir code/55_waits.sql
 \ir code/60_executors_reap.sql

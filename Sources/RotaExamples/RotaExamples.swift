@@ -52,9 +52,11 @@ public enum RotaExamples {
     /// - Parameters:
     ///   - client: the database of the reports tables, also used to enqueue the fan-outs' children.
     ///   - store: where the cleanup deletes temporary objects.
-    public static func register(into handlers: inout RotaHandlers, client: RotaClient, store: any ObjectStore) {
+    ///   - cleanupBatchSize: objects per recorded batch of `cleanup.prefix` (``StorageCleanup/batchSize``).
+    public static func register(into handlers: inout RotaHandlers, client: RotaClient, store: any ObjectStore,
+                                cleanupBatchSize: Int = StorageCleanup.defaultBatchSize) {
         let reports = MonthlyReports(client: client)
-        let cleanup = StorageCleanup(store: store)
+        let cleanup = StorageCleanup(store: store, batchSize: cleanupBatchSize)
 
         handlers.register(MonthlyReports.fanOutTask) {
             (payload: MonthlyReports.FanOutPayload, context) -> MonthlyReports.FanOutSummary in
@@ -64,11 +66,9 @@ public enum RotaExamples {
                                             simulatedWorkMilliseconds: payload.simulatedWorkMilliseconds)
         }
         handlers.register(MonthlyReports.generateTask) {
-            (payload: MonthlyReports.GeneratePayload, _) -> MonthlyReports.Report in
-            if let pretend = payload.simulatedWorkMilliseconds, pretend > 0 {
-                try await Task.sleep(for: .milliseconds(pretend))
-            }
-            return try await reports.generate(tenantID: payload.tenantID, month: payload.month)
+            (payload: MonthlyReports.GeneratePayload, context) -> MonthlyReports.Report in
+            try await reports.generate(tenantID: payload.tenantID, month: payload.month, context: context,
+                                       simulatedWorkMilliseconds: payload.simulatedWorkMilliseconds)
         }
         handlers.register(StorageCleanup.scanTask) {
             (payload: StorageCleanup.ScanPayload, context) -> StorageCleanup.ScanSummary in
@@ -78,11 +78,11 @@ public enum RotaExamples {
                                           cutoff: StorageCleanup.cutoff(scheduledAt: scheduledAt, maxAge: maxAge))
         }
         handlers.register(StorageCleanup.prefixTask) {
-            (payload: StorageCleanup.PrefixPayload, _) -> StorageCleanup.PrefixSummary in
+            (payload: StorageCleanup.PrefixPayload, context) -> StorageCleanup.PrefixSummary in
             guard let cutoff = UTCTimestamp.parse(payload.cutoff) else {
                 throw RotaTaskError.nonRetryable("cleanup.prefix: cutoff is not an ISO 8601 instant: \(payload.cutoff)")
             }
-            return try await cleanup.cleanPrefix(payload.prefix, cutoff: cutoff)
+            return try await cleanup.cleanPrefix(payload.prefix, cutoff: cutoff, context: context)
         }
     }
 

@@ -16,7 +16,8 @@ struct BenchCommand: AsyncParsableCommand {
             processes (--rota, default: the rota binary beside this one). Workloads: baseline (pgbench -N -M prepared, 4 clients and 1), \
             W1 (drain of enqueued noop tasks by 1, 2, 3 worker processes), W2 (single and batched enqueue), \
             W3 (enqueue-to-start latency with 2 idle workers; idle CPU and RSS), W4 (W1 with 2 processes \
-            over a table holding 1,000,000 finished tasks). Each figure is the median of --runs runs.
+            over a table holding 1,000,000 finished tasks), W5 (3-step workflows, plain and transactional: steps/s, \
+            CPU and round trips per step). Each figure is the median of --runs runs.
             """)
 
     @OptionGroup var connection: ConnectionOptions
@@ -26,7 +27,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Tasks drained by W1 and W4.") var tasks = 20_000
     @Option(help: "Handler concurrency of each worker process.") var concurrency = 16
     @Option(help: "Finished tasks already in the table for W4.") var prefill = 1_000_000
-    @Option(help: "Comma-separated workloads to run: baseline,w1,w2,w3,w4 (default: all).") var only: String?
+    @Option(help: "Comma-separated workloads to run: baseline,w1,w2,w3,w4,w5 (default: all).") var only: String?
+    @Option(help: "Workflows drained by W5 (each kind).") var workflows = 10_000
     @Option(help: "Worker processes for W1 (comma-separated).") var processes = "1,2,3"
     @Flag(help: "Keep the rota_bench_* databases afterwards.") var keep = false
     @Flag(help: "Workers log at info level (logs stay in the work folder).") var verbose = false
@@ -37,14 +39,16 @@ struct BenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         if runs < 1 { throw ValidationError("--runs must be at least 1") }
-        if tasks < 1 || concurrency < 1 || prefill < 0 { throw ValidationError("--tasks, --concurrency must be positive") }
-        let known: Set<String> = ["baseline", "w1", "w2", "w3", "w4"]
+        if tasks < 1 || concurrency < 1 || prefill < 0 || workflows < 1 {
+            throw ValidationError("--tasks, --concurrency, --workflows must be positive")
+        }
+        let known: Set<String> = ["baseline", "w1", "w2", "w3", "w4", "w5"]
         for name in selected where !known.contains(name) { throw ValidationError("--only: unknown workload \(name)") }
         if processList.isEmpty { throw ValidationError("--processes: give at least one count") }
     }
 
     var selected: Set<String> {
-        guard let only else { return ["baseline", "w1", "w2", "w3", "w4"] }
+        guard let only else { return ["baseline", "w1", "w2", "w3", "w4", "w5"] }
         return Set(only.lowercased().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
     }
 
@@ -107,6 +111,16 @@ struct BenchCommand: AsyncParsableCommand {
                 figures.add("idle.cpu_percent", result.idleCPUPercent)
                 figures.add("idle.rss_mib", result.idleRSS)
             }
+            if selected.contains("w5") {
+                bench.note("W5: \(workflows) noop tasks, \(workflows) workflows of 3 steps, \(workflows) of 3 transactional steps, 2 worker processes each")
+                let result = try await bench.workflows(tasks: workflows, steps: 3, processes: 2, tag: "w5-r\(run)")
+                figures.add("w5.steps_per_s", result.stepsPerSecond)
+                figures.add("w5.tx_steps_per_s", result.transactionalStepsPerSecond)
+                figures.add("w5.cpu_us_per_step", result.cpuPerStep)
+                figures.add("w5.cpu_us_per_tx_step", result.cpuPerTransactionalStep)
+                figures.add("w5.round_trips_per_step", result.roundTripsPerStep)
+                figures.add("w5.round_trips_per_tx_step", result.roundTripsPerTransactionalStep)
+            }
         }
         if selected.contains("w4") {
             bench.note("W4: \(prefill) finished tasks in the table, then W1 with 2 processes, \(runs) run(s)")
@@ -121,7 +135,8 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         if !keep {
-            for name in ["rota_bench_pgbench", "rota_bench_w1", "rota_bench_w2", "rota_bench_w3", "rota_bench_w4"] {
+            for name in ["rota_bench_pgbench", "rota_bench_w1", "rota_bench_w2", "rota_bench_w3", "rota_bench_w4",
+                         "rota_bench_w5"] {
                 await bench.dropDatabase(name)
             }
         }
@@ -222,6 +237,16 @@ struct BenchReport {
             Line(name: "W3 enqueue -> claim (started_at), p99", key: "w3.claim_p99_ms", unit: "ms", decimals: 2, goal: .none),
             Line(name: "W4 W1 2 proc over \(prefill / 1000)k finished rows", key: "w4.2p_tasks_per_s", unit: "tasks/s",
                  decimals: 0, ratioTo: ("w1.2p_tasks_per_s", "W1 2 proc"), goal: .atLeast(0.8)),
+            Line(name: "W5 3-step workflows, 2 proc: steps", key: "w5.steps_per_s", unit: "steps/s", decimals: 0,
+                 ratioTo: ("baseline.pgbench_c4_tps", "pgbench -N"), goal: .none),
+            Line(name: "W5 3 transactional steps, 2 proc: steps", key: "w5.tx_steps_per_s", unit: "steps/s", decimals: 0,
+                 ratioTo: ("baseline.pgbench_c4_tps", "pgbench -N"), goal: .none),
+            Line(name: "W5 worker CPU per step (over noop)", key: "w5.cpu_us_per_step", unit: "us", decimals: 1, goal: .none),
+            Line(name: "W5 worker CPU per transactional step", key: "w5.cpu_us_per_tx_step", unit: "us", decimals: 1,
+                 goal: .none),
+            Line(name: "W5 round trips per step", key: "w5.round_trips_per_step", unit: "", decimals: 2, goal: .none),
+            Line(name: "W5 round trips per transactional step", key: "w5.round_trips_per_tx_step", unit: "", decimals: 2,
+                 goal: .none),
             Line(name: "worker CPU per task (W1, 2 proc)", key: "w1.2p_worker_cpu_us_per_task", unit: "us", decimals: 1,
                  goal: .none),
             Line(name: "worker peak RSS (W1, 2 proc)", key: "w1.2p_peak_rss_mib", unit: "MiB", decimals: 1, goal: .none),
@@ -294,6 +319,9 @@ struct BenchReport {
             counts from just before the worker processes start.
             W3: enqueued_at (the enqueue transaction's now(), before its commit) to the `latency` handler's first \
             instruction (worker host clock, the same host as the database here); "claim" ends at started_at.
+            W5: steps / drain window of 3-step workflows (`steps` handler, 0 ms); CPU per step over a noop task of the \
+            same run; round trips = server-counted calls of rota.steps/step/record_step per step (+ BEGIN and COMMIT \
+            for a transactional step).
             """
         return out
     }

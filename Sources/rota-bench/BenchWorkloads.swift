@@ -149,15 +149,17 @@ final class BenchWorkloads: @unchecked Sendable {
         var cpuPerTask: Double
     }
 
-    /// Enqueues `tasks` noop tasks (one statement), then starts `processes` workers and
-    /// waits until they have finished every one.
-    func drain(_ databaseURL: String, processes: Int, tasks: Int, tag: String) async throws -> DrainResult {
+    /// Enqueues `tasks` tasks `task` with `payload` (default noop; one statement), then
+    /// starts `processes` workers and waits until they have finished every one.
+    func drain(_ databaseURL: String, processes: Int, tasks: Int, tag: String,
+               task: String = "noop", payload: String = "{}") async throws -> DrainResult {
         let connection = try await PostgresConnection.connect(databaseURL)
         defer { Task { await connection.close() } }
         let firstID = try await connection.query("SELECT coalesce(max(id), 0) AS id FROM rota.tasks")[0]
             .decode("id", as: Int64.self)
         try await connection.query(
-            "SELECT count(*) FROM rota.enqueue_many($1, 'noop', array_fill('{}'::jsonb, ARRAY[$2::int]))", [queue, tasks])
+            "SELECT count(*) FROM rota.enqueue_many($1, $3, array_fill($4::jsonb, ARRAY[$2::int]))",
+            [queue, tasks, task, payload])
         try await connection.executeScript("VACUUM ANALYZE rota.tasks")
         let spawnedAt = try await connection.query("SELECT clock_timestamp()::text AS t")[0].decode("t", as: String.self)
         let workers = try spawnWorkers(databaseURL, count: processes, tag: tag)

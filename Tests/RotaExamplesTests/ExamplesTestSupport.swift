@@ -67,6 +67,24 @@ struct ExamplesFixture {
             """, [queue, task, schedule, instant])[0].decode("id")
     }
 
+    /// Enqueues `task` with `payload` and waits until it has ended (a worker must be running).
+    func run<Payload: Encodable & Sendable>(queue: String, task: String, payload: Payload) async throws -> RotaTaskRecord {
+        let id = try await client.enqueue(queue: queue, task: task, payload: payload)
+        var ended: RotaTaskRecord?
+        try await waitUntil("task \(id) ended") {
+            ended = try await client.task(id: id)
+            return [.succeeded, .failed, .cancelled].contains(ended?.state)
+        }
+        return try XCTUnwrap(ended)
+    }
+
+    /// The result of a task that succeeded, decoded as `Result`.
+    func result<Result: Decodable>(of task: RotaTaskRecord, as type: Result.Type = Result.self,
+                                   file: StaticString = #filePath, line: UInt = #line) throws -> Result {
+        XCTAssertEqual(task.state, .succeeded, task.lastError ?? "no error", file: file, line: line)
+        return try JSONDecoder().decode(Result.self, from: Data(try XCTUnwrap(task.result, file: file, line: line).utf8))
+    }
+
     func count(_ sql: String, _ parameters: [any PostgresBindable] = []) async throws -> Int {
         try await client.query(sql, parameters)[0].decode(at: 0, as: Int.self)
     }

@@ -17,7 +17,20 @@ final class MonthlyReportsTests: XCTestCase {
         XCTAssertEqual(ReportMonth(year: 2026, month: 3).firstDay, "2026-03-01")
     }
 
-    func testGenerateComputesTheMonthsOrdersAndIsIdempotent() async throws {
+    /// Handlers of the examples, with a store no test here uses.
+    func exampleHandlers(_ fixture: ExamplesFixture) throws -> (RotaHandlers, TemporaryFolder) {
+        let folder = try TemporaryFolder()
+        var handlers = RotaHandlers()
+        RotaExamples.register(into: &handlers, client: fixture.client, store: try LocalDirectoryStore(root: folder.url))
+        return (handlers, folder)
+    }
+
+    func generate(_ fixture: ExamplesFixture, tenant: Int64, month: ReportMonth) async throws -> RotaTaskRecord {
+        try await fixture.run(queue: MonthlyReports.queue, task: MonthlyReports.generateTask,
+                              payload: MonthlyReports.GeneratePayload(tenantID: tenant, month: month))
+    }
+
+    func testGenerateGathersRendersAndStoresTheMonthsOrdersAndIsIdempotent() async throws {
         let fixture = try await ExamplesFixture.make(for: self)
         try await fixture.addTenants(1...2)
         try await fixture.addOrder(tenant: 1, amount: "10.00", at: "2026-10-01T00:00:00Z")      // first instant: in
@@ -26,50 +39,114 @@ final class MonthlyReportsTests: XCTestCase {
         try await fixture.addOrder(tenant: 1, amount: "7.00", at: "2026-09-30T23:59:59Z")       // previous month
         try await fixture.addOrder(tenant: 1, amount: "1.25", at: "2026-10-01T01:30:00+02:00") // Sep 30 in UTC
         try await fixture.addOrder(tenant: 2, amount: "5.25", at: "2026-10-15T12:00:00Z")       // another tenant
-        let reports = MonthlyReports(client: fixture.client)
         let october = ReportMonth(year: 2026, month: 10)
+        let (handlers, folder) = try exampleHandlers(fixture)
+        defer { folder.remove() }
+        try await withExamplesWorker(url: fixture.url, handlers: handlers) {
+            let firstTask = try await generate(fixture, tenant: 1, month: october)
+            let first = try fixture.result(of: firstTask, as: MonthlyReports.Report.self)
+            XCTAssertEqual(first.orderCount, 2)
+            XCTAssertEqual(first.revenue, "30.50")
+            XCTAssertEqual(first.summary, "Tenant 1 (tenant 1), 2026-10: 2 orders, revenue 30.50")
+            XCTAssertTrue(first.changed)
+            XCTAssertTrue(first.tenantExists)
+            XCTAssertEqual(firstTask.steps.map(\.name), ["gather", "render", "store"])
+            let stored = try await fixture.client.query(
+                "SELECT order_count, revenue::text AS revenue, computed_at::text AS computed_at FROM rota_examples.reports WHERE tenant_id = 1 AND month = '2026-10-01'")
+            XCTAssertEqual(stored.count, 1)
+            XCTAssertEqual(try stored[0].decode("order_count", as: Int64.self), 2)
+            XCTAssertEqual(try stored[0].decode("revenue", as: String.self), "30.50")
 
-        let first = try await reports.generate(tenantID: 1, month: october)
-        XCTAssertEqual(first.orderCount, 2)
-        XCTAssertEqual(first.revenue, "30.50")
-        XCTAssertTrue(first.changed)
-        XCTAssertTrue(first.tenantExists)
-        let stored = try await fixture.client.query(
-            "SELECT order_count, revenue::text AS revenue, computed_at::text AS computed_at FROM rota_examples.reports WHERE tenant_id = 1 AND month = '2026-10-01'")
-        XCTAssertEqual(stored.count, 1)
-        XCTAssertEqual(try stored[0].decode("order_count", as: Int64.self), 2)
-        XCTAssertEqual(try stored[0].decode("revenue", as: String.self), "30.50")
+            // The same report again (another task for it): the same row, not rewritten.
+            let second = try fixture.result(of: try await generate(fixture, tenant: 1, month: october),
+                                            as: MonthlyReports.Report.self)
+            XCTAssertEqual(second.orderCount, 2)
+            XCTAssertEqual(second.revenue, "30.50")
+            XCTAssertFalse(second.changed)
+            let again = try await fixture.client.query(
+                "SELECT order_count, revenue::text AS revenue, computed_at::text AS computed_at FROM rota_examples.reports WHERE tenant_id = 1")
+            XCTAssertEqual(again.count, 1)
+            XCTAssertEqual(try again[0].decode("computed_at", as: String.self), try stored[0].decode("computed_at", as: String.self),
+                           "an unchanged report is not rewritten")
 
-        // Run it again (a retry, or a second replica after a lost lease): the same row.
-        let second = try await reports.generate(tenantID: 1, month: october)
-        XCTAssertEqual(second.orderCount, 2)
-        XCTAssertEqual(second.revenue, "30.50")
-        XCTAssertFalse(second.changed)
-        let again = try await fixture.client.query(
-            "SELECT order_count, revenue::text AS revenue, computed_at::text AS computed_at FROM rota_examples.reports WHERE tenant_id = 1")
-        XCTAssertEqual(again.count, 1)
-        XCTAssertEqual(try again[0].decode("computed_at", as: String.self), try stored[0].decode("computed_at", as: String.self),
-                       "an unchanged report is not rewritten")
-
-        // A late order changes the numbers: the next run updates the row.
-        try await fixture.addOrder(tenant: 1, amount: "0.50", at: "2026-10-20T00:00:00Z")
-        let third = try await reports.generate(tenantID: 1, month: october)
-        XCTAssertEqual(third.orderCount, 3)
-        XCTAssertEqual(third.revenue, "31.00")
-        XCTAssertTrue(third.changed)
+            // A late order changes the numbers: the next report updates the row.
+            try await fixture.addOrder(tenant: 1, amount: "0.50", at: "2026-10-20T00:00:00Z")
+            let third = try fixture.result(of: try await generate(fixture, tenant: 1, month: october),
+                                           as: MonthlyReports.Report.self)
+            XCTAssertEqual(third.orderCount, 3)
+            XCTAssertEqual(third.revenue, "31.00")
+            XCTAssertTrue(third.changed)
+        }
     }
 
     func testAMonthWithoutOrdersAndAVanishedTenant() async throws {
         let fixture = try await ExamplesFixture.make(for: self)
         try await fixture.addTenants(1...1)
-        let reports = MonthlyReports(client: fixture.client)
-        let empty = try await reports.generate(tenantID: 1, month: ReportMonth(year: 2026, month: 10))
-        XCTAssertEqual(empty.orderCount, 0)
-        XCTAssertEqual(empty.revenue, "0.00")
-        let gone = try await reports.generate(tenantID: 42, month: ReportMonth(year: 2026, month: 10))
-        XCTAssertFalse(gone.tenantExists)
+        let (handlers, folder) = try exampleHandlers(fixture)
+        defer { folder.remove() }
+        try await withExamplesWorker(url: fixture.url, handlers: handlers) {
+            let empty = try fixture.result(of: try await generate(fixture, tenant: 1, month: ReportMonth(year: 2026, month: 10)),
+                                           as: MonthlyReports.Report.self)
+            XCTAssertEqual(empty.orderCount, 0)
+            XCTAssertEqual(empty.revenue, "0.00")
+            XCTAssertEqual(empty.summary, "Tenant 1 (tenant 1), 2026-10: 0 orders, revenue 0.00")
+            let goneTask = try await generate(fixture, tenant: 42, month: ReportMonth(year: 2026, month: 10))
+            let gone = try fixture.result(of: goneTask, as: MonthlyReports.Report.self)
+            XCTAssertFalse(gone.tenantExists)
+            XCTAssertNil(gone.summary)
+            XCTAssertEqual(goneTask.steps.map(\.name), ["gather"], "nothing to render or store")
+        }
         let rows = try await fixture.count("SELECT count(*) FROM rota_examples.reports")
         XCTAssertEqual(rows, 1)
+    }
+
+    func testAReportThatCrashedWhileStoringResumesWithTheTotalsItGatheredAndStoresThemOnce() async throws {
+        let fixture = try await ExamplesFixture.make(for: self)
+        try await fixture.addTenants(1...1)
+        try await fixture.addOrder(tenant: 1, amount: "10.00", at: "2026-10-05T00:00:00Z")
+        try await fixture.addOrder(tenant: 1, amount: "2.50", at: "2026-10-06T00:00:00Z")
+        // Every store fails until the trigger is dropped: the attempts crash after gather and render.
+        try await fixture.client.query("""
+            CREATE FUNCTION public.refuse_report() RETURNS trigger LANGUAGE plpgsql
+            AS $$ BEGIN RAISE EXCEPTION 'simulated crash while storing'; END $$
+            """)
+        try await fixture.client.query("""
+            CREATE TRIGGER refuse_report BEFORE INSERT OR UPDATE ON rota_examples.reports
+            FOR EACH ROW EXECUTE FUNCTION public.refuse_report()
+            """)
+        let (handlers, folder) = try exampleHandlers(fixture)
+        defer { folder.remove() }
+        try await withExamplesWorker(url: fixture.url, handlers: handlers) {
+            let id = try await fixture.client.enqueue(
+                queue: MonthlyReports.queue, task: MonthlyReports.generateTask,
+                payload: MonthlyReports.GeneratePayload(tenantID: 1, month: ReportMonth(year: 2026, month: 10)))
+            try await waitUntil("an attempt crashed in the store step") {
+                try await fixture.client.task(id: id)?.lastError?.contains("simulated crash while storing") == true
+            }
+            // A late order arrives as the crash is fixed, in one transaction: an attempt that
+            // stores the report runs after both, so it would count the order if it gathered again.
+            try await fixture.client.query("""
+                DO $$ BEGIN
+                    INSERT INTO rota_examples.orders (tenant_id, amount, created_at) VALUES (1, 100.00, '2026-10-20T00:00:00Z');
+                    DROP TRIGGER refuse_report ON rota_examples.reports;
+                END $$
+                """)
+            try await waitUntil("the report succeeded") { try await fixture.client.task(id: id)?.state == .succeeded }
+            let found = try await fixture.client.task(id: id)
+            let task = try XCTUnwrap(found)
+            let report = try fixture.result(of: task, as: MonthlyReports.Report.self)
+            XCTAssertEqual(report.orderCount, 2, "the totals the first attempt gathered: gather did not run again")
+            XCTAssertEqual(report.revenue, "12.50")
+            XCTAssertEqual(task.steps.map(\.name), ["gather", "render", "store"])
+            XCTAssertEqual(task.steps.map(\.attempt).prefix(2), [1, 1], "gather and render were recorded by the first attempt")
+            XCTAssertGreaterThan(task.steps[2].attempt, 1, "store by the attempt that ran after the fix")
+            XCTAssertEqual(task.steps[2].attempt, task.attemptCount, "and only by it: a failed store recorded nothing")
+            let rows = try await fixture.client.query(
+                "SELECT order_count, revenue::text AS revenue FROM rota_examples.reports WHERE tenant_id = 1")
+            XCTAssertEqual(rows.count, 1)
+            XCTAssertEqual(try rows[0].decode("order_count", as: Int64.self), 2)
+            XCTAssertEqual(try rows[0].decode("revenue", as: String.self), "12.50")
+        }
     }
 
     func testFanOutEnqueuesOneTaskPerTenantAndARetriedFanOutCreatesNoDuplicates() async throws {

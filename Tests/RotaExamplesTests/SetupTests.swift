@@ -42,14 +42,25 @@ final class SetupTests: XCTestCase {
 
         try await MonthlyReports.requireSchema(connectionString: appURL, logger: quietLogger("rota.test.setup"))
         let app = RotaClient(connectionString: appURL, logger: quietLogger("rota.test.app"))
-        // a report reads the tenants and orders and upserts its row; the fan-out enqueues
-        // (rota_producer); the health check reads the views (rota_reader); a worker claims
-        let report = try await MonthlyReports(client: app).generate(tenantID: 1, month: ReportMonth(year: 2026, month: 3))
+        // a worker logged in as the role runs a report (reads the tenants and orders, upserts
+        // its row in a transactional step); the fan-out enqueues (rota_producer); the health
+        // check reads the views (rota_reader)
+        let id = try await app.enqueue(queue: MonthlyReports.queue, task: MonthlyReports.generateTask,
+                                       payload: MonthlyReports.GeneratePayload(tenantID: 1, month: ReportMonth(year: 2026, month: 3)))
+        let folder = try TemporaryFolder()
+        defer { folder.remove() }
+        var handlers = RotaHandlers()
+        RotaExamples.register(into: &handlers, client: app, store: try LocalDirectoryStore(root: folder.url))
+        try await withExamplesWorker(url: appURL, handlers: handlers) {
+            try await waitUntil("the report ended") {
+                let state = try await fixture.client.task(id: id)?.state
+                return state == .succeeded || state == .failed
+            }
+        }
+        let found = try await fixture.client.task(id: id)
+        let report = try fixture.result(of: try XCTUnwrap(found), as: MonthlyReports.Report.self)
         XCTAssertEqual(report.orderCount, 1)
         XCTAssertTrue(report.changed)
-        let id = try await app.enqueue(queue: MonthlyReports.queue, task: MonthlyReports.generateTask,
-                                       payload: MonthlyReports.GeneratePayload(tenantID: 2, month: ReportMonth(year: 2026, month: 3)))
-        XCTAssertGreaterThan(id, 0)
         let queues = try await app.queueStats()
         XCTAssertEqual(Set(queues.map(\.queue)), ["reports", "cleanup"])
         _ = try await app.query("SELECT rota.register_executor('setup-test', ARRAY['reports'])")

@@ -20,4 +20,11 @@ func readmeSnippet3() async throws {
         }
         return pdf
     }
+    handlers.register("orders.ship") { (invoice: Invoice, context) -> Rendered in
+        // exactly once, with the completion: the update and the task's result commit together
+        try await context.completeInTransaction { tx in
+            try await tx.query("UPDATE orders SET shipped = true WHERE id = $1::bigint", [invoice.order])
+            return Rendered(url: "s3://labels/\(invoice.order).pdf")
+        }
+    }
 }

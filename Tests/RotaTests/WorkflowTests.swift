@@ -278,80 +278,28 @@ final class WorkflowTests: XCTestCase {
     }
 
     func testATransactionOfAnAttemptThatLostItsTaskCommitsNothing() async throws {
-        try await assertTransactionCommitsNothing(queue: "wf_fence", interruptedBy: { client, id in
-            // Its lease ends and another executor takes the task over (attempt 2).
-            try await client.query("SELECT rota.register_executor('wf-fence-thief')")
-            try await client.query("UPDATE rota.tasks SET lease_expires_at = now() - interval '1 second' WHERE id = $1::bigint", [id])
-            try await client.query("SELECT rota.reap()")
-            try await client.query("UPDATE rota.tasks SET run_at = now() WHERE id = $1::bigint", [id])
-            let taken = try await client.query("SELECT id, attempt FROM rota.claim('wf-fence-thief', ARRAY['wf_fence'])")
-            XCTAssertEqual(try taken.first?.decode("attempt", as: Int.self), 2)
-        }, then: { client, id in
-            let found = try await client.task(id: id)
-            let task = try XCTUnwrap(found)
-            XCTAssertEqual(task.state, .running)
-            XCTAssertEqual(task.executor, "wf-fence-thief", "the new owner keeps the task")
-        })
+        try await FencedTransaction.assertCommitsNothing(
+            url: try await database(), queue: "wf_fence", message: "attempt 1 of task %ID% no longer owns the task",
+            run: { context, body in _ = try await context.transaction("charge", body) },
+            interruptedBy: FencedTransaction.takeOver(by: "wf-fence-thief", queue: "wf_fence"),
+            then: { client, id in
+                let found = try await client.task(id: id)
+                let task = try XCTUnwrap(found)
+                XCTAssertEqual(task.state, .running)
+                XCTAssertEqual(task.executor, "wf-fence-thief", "the new owner keeps the task")
+            })
     }
 
     func testATransactionOfACancelledTaskCommitsNothing() async throws {
-        try await assertTransactionCommitsNothing(queue: "wf_cancel", interruptedBy: { client, id in
-            let state = try await client.cancel(taskID: id)
-            XCTAssertEqual(state, "cancelling")
-        }, then: { client, id in
-            try await waitUntil("the task was cancelled") { try await client.state(of: id) == "cancelled" }
-        })
-    }
-
-    /// Runs a task whose transactional step inserts a row and then waits until `interrupt`
-    /// has taken the task from its attempt; checks that the step threw `fencedOff` and that
-    /// neither the row nor the checkpoint was committed, then runs `then`.
-    private func assertTransactionCommitsNothing(
-        queue: String, interruptedBy interrupt: (RotaClient, Int64) async throws -> Void,
-        then: (RotaClient, Int64) async throws -> Void, file: StaticString = #filePath, line: UInt = #line
-    ) async throws {
-        let url = try await database()
-        let client = RotaClient(connectionString: url)
-        try await client.defineQueue(queue, options: fastRetries())
-        let table = "\(queue)_effects"
-        try await client.query("CREATE TABLE \(table) (task_id bigint, attempt int)")
-        let inside = Recorder<Int>()
-        let outcomes = Recorder<String>()
-        let gate = Gate()
-        var handlers = RotaHandlers()
-        handlers.register("slow-charge") { (_: EmptyPayload, context) in
-            do {
-                _ = try await context.transaction("charge") { tx -> Counted in
-                    try await tx.query("INSERT INTO \(table) VALUES ($1::bigint, $2::int)", [context.taskID, context.attempt])
-                    inside.append(context.attempt)
-                    await gate.wait()
-                    return Counted(n: 1)
-                }
-                outcomes.append("committed")
-            } catch let error as RotaError where error.code == .fencedOff {
-                outcomes.append(error.message)
-                throw error
-            } catch {
-                outcomes.append("unexpected: \(error)")
-                throw error
-            }
-        }
-        try await withWorker(url: url, queues: [queue: 1], handlers: handlers) { _, _ in
-            defer { gate.open() }  // also when the test fails, so the worker can stop
-            let id = try await client.enqueue(queue: queue, task: "slow-charge")
-            try await waitUntil("the handler is inside its transaction") { inside.count == 1 }
-            try await interrupt(client, id)
-            gate.open()
-            try await waitUntil("the transaction ended") { outcomes.count == 1 }
-            XCTAssertTrue(outcomes.all[0].contains("attempt 1 of task \(id) no longer owns the task"), outcomes.all[0],
-                          file: file, line: line)
-            let effects = try await client.query("SELECT count(*) AS n FROM \(table)")
-            XCTAssertEqual(try effects[0].decode("n", as: Int.self), 0, "the transaction's insert rolled back",
-                           file: file, line: line)
-            let steps = try await client.query("SELECT count(*) AS n FROM rota.task_steps WHERE task_id = $1::bigint", [id])
-            XCTAssertEqual(try steps[0].decode("n", as: Int.self), 0, "no checkpoint", file: file, line: line)
-            try await then(client, id)
-        }
-        await client.close()
+        try await FencedTransaction.assertCommitsNothing(
+            url: try await database(), queue: "wf_cancel", message: "attempt 1 of task %ID% no longer owns the task",
+            run: { context, body in _ = try await context.transaction("charge", body) },
+            interruptedBy: { client, id in
+                let state = try await client.cancel(taskID: id)
+                XCTAssertEqual(state, "cancelling")
+            },
+            then: { client, id in
+                try await waitUntil("the task was cancelled") { try await client.state(of: id) == "cancelled" }
+            })
     }
 }

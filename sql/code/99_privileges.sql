@@ -29,6 +29,7 @@ AS $fn$
         ('enqueue', 'rota_producer'), ('enqueue_many', 'rota_producer'), ('task_status', 'rota_producer'),
         ('cancel', 'rota_producer'),
         ('claim', 'rota_worker'), ('complete', 'rota_worker'), ('complete_many', 'rota_worker'),
+        ('complete_in_transaction', 'rota_worker'),
         ('fail', 'rota_worker'), ('fail_many', 'rota_worker'), ('heartbeat', 'rota_worker'),
         ('register_executor', 'rota_worker'), ('stop_executor', 'rota_worker'),
         ('step', 'rota_worker'), ('steps', 'rota_worker'), ('record_step', 'rota_worker'), ('reap', 'rota_worker'),

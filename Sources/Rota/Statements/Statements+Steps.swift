@@ -18,6 +18,11 @@ extension Statements {
     static let recordStepSQL =
         "SELECT rota.record_step($1::bigint, $2::int, $3, $4::jsonb, $5::uuid) AS recorded"
 
+    /// `rota.complete_in_transaction`, sent inside a ``RotaTransaction`` after the handler's
+    /// statements: `completed` is false when the attempt was fenced off (roll back).
+    static let completeInTransactionSQL =
+        "SELECT rota.complete_in_transaction($1::bigint, $2::int, $3::jsonb, $4::uuid) AS completed"
+
     /// The recorded steps of a task, in the order they were recorded (``RotaStepRecord``).
     func stepRecords(taskID: Int64) async throws -> [RotaStepRecord] {
         try await run("SELECT \(RotaStepRecord.columns) FROM rota.step_outputs WHERE task_id = $1::bigint ORDER BY recorded_at, step",

@@ -109,9 +109,15 @@ extension WorkerRuntime {
     /// Runs one claimed task's handler and hands its outcome to the batcher.
     func execute(_ task: ClaimedTask, abort: OneShotEvent<AbortReason>) async {
         let started = ContinuousClock.now
-        let outcome = await runHandler(task, abort: abort)
+        let steps = WorkflowSteps(task: task, pool: workflowConnections)
+        var outcome = await runHandler(task, steps: steps, abort: abort)
+        if steps.completedInTransaction {
+            // Whatever happened afterwards: an error of the handler, or an abort by the
+            // heartbeat, which no longer finds the completed task running.
+            outcome = .completedInTransaction
+        }
         switch outcome {
-        case .completed:
+        case .completed, .completedInTransaction:
             metrics.handlerEnded(task: task.task, duration: ContinuousClock.now - started, succeeded: true)
         case .failed, .timedOut:
             metrics.handlerEnded(task: task.task, duration: ContinuousClock.now - started, succeeded: false)
@@ -121,6 +127,8 @@ extension WorkerRuntime {
         switch outcome {
         case .completed(let result):
             completions.add(.completed(id: task.id, attempt: task.attempt, token: task.leaseToken, result: result))
+        case .completedInTransaction:
+            break  // committed with the handler's transaction
         case .failed(let message, let retryIn, let retryable):
             completions.add(.failed(id: task.id, attempt: task.attempt, token: task.leaseToken, error: message,
                                     retryIn: retryIn, retryable: retryable))
@@ -150,6 +158,8 @@ extension WorkerRuntime {
 
     enum HandlerOutcome: Sendable {
         case completed(String?)
+        /// ``TaskContext/completeInTransaction(_:)`` committed the completion.
+        case completedInTransaction
         case failed(String, retryIn: Duration?, retryable: Bool)
         case timedOut(Duration)
         case aborted(AbortReason)
@@ -161,7 +171,7 @@ extension WorkerRuntime {
 
     /// Races the handler against its abort event and its timeout; the loser is cancelled
     /// and awaited (structured: a handler never outlives this call).
-    private func runHandler(_ task: ClaimedTask, abort: OneShotEvent<AbortReason>) async -> HandlerOutcome {
+    private func runHandler(_ task: ClaimedTask, steps: WorkflowSteps, abort: OneShotEvent<AbortReason>) async -> HandlerOutcome {
         guard let handler = handlers[task.task] else {
             return .failed("no handler for task \(task.task) in executor \(executorID)", retryIn: nil, retryable: true)
         }
@@ -177,7 +187,7 @@ extension WorkerRuntime {
                                   key: task.key, parentID: task.parentID, enqueuedAt: task.enqueuedAt,
                                   runAt: task.runAt, scheduledAt: task.scheduledAt,
                                   startedAt: Date(), executorID: executorID, logger: taskLogger,
-                                  steps: WorkflowSteps(task: task, pool: workflowConnections))
+                                  steps: steps)
         let timeout = handler.timeout ?? configuration.defaultTaskTimeout
         let payload = task.payload
         return await withTaskGroup(of: HandlerOutcome?.self) { group in

@@ -9,10 +9,10 @@ extension WorkflowSteps {
     func sleep(_ release: (Statements, _ step: String) async throws -> Bool) async throws {
         let step = nextSleepStepName()
         if let _: [String: String] = try await recordedOutput(of: step) { return }
-        let released = try await refusingBadInput(step: step) {
+        let released = try await refusingBadInput("step \"\(step)\"") {
             try await pool.withConnection { connection in try await release(Statements(connection: connection), step) }
         }
-        guard released else { throw fencedOff(step: step) }
+        guard released else { throw fencedOff("step \"\(step)\"", nothing: "recorded") }
         throw WorkflowSuspension(reason: "task \(taskID) sleeps (step \(step))")
     }
 

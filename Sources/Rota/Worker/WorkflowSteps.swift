@@ -8,15 +8,18 @@ import Synchronization
 /// its task records nothing.
 final class WorkflowSteps: Sendable {
     private struct State {
-        /// Outputs recorded before this attempt's first step (nil until loaded).
+        /// Outputs recorded before this attempt's first step (nil until loaded; empty from the
+        /// start for a first attempt).
         var recorded: [String: String]?
         /// The step names this attempt has used.
         var used: Set<String> = []
         /// Durable sleeps this attempt has reached (they are steps `sleep-1`, `sleep-2`, ...).
         var sleeps = 0
+        /// Whether ``completeInTransaction(_:)`` committed.
+        var completed = false
     }
 
-    /// The transactional step whose closure is running (on this Swift task), if any.
+    /// The transaction whose closure is running (on this Swift task), if any: its label.
     @TaskLocal private static var enclosingTransaction: String?
 
     let taskID: Int64
@@ -32,20 +35,24 @@ final class WorkflowSteps: Sendable {
         token = task.leaseToken
         self.task = task.task
         self.pool = pool
+        // Every claim takes a new attempt number (a sleep or a wait refunds the attempt but
+        // does not reuse its number), and only a claimed attempt records steps: the first
+        // attempt has nothing to load, which saves its workflows one round trip.
+        if task.attempt == 1 { state.withLock { $0.recorded = [:] } }
     }
 
     /// A plain step: the recorded output, else the closure's, recorded.
     func step<T: Codable & Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
         if let recorded: T = try await recordedOutput(of: name) { return recorded }
         let value = try await body()
-        let output = try encode(value, step: name)
-        let recorded = try await refusingBadInput(step: name) {
+        let output = try encode(value, "step \"\(name)\"")
+        let recorded = try await refusingBadInput("step \"\(name)\"") {
             try await pool.withConnection { connection in
                 try await Statements(connection: connection).recordStep(
                     taskID: taskID, attempt: attempt, token: token, name: name, output: output)
             }
         }
-        guard recorded else { throw fencedOff(step: name) }
+        guard recorded else { throw fencedOff("step \"\(name)\"", nothing: "recorded") }
         return value
     }
 
@@ -54,20 +61,57 @@ final class WorkflowSteps: Sendable {
     /// attempt no longer owns its task).
     func transaction<T: Codable & Sendable>(_ name: String, _ body: (RotaTransaction) async throws -> T) async throws -> T {
         if let recorded: T = try await recordedOutput(of: name) { return recorded }
-        return try await pool.withConnection { reconnecting in
+        return try await inTransaction("transactional step \"\(name)\"", body) { transaction, value in
+            let output = try encode(value, "step \"\(name)\"")
+            let recorded: Bool = try await refusingBadInput("step \"\(name)\"") {
+                try await transaction.query(Statements.recordStepSQL, [taskID, attempt, name, output, token])[0]
+                    .decode("recorded")
+            }
+            guard recorded else { throw fencedOff("step \"\(name)\"", nothing: "recorded") }
+        }
+    }
+
+    /// Whether ``completeInTransaction(_:)`` committed the task's completion: the worker
+    /// then writes no outcome of its own for this attempt.
+    var completedInTransaction: Bool { state.withLock { $0.completed } }
+
+    /// Completes the task in one transaction with the closure's statements
+    /// (`rota.complete_in_transaction`, fenced like `rota.complete`; a requested cancel
+    /// refuses too, and the transaction rolls back).
+    func completeInTransaction<T: Encodable & Sendable>(_ body: (RotaTransaction) async throws -> T) async throws -> T {
+        if let enclosing = Self.enclosingTransaction {
+            throw RotaTaskError.nonRetryable(
+                "the completion of task \(task) (id \(taskID)) runs inside \(enclosing); it must run outside any transaction's closure")
+        }
+        let value = try await inTransaction("the completing transaction", body) { transaction, value in
+            let result = try encode(value, "the result")
+            let completed: Bool = try await refusingBadInput("the result") {
+                try await transaction.query(Statements.completeInTransactionSQL, [taskID, attempt, result, token])[0]
+                    .decode("completed")
+            }
+            guard completed else { throw fencedOff("the completion", nothing: "written") }
+        }
+        // After COMMIT only: a COMMIT that failed (a deferred constraint, a broken
+        // connection) leaves the outcome to the worker, whose write is fenced off if the
+        // completion landed after all.
+        state.withLock { $0.completed = true }
+        return value
+    }
+
+    /// Runs `body` on a pooled connection in one transaction that `finish` ends with the
+    /// checkpoint or the completion (throwing to roll everything back), then commits.
+    /// - Parameter label: names the transaction in the error of a step run inside it.
+    private func inTransaction<T: Sendable>(_ label: String, _ body: (RotaTransaction) async throws -> T,
+                                            finish: (RotaTransaction, T) async throws -> Void) async throws -> T {
+        try await pool.withConnection { reconnecting in
             // BEGIN may reconnect (the pooled connection is lent to this step alone); the
             // rest of the transaction stays on that one connection: a break in the middle
             // fails the step, and never sends its remaining statements outside it.
             try await reconnecting.query("BEGIN")
             let transaction = RotaTransaction(connection: try await reconnecting.connection())
             do {
-                let value = try await Self.$enclosingTransaction.withValue(name) { try await body(transaction) }
-                let output = try encode(value, step: name)
-                let recorded: Bool = try await refusingBadInput(step: name) {
-                    try await transaction.query(Statements.recordStepSQL, [taskID, attempt, name, output, token])[0]
-                        .decode("recorded")
-                }
-                guard recorded else { throw fencedOff(step: name) }
+                let value = try await Self.$enclosingTransaction.withValue(label) { try await body(transaction) }
+                try await finish(transaction, value)
                 try await transaction.query("COMMIT")
                 return value
             } catch {
@@ -85,7 +129,7 @@ final class WorkflowSteps: Sendable {
             // Its checkpoint would not commit with the enclosing transaction, and it would
             // wait for a pooled connection while holding one.
             throw RotaTaskError.nonRetryable(
-                "step \"\(name)\" runs inside transactional step \"\(enclosing)\" of task \(task) (id \(taskID)); "
+                "step \"\(name)\" runs inside \(enclosing) of task \(task) (id \(taskID)); "
                     + "steps cannot run inside a transaction's closure")
         }
         let firstUse = state.withLock { $0.used.insert(name).inserted }
@@ -123,26 +167,28 @@ final class WorkflowSteps: Sendable {
         return loaded
     }
 
-    private func encode<T: Encodable>(_ value: T, step: String) throws -> PostgresJSON {
+    /// - Parameter what: what is encoded, e.g. `step "render"`.
+    private func encode<T: Encodable>(_ value: T, _ what: String) throws -> PostgresJSON {
         do {
             return try PostgresJSON(encoding: value, encoder: JSONCoding.encoder())
         } catch {
-            throw RotaTaskError.nonRetryable("step \"\(step)\" of task \(task) (id \(taskID)): \(error)")
+            throw RotaTaskError.nonRetryable("\(what) of task \(task) (id \(taskID)): \(error)")
         }
     }
 
-    /// Runs `record`, turning the refusals of bad step input (a name out of the pattern, an
-    /// output over the size limit) into failures without retries: they would recur.
-    func refusingBadInput<R>(step: String, _ record: () async throws -> R) async throws -> R {
+    /// Runs `record`, turning the refusals of bad input (a step name out of the pattern, an
+    /// output or result over the size limit) into failures without retries: they would recur.
+    /// - Parameter what: what is recorded, e.g. `step "render"`.
+    func refusingBadInput<R>(_ what: String, _ record: () async throws -> R) async throws -> R {
         do {
             return try await record()
         } catch let error as RotaError where error.code == .invalidArgument || error.code == .payloadTooLarge {
-            throw RotaTaskError.nonRetryable("step \"\(step)\" of task \(task) (id \(taskID)) cannot be recorded: \(error)")
+            throw RotaTaskError.nonRetryable("\(what) of task \(task) (id \(taskID)) cannot be recorded: \(error)")
         }
     }
 
-    func fencedOff(step: String) -> RotaError {
-        RotaError(.fencedOff, "step \"\(step)\": attempt \(attempt) of task \(taskID) no longer owns the task "
-                    + "(its lease ended or it was cancelled); nothing was recorded")
+    func fencedOff(_ what: String, nothing written: String) -> RotaError {
+        RotaError(.fencedOff, "\(what): attempt \(attempt) of task \(taskID) no longer owns the task "
+                    + "(its lease ended or it was cancelled); nothing was \(written)")
     }
 }

@@ -2,13 +2,15 @@ import Foundation
 import Rota
 
 /// The monthly reports example: once a month a schedule fires `reports.fan_out`, which
-/// enqueues one `reports.generate` task per tenant; each computes the tenant's order count
-/// and revenue for the month before the fire and upserts its row of `rota_examples.reports`.
+/// enqueues one `reports.generate` task per tenant; each is a workflow that gathers the
+/// tenant's order count and revenue for the month before the fire, renders the report and
+/// stores its row of `rota_examples.reports` (``generate(tenantID:month:context:simulatedWorkMilliseconds:)``).
 ///
-/// Both steps are safe to repeat. The fan-out keys each child `report:<tenant>:<month>`, so
-/// a retried fan-out (or a second fire for the same month) finds the existing tasks instead
-/// of adding more. A report is recomputed from the orders and written with an upsert, so
-/// running it twice leaves the same row. The tables are in `examples/monthly-reports/schema.sql`.
+/// The fan-out keys each child `report:<tenant>:<month>`, so a retried fan-out (or a second
+/// fire for the same month) finds the existing tasks instead of adding more. A report's
+/// steps are checkpointed: a retry resumes after the last recorded one, and the store step
+/// commits its row together with its checkpoint, once. The tables are in
+/// `examples/monthly-reports/schema.sql`.
 public struct MonthlyReports: Sendable {
     /// The queue of both tasks; its definition caps how many run at once across replicas.
     public static let queue = "reports"
@@ -68,27 +70,67 @@ public struct MonthlyReports: Sendable {
         return FanOutSummary(months: reportMonths, tenants: tenants, taskCount: taskCount)
     }
 
-    /// Computes the report of `tenantID` for `month` from its orders and stores it.
-    ///
-    /// One statement: the totals, the upsert and the answer see the same snapshot. The row is
-    /// rewritten only when the numbers changed, so a repeated run keeps its `computed_at`.
-    public func generate(tenantID: Int64, month: ReportMonth) async throws -> Report {
-        let rows = try await client.query(
+    /// The report of `tenantID` for `month` as a workflow of three steps: `gather` reads the
+    /// month's orders (``gather(tenantID:month:)``), `render` turns them into the report's
+    /// text (``render(_:)``) and `store` upserts the row in a transactional step
+    /// (``store(_:summary:in:)``). An attempt after a crash returns the steps recorded before
+    /// it instead of running them again: a report stored once is not stored again, and a
+    /// resumed report renders and stores the totals its first attempt gathered.
+    /// - Parameter simulatedWorkMilliseconds: the render step pretends to take this long (demos).
+    public func generate(tenantID: Int64, month: ReportMonth, context: TaskContext,
+                         simulatedWorkMilliseconds: Int? = nil) async throws -> Report {
+        let totals = try await context.step("gather") { try await gather(tenantID: tenantID, month: month) }
+        guard totals.tenantName != nil else {
+            // deleted since it was fanned out: nothing to render or store
+            return Report(totals: totals, summary: nil, changed: false)
+        }
+        let summary = try await context.step("render") { () -> String in
+            if let pretend = simulatedWorkMilliseconds, pretend > 0 {
+                try await Task.sleep(for: .milliseconds(pretend))
+            }
+            return Self.render(totals)
+        }
+        return try await context.transaction("store") { tx in try await Self.store(totals, summary: summary, in: tx) }
+    }
+
+    /// The tenant's order count and revenue for `month` (UTC), read from its orders.
+    public func gather(tenantID: Int64, month: ReportMonth) async throws -> Totals {
+        let row = try await client.query(
             """
             WITH bounds AS (
                 SELECT ($2::date)::timestamp AT TIME ZONE 'UTC' AS month_start,
                        ($2::date + interval '1 month')::timestamp AT TIME ZONE 'UTC' AS month_end
-            ), totals AS (
-                SELECT count(o.id) AS order_count, coalesce(sum(o.amount), 0)::numeric(14, 2) AS revenue
-                FROM bounds b
-                LEFT JOIN rota_examples.orders o
-                       ON o.tenant_id = $1::bigint AND o.created_at >= b.month_start AND o.created_at < b.month_end
-            ), tenant AS (
+            )
+            SELECT count(o.id) AS order_count, coalesce(sum(o.amount), 0)::numeric(14, 2)::text AS revenue,
+                   (SELECT name FROM rota_examples.tenants WHERE id = $1::bigint) AS tenant_name
+            FROM bounds b
+            LEFT JOIN rota_examples.orders o
+                   ON o.tenant_id = $1::bigint AND o.created_at >= b.month_start AND o.created_at < b.month_end
+            """,
+            [tenantID, month.firstDay])[0]
+        return Totals(tenantID: tenantID, month: month, tenantName: try row.decode("tenant_name", as: String?.self),
+                      orderCount: try row.decode("order_count"), revenue: try row.decode("revenue"))
+    }
+
+    /// The report's text, e.g. `Acme (tenant 17), 2026-11: 23 orders, revenue 4711.20`.
+    public static func render(_ totals: Totals) -> String {
+        let orders = totals.orderCount == 1 ? "1 order" : "\(totals.orderCount) orders"
+        return "\(totals.tenantName ?? "unknown") (tenant \(totals.tenantID)), \(totals.month): \(orders), revenue \(totals.revenue)"
+    }
+
+    /// Upserts the row `(tenant, month)` of `totals` inside `transaction` (the `store` step's),
+    /// so the row and the step's checkpoint commit together. The row is rewritten only when
+    /// the numbers changed, so a report stored again by a later task keeps its `computed_at`;
+    /// a tenant deleted since `gather` gets no row.
+    public static func store(_ totals: Totals, summary: String?, in transaction: RotaTransaction) async throws -> Report {
+        let row = try await transaction.query(
+            """
+            WITH tenant AS (
                 SELECT EXISTS (SELECT 1 FROM rota_examples.tenants WHERE id = $1::bigint) AS present
             ), upsert AS (
                 INSERT INTO rota_examples.reports AS r (tenant_id, month, order_count, revenue, computed_at)
-                SELECT $1::bigint, $2::date, t.order_count, t.revenue, now()
-                FROM totals t, tenant
+                SELECT $1::bigint, $2::date, $3::bigint, $4::numeric, now()
+                FROM tenant
                 WHERE tenant.present
                 ON CONFLICT (tenant_id, month) DO UPDATE
                     SET order_count = EXCLUDED.order_count, revenue = EXCLUDED.revenue,
@@ -96,14 +138,11 @@ public struct MonthlyReports: Sendable {
                     WHERE (r.order_count, r.revenue) IS DISTINCT FROM (EXCLUDED.order_count, EXCLUDED.revenue)
                 RETURNING 1
             )
-            SELECT t.order_count, t.revenue::text AS revenue, tenant.present,
-                   (SELECT count(*) FROM upsert) > 0 AS changed
-            FROM totals t, tenant
+            SELECT tenant.present, (SELECT count(*) FROM upsert) > 0 AS changed FROM tenant
             """,
-            [tenantID, month.firstDay])
-        let row = rows[0]
-        return Report(tenantID: tenantID, month: month,
-                      orderCount: try row.decode("order_count"), revenue: try row.decode("revenue"),
-                      changed: try row.decode("changed"), tenantExists: try row.decode("present"))
+            [totals.tenantID, totals.month.firstDay, totals.orderCount, totals.revenue])[0]
+        var report = Report(totals: totals, summary: summary, changed: try row.decode("changed"))
+        report.tenantExists = try row.decode("present")
+        return report
     }
 }

@@ -58,6 +58,30 @@ extension MonthlyReports {
         }
     }
 
+    /// A tenant's orders in a month: the output of the `gather` step of `reports.generate`.
+    public struct Totals: Sendable, Hashable, Codable {
+        public var tenantID: Int64
+        public var month: ReportMonth
+        /// Nil when the tenant no longer exists.
+        public var tenantName: String?
+        public var orderCount: Int64
+        /// The sum of the month's order amounts, exactly as the database's numeric text.
+        public var revenue: String
+
+        public init(tenantID: Int64, month: ReportMonth, tenantName: String?, orderCount: Int64, revenue: String) {
+            self.tenantID = tenantID
+            self.month = month
+            self.tenantName = tenantName
+            self.orderCount = orderCount
+            self.revenue = revenue
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case month, revenue
+            case tenantID = "tenant_id", tenantName = "tenant_name", orderCount = "order_count"
+        }
+    }
+
     /// A tenant's report for a month (the result of `reports.generate`).
     public struct Report: Sendable, Hashable, Codable {
         public var tenantID: Int64
@@ -65,13 +89,25 @@ extension MonthlyReports {
         public var orderCount: Int64
         /// The sum of the month's order amounts, exactly as the database's numeric text.
         public var revenue: String
-        /// False when the stored row already had these numbers (a repeated run).
+        /// The rendered report (``MonthlyReports/render(_:)``); nil when the tenant no longer exists.
+        public var summary: String?
+        /// False when the stored row already had these numbers (a report stored again).
         public var changed: Bool
         /// False when the tenant no longer exists: nothing was stored.
         public var tenantExists: Bool
 
+        init(totals: Totals, summary: String?, changed: Bool) {
+            tenantID = totals.tenantID
+            month = totals.month
+            orderCount = totals.orderCount
+            revenue = totals.revenue
+            self.summary = summary
+            self.changed = changed
+            tenantExists = totals.tenantName != nil
+        }
+
         enum CodingKeys: String, CodingKey {
-            case month, revenue, changed
+            case month, revenue, summary, changed
             case tenantID = "tenant_id", orderCount = "order_count", tenantExists = "tenant_exists"
         }
     }

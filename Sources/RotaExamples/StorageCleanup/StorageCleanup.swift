@@ -6,11 +6,11 @@ import Rota
 /// `cleanup.prefix` task per folder on the rate-limited `cleanup` queue; each deletes the
 /// objects in its folder last modified before the cutoff (the fire's time minus a max age).
 ///
-/// Both steps are safe to repeat. The scan's children are keyed by the fire
-/// (`fire:<name>:<fire_at>/<prefix>`), so a retried scan adds no second task for a
-/// folder, while the next fire cleans every folder again. A `cleanup.prefix` attempt lists
-/// its folder afresh and deletes what is older than the cutoff carried in its payload, so
-/// after a crash halfway the retry deletes the rest (deleting a deleted object succeeds).
+/// The scan's children are keyed by the fire (`fire:<name>:<fire_at>/<prefix>`), so a
+/// retried scan adds no second task for a folder, while the next fire cleans every folder
+/// again. A `cleanup.prefix` task deletes what is older than the cutoff carried in its
+/// payload in batches, each recorded as a step, so after a crash halfway the retry resumes
+/// after the last recorded batch (``cleanPrefix(_:cutoff:context:)``).
 public struct StorageCleanup: Sendable {
     /// The queue of both tasks; its definition limits how many tasks start per second.
     public static let queue = "cleanup"
@@ -23,11 +23,18 @@ public struct StorageCleanup: Sendable {
     /// The default age after which a temporary object is deleted.
     public static let defaultMaxAge: Duration = .seconds(3600)
 
+    /// The default number of objects a `cleanup.prefix` batch examines.
+    public static let defaultBatchSize = 100
+
     /// Where the objects are.
     public let store: any ObjectStore
+    /// Objects examined per batch (a step of `cleanup.prefix`): a crash repeats at most
+    /// this many deletions, and a folder of n objects records n / batchSize + 1 steps.
+    public let batchSize: Int
 
-    public init(store: any ObjectStore) {
+    public init(store: any ObjectStore, batchSize: Int = defaultBatchSize) {
         self.store = store
+        self.batchSize = max(1, batchSize)
     }
 
     /// The cutoff of a fire at `scheduledAt`: objects modified before it are old.
@@ -49,27 +56,50 @@ public struct StorageCleanup: Sendable {
         return ScanSummary(root: root, cutoff: cutoffText, prefixes: prefixes)
     }
 
-    /// Deletes the objects under `prefix` last modified before `cutoff`, keeping the rest.
-    public func cleanPrefix(_ prefix: String, cutoff: Date) async throws -> PrefixSummary {
+    /// Deletes the objects under `prefix` last modified before `cutoff`, keeping the rest, as
+    /// a workflow: the objects are taken in key order, ``batchSize`` at a time, and each
+    /// batch is a step (`batch-1`, `batch-2`, ...) whose output records the last key it
+    /// examined. An attempt after a crash returns the recorded batches without running them
+    /// and goes on after the last confirmed one; only the batch that was cut short runs again
+    /// (deleting a deleted object succeeds). The last step is the batch that found nothing left.
+    public func cleanPrefix(_ prefix: String, cutoff: Date, context: TaskContext) async throws -> PrefixSummary {
         // An empty prefix would mean "everything in the store": never a temporary folder.
         guard !prefix.isEmpty, prefix.hasSuffix("/") else {
             throw RotaTaskError.nonRetryable("cleanup.prefix: prefix must be a folder ending with /, got \(prefix)")
         }
-        var deleted = 0
-        var deletedBytes: Int64 = 0
-        var kept = 0
-        for object in try await store.list(prefix: prefix) {
-            // Stop between deletions when the task is cancelled; the retry lists again.
+        // This attempt's listing in key order, read by the first batch that runs (none when
+        // every batch was recorded); the batches after it take up where the last one ended.
+        var listing: [ObjectInfo]?
+        var summary = PrefixSummary(prefix: prefix, cutoff: UTCTimestamp.format(cutoff), deleted: 0, deletedBytes: 0,
+                                    kept: 0, batches: 0)
+        var after: String?
+        for number in 1... {
+            let batch = try await context.step("batch-\(number)") { () -> BatchSummary in
+                if listing == nil { listing = try await store.list(prefix: prefix).sorted { $0.key < $1.key } }
+                let remaining = (listing ?? []).drop { object in after.map { object.key <= $0 } ?? false }
+                return try await deleteOld(Array(remaining.prefix(batchSize)), under: prefix, cutoff: cutoff)
+            }
+            guard let last = batch.lastKey else { break }
+            after = last
+            summary.add(batch)
+        }
+        return summary
+    }
+
+    /// Deletes those of `objects` modified before `cutoff`.
+    private func deleteOld(_ objects: [ObjectInfo], under prefix: String, cutoff: Date) async throws -> BatchSummary {
+        var batch = BatchSummary(lastKey: objects.last?.key, deleted: 0, deletedBytes: 0, kept: 0)
+        for object in objects {
+            // Stop between deletions when the task is cancelled; the retry redoes this batch.
             try Task.checkCancellation()
             guard object.key.hasPrefix(prefix), object.modifiedAt < cutoff else {
-                kept += 1
+                batch.kept += 1
                 continue
             }
             try await store.delete(object.key)
-            deleted += 1
-            deletedBytes += object.size
+            batch.deleted += 1
+            batch.deletedBytes += object.size
         }
-        return PrefixSummary(prefix: prefix, cutoff: UTCTimestamp.format(cutoff), deleted: deleted,
-                             deletedBytes: deletedBytes, kept: kept)
+        return batch
     }
 }

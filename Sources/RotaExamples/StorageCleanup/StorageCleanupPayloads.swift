@@ -50,26 +50,52 @@ extension StorageCleanup {
         }
     }
 
-    /// The result of `cleanup.prefix`.
+    /// One batch of `cleanup.prefix`: the output of its step `batch-<n>`.
+    public struct BatchSummary: Sendable, Hashable, Codable {
+        /// The last key the batch examined, where the next batch starts; nil for the batch
+        /// that found nothing left, the last.
+        public var lastKey: String?
+        public var deleted: Int
+        public var deletedBytes: Int64
+        public var kept: Int
+
+        enum CodingKeys: String, CodingKey {
+            case deleted, kept
+            case lastKey = "last_key", deletedBytes = "deleted_bytes"
+        }
+    }
+
+    /// The result of `cleanup.prefix`: the sums of its batches.
     public struct PrefixSummary: Sendable, Hashable, Codable {
         public var prefix: String
         public var cutoff: String
-        /// Objects deleted by this attempt.
+        /// Objects deleted by the task's recorded batches (an object deleted by a batch that a
+        /// crash cut short is deleted again by its rerun, and counted once if still there).
         public var deleted: Int
         public var deletedBytes: Int64
         /// Objects younger than the cutoff, left in place.
         public var kept: Int
+        /// The batches that examined objects.
+        public var batches: Int
 
-        public init(prefix: String, cutoff: String, deleted: Int, deletedBytes: Int64, kept: Int) {
+        public init(prefix: String, cutoff: String, deleted: Int, deletedBytes: Int64, kept: Int, batches: Int) {
             self.prefix = prefix
             self.cutoff = cutoff
             self.deleted = deleted
             self.deletedBytes = deletedBytes
             self.kept = kept
+            self.batches = batches
+        }
+
+        mutating func add(_ batch: BatchSummary) {
+            deleted += batch.deleted
+            deletedBytes += batch.deletedBytes
+            kept += batch.kept
+            batches += 1
         }
 
         enum CodingKeys: String, CodingKey {
-            case prefix, cutoff, deleted, kept
+            case prefix, cutoff, deleted, kept, batches
             case deletedBytes = "deleted_bytes"
         }
     }

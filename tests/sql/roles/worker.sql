@@ -2,7 +2,7 @@
 -- (claim, heartbeat, steps, children, sleep, wait, complete, fail), recovers and prunes, fires schedules, and
 -- nothing else (test-sql.sh sets up queue `roles` with a ready task).
 BEGIN;
-SELECT plan(24);
+SELECT plan(25);
 
 SELECT is(session_user::text, 'rota_test_worker', 'logged in as rota_test_worker');
 
@@ -18,6 +18,8 @@ SELECT isnt((SELECT rota.enqueue_child(id, attempt, lease_token, 'kid', 'roles-k
 SELECT is((SELECT count(*) FROM claimed c, rota.children(c.id, c.attempt, c.lease_token)), 1::bigint, 'children');
 SELECT throws_ok((SELECT format('SELECT rota.complete(%s, %s, token => gen_random_uuid())', id, attempt) FROM claimed), 'RO022', NULL,
                  'a wrong token is refused');
+SELECT throws_ok((SELECT format('SELECT rota.complete_in_transaction(%s, %s, NULL, gen_random_uuid())', id, attempt) FROM claimed),
+                 'RO022', NULL, 'complete_in_transaction (a wrong token: RO022, not a privilege error)');
 SELECT is((SELECT rota.complete(id, attempt, '{"done": true}', token => lease_token) FROM claimed), true, 'complete with the token');
 CREATE TEMP TABLE kid AS SELECT * FROM rota.claim('roles-w', ARRAY['roles'], 1);
 SELECT is((SELECT task FROM kid), 'kid', 'the child runs');
