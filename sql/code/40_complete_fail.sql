@@ -125,6 +125,7 @@ BEGIN
     FROM done;
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
+        PERFORM rota._notify_finished(v_done_ids);
     END IF;
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
@@ -226,6 +227,7 @@ BEGIN
     FROM upd;
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
+        PERFORM rota._notify_finished(v_ids);
     END IF;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
@@ -368,6 +370,7 @@ BEGIN
     WHERE t.id = cancel.id AND t.state IN ('queued', 'running') AND rota._may_see_task(t.enqueued_by)
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
+        PERFORM rota._notify_finished(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);

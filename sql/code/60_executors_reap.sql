@@ -100,6 +100,7 @@ DECLARE
     v_released integer;
     v_ready_queues text[];
     v_held_ids bigint[];
+    v_cancelled_ids bigint[];
 BEGIN
     UPDATE rota.executors e SET stopped_at = now() WHERE e.id = stop_executor.executor;
     IF NOT FOUND THEN
@@ -125,11 +126,13 @@ BEGIN
         SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', 'released by rota.stop_executor'
         FROM upd u)
     SELECT count(*), array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued'),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
-    INTO v_released, v_ready_queues, v_held_ids
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
+           array_agg(upd.id) FILTER (WHERE upd.state = 'cancelled')
+    INTO v_released, v_ready_queues, v_held_ids, v_cancelled_ids
     FROM upd;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    PERFORM rota._notify_finished(v_cancelled_ids);
     RETURN v_released;
 END;
 $fn$;
