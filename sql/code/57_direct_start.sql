@@ -3,7 +3,7 @@ SELECT rota._apply_code('direct_start', $code$
 -- Announces the final state of the awaited tasks among p_ids (NOTIFY rota_task_finished,
 -- '<id>', sent at commit) and forgets that they are awaited. Called by every statement
 -- that may finish tasks, once per batch; ids of tasks not in a final state are ignored.
--- Without waiters it is one probe of an empty index.
+-- Without waiters it is one read-only probe of an empty index.
 CREATE OR REPLACE FUNCTION rota._notify_finished(p_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -11,6 +11,10 @@ AS $fn$
 DECLARE
     v_finished bigint[];
 BEGIN
+    -- a read-only probe first: a third of the cost of the DELETE below when none is awaited
+    IF NOT EXISTS (SELECT 1 FROM rota._awaited_tasks w WHERE w.task_id = ANY (p_ids)) THEN
+        RETURN;
+    END IF;
     WITH gone AS (
         DELETE FROM rota._awaited_tasks w
         USING rota.tasks t
