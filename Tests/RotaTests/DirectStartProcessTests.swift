@@ -30,15 +30,7 @@ final class DirectStartProcessTests: XCTestCase {
         starter.signal(SIGKILL)
         _ = try await starter.waitForExit(timeout: .seconds(5))
         XCTAssertTrue(starter.log.contains("(started here: true)"), "the task started in the killed process; log:\n\(starter.log)")
-        // A checkpoint the killed process sent just before the signal may still commit: its
-        // server backends finish their statement first. Read the steps once they are gone.
-        try await waitUntil("the killed process's backends ended", timeout: .seconds(30), every: .milliseconds(10)) {
-            try await client.query(
-                """
-                SELECT count(*) AS n FROM pg_stat_activity
-                WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()
-                """)[0].decode("n", as: Int.self) == 0
-        }
+        try await waitUntilOtherBackendsEnded(client)
         let recordedBeforeKill = try await recordedSteps()
         let rows = try await client.query("SELECT id, state, executor FROM rota.tasks WHERE queue = 'ds_kill'")
         XCTAssertEqual(rows.count, 1)

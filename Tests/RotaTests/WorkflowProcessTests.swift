@@ -44,6 +44,7 @@ final class WorkflowProcessTests: XCTestCase {
             first.signal(SIGKILL)
             _ = try await first.waitForExit(timeout: .seconds(5))
             // Only now: a checkpoint sent just before the signal may still have committed.
+            try await waitUntilOtherBackendsEnded(client)
             let recordedBeforeKill = try await recordedSteps()
             let unfinished = try await client.query(
                 "SELECT id FROM rota.tasks WHERE id = ANY($1::bigint[]) AND state <> 'succeeded'", [ids])
