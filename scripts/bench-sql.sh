@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A first SQL-level measurement: the claim + complete cycle of bench/claim_complete.pgbench
 # against plain `pgbench -N` (simple-update TPC-B, the server's baseline for small write
-# transactions) on the same cluster, same client count. Under ~2 minutes.
+# transactions) on the same cluster, same client count, and the batched cycle of
+# bench/claim_complete_many.pgbench (claim 100, complete_many 100). Under ~2 minutes.
 #
 #   scripts/bench-sql.sh            4 clients
 #   CLIENTS=8 scripts/bench-sql.sh
@@ -53,6 +54,18 @@ done_count="$(psql -X -Atq -d "$bench_url" -c \
      FROM rota.tasks WHERE queue = 'bench'")"
 expected=$(( CLIENTS * CYCLES ))
 
+# The batched path: claim 100, complete_many 100 (the cost a completion batch pays per task).
+echo "bench-sql: claim 100 + complete_many 100, $CLIENTS clients ..." >&2
+bench_url="$(fresh_db rota_bench 2>"$work/fresh.err")" || { cat "$work/fresh.err" >&2; exit 1; }
+psql -X -q -v ON_ERROR_STOP=1 -d "$bench_url" -f "$ROOT/bench/claim_complete_setup.sql" >/dev/null
+pgbench -n -M prepared -c "$CLIENTS" -j "$THREADS" -t "$(( CYCLES / 100 ))" \
+    -f "$ROOT/bench/claim_complete_many.pgbench" "$bench_url" >"$work/many.log" 2>"$work/many.err" || {
+    cat "$work/many.log" "$work/many.err" >&2
+    exit 1
+}
+read -r many_tps many_lat < <(summary "$work/many.log")
+many_tasks="$(python3 -c "import sys; print(f'{float(sys.argv[1]) * 100:.0f}')" "$many_tps" 2>/dev/null || echo '?')"
+
 echo "bench-sql: baseline pgbench -N in rota_pgbench (scale 10), $CLIENTS clients, ${BASELINE_SECONDS}s ..." >&2
 psql -X -q -v ON_ERROR_STOP=1 -d "$server" -c 'SET client_min_messages = warning' \
     -c 'DROP DATABASE IF EXISTS rota_pgbench WITH (FORCE)' -c 'CREATE DATABASE rota_pgbench' >/dev/null
@@ -73,6 +86,8 @@ echo "PostgreSQL $(psql -X -Atq -d "$server" -c 'SHOW server_version'), $(nproc)
      "synchronous_commit=$(psql -X -Atq -d "$server" -c 'SHOW synchronous_commit'), load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf '%-46s %10s %14s\n' "workload" "TPS" "latency (ms)"
 printf '%-46s %10s %14s\n' "rota claim+complete cycle (2 commits each)" "$claim_tps" "$claim_lat"
+printf '%-46s %10s %14s\n' "rota claim 100 + complete_many 100 cycle" "$many_tps" "$many_lat"
 printf '%-46s %10s %14s\n' "pgbench -N (simple update, scale 10)" "$base_tps" "$base_lat"
 echo "claim+complete cycles per second / pgbench -N TPS: $ratio"
+echo "tasks per second through claim 100 + complete_many 100: $many_tasks"
 echo "tasks in queue bench after the run: $done_count (expected $expected succeeded)"

@@ -20,6 +20,7 @@ SELECT rota._require_schema_at_most(13);
 \ir migrations/0007_key_counts.sql
 \ir migrations/0008_observability.sql
 \ir migrations/0009_workflow_waits.sql
+\ir migrations/0010_awaited_tasks.sql
 \ir migrations/0013_bytes.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
@@ -33,6 +34,7 @@ SELECT rota._require_schema_at_most(13);
 \ir code/45_complete_in_transaction.sql
 \ir code/50_steps.sql
 \ir code/55_waits.sql
+\ir code/57_direct_start.sql
 \ir code/60_executors_reap.sql
 \ir code/70_cron.sql
 \ir code/80_schedules.sql

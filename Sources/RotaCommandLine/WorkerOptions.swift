@@ -28,6 +28,11 @@ public struct WorkerOptions: ParsableArguments {
     public var metricsPort: Int?
     @Option(help: "The address the endpoints of --metrics-port bind (0.0.0.0 for a scrape from outside a container).")
     public var metricsHost: String = "127.0.0.1"
+    @Option(help: ArgumentHelp("Diagnostics: once the worker runs, start one task of this name directly on it "
+                               + "(rota.start, on the first of --queues) and print its id and result.", visibility: .hidden))
+    public var startTask: String?
+    @Option(help: ArgumentHelp("The JSON payload of --start-task.", visibility: .hidden))
+    public var startPayload: String = "{}"
 
     public init() {}
 
@@ -82,8 +87,14 @@ public struct WorkerOptions: ParsableArguments {
         configuration.defaultTaskTimeout = timeout.map(Duration.seconds(parsing:))
         configuration.workflowConnections = workflowConnections
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger)
+        let client = startTask.map { _ in RotaClient(connectionString: connection.connectionString, logger: logger) }
+        let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger, client: client)
         services.append(.init(service: worker))
+        if let client, let startTask, let queue = queueList.first {
+            services.append(.init(service: DirectStartProbe(client: client, queue: queue, task: startTask,
+                                                            payload: startPayload),
+                                  successTerminationBehavior: .ignore))
+        }
         if let metricsPort {
             let factory = RotaPrometheusMetricsFactory()
             MetricsSystem.bootstrap(factory)

@@ -13,14 +13,14 @@ public func quietLogger(_ label: String) -> Logger {
 /// Runs an in-process worker in a service group while `body` runs, then shuts it down
 /// gracefully and waits for it to finish. The worker logs to `logger` (default: quiet).
 public func withWorker(url: String, queues: [String: Int], handlers: RotaHandlers,
-                       logger: Logger = quietLogger("rota.test.worker"),
+                       logger: Logger = quietLogger("rota.test.worker"), client: RotaClient? = nil,
                        configure: (inout RotaWorkerConfiguration) -> Void = { _ in },
                        _ body: (RotaWorker, ServiceGroup) async throws -> Void) async throws {
     var configuration = RotaWorkerConfiguration(connectionString: url, queues: queues,
                                                 executorID: "test-\(UInt32.random(in: 0...UInt32.max))")
     configuration.pollInterval = .milliseconds(200)
     configure(&configuration)
-    let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger)
+    let worker = RotaWorker(configuration: configuration, handlers: handlers, logger: logger, client: client)
     let group = ServiceGroup(configuration: .init(services: [worker], logger: quietLogger("rota.test.group")))
     try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }

@@ -15,7 +15,8 @@ struct BenchCommand: AsyncParsableCommand {
             Creates (and drops) databases rota_bench_* on the server of --database-url and runs `rota worker` \
             processes (--rota, default: the rota binary beside this one). Workloads: baseline (pgbench -N -M prepared, 4 clients and 1), \
             W1 (drain of enqueued noop tasks by 1, 2, 3 worker processes), W2 (single and batched enqueue), \
-            W3 (enqueue-to-start latency with 2 idle workers; idle CPU and RSS), W4 (W1 with 2 processes \
+            W3 (enqueue-to-start latency with 2 idle workers, and direct-start-to-start latency on a worker in \
+            this process; idle CPU and RSS), W4 (W1 with 2 processes \
             over a table holding 1,000,000 finished tasks), W5 (3-step workflows, plain and transactional: steps/s, \
             CPU and round trips per step). Each figure is the median of --runs runs.
             """)
@@ -110,6 +111,12 @@ struct BenchCommand: AsyncParsableCommand {
                 }
                 figures.add("idle.cpu_percent", result.idleCPUPercent)
                 figures.add("idle.rss_mib", result.idleRSS)
+                bench.note("W3 direct: a worker in this process, 500 direct starts 10 ms apart (client.start)")
+                let directURL = try await bench.freshDatabase("rota_bench_w3_direct")
+                let direct = try await bench.directStartLatency(directURL, tasks: 500, spacing: .milliseconds(10))
+                for (index, name) in ["p50", "p95", "p99", "max"].enumerated() {
+                    figures.add("w3.direct_handler_\(name)_ms", direct[index])
+                }
             }
             if selected.contains("w5") {
                 bench.note("W5: \(workflows) noop tasks, \(workflows) workflows of 3 steps, \(workflows) of 3 transactional steps, 2 worker processes each")
@@ -135,8 +142,8 @@ struct BenchCommand: AsyncParsableCommand {
             }
         }
         if !keep {
-            for name in ["rota_bench_pgbench", "rota_bench_w1", "rota_bench_w2", "rota_bench_w3", "rota_bench_w4",
-                         "rota_bench_w5"] {
+            for name in ["rota_bench_pgbench", "rota_bench_w1", "rota_bench_w2", "rota_bench_w3", "rota_bench_w3_direct",
+                         "rota_bench_w4", "rota_bench_w5"] {
                 await bench.dropDatabase(name)
             }
         }
@@ -233,6 +240,10 @@ struct BenchReport {
             Line(name: "W3 enqueue -> handler start, p95", key: "w3.handler_p95_ms", unit: "ms", decimals: 2, goal: .none),
             Line(name: "W3 enqueue -> handler start, p99", key: "w3.handler_p99_ms", unit: "ms", decimals: 2, goal: .atMost(25)),
             Line(name: "W3 enqueue -> handler start, max", key: "w3.handler_max_ms", unit: "ms", decimals: 2, goal: .none),
+            Line(name: "W3 direct start -> handler start, p50", key: "w3.direct_handler_p50_ms", unit: "ms", decimals: 2,
+                 ratioTo: ("w3.handler_p50_ms", "W3 enqueue p50"), goal: .none),
+            Line(name: "W3 direct start -> handler start, p99", key: "w3.direct_handler_p99_ms", unit: "ms", decimals: 2,
+                 ratioTo: ("w3.handler_p99_ms", "W3 enqueue p99"), goal: .none),
             Line(name: "W3 enqueue -> claim (started_at), p50", key: "w3.claim_p50_ms", unit: "ms", decimals: 2, goal: .none),
             Line(name: "W3 enqueue -> claim (started_at), p99", key: "w3.claim_p99_ms", unit: "ms", decimals: 2, goal: .none),
             Line(name: "W4 W1 2 proc over \(prefill / 1000)k finished rows", key: "w4.2p_tasks_per_s", unit: "tasks/s",
@@ -318,7 +329,8 @@ struct BenchReport {
             W1: tasks / (last finished_at - first started_at) of the drained tasks, database clock; "from spawn" \
             counts from just before the worker processes start.
             W3: enqueued_at (the enqueue transaction's now(), before its commit) to the `latency` handler's first \
-            instruction (worker host clock, the same host as the database here); "claim" ends at started_at.
+            instruction (worker host clock, the same host as the database here); "claim" ends at started_at. \
+            W3 direct: the same from a direct start (rota.start's now()) on a worker in the bench process.
             W5: steps / drain window of 3-step workflows (`steps` handler, 0 ms); CPU per step over a noop task of the \
             same run; round trips = server-counted calls of rota.steps/step/record_step per step (+ BEGIN and COMMIT \
             for a transactional step).

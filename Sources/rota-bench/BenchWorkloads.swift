@@ -287,8 +287,16 @@ final class BenchWorkloads: @unchecked Sendable {
             throw error
         }
         await stopWorkers(workers)
-        // The handler's start is the worker host's clock (the `latency` handler's result);
-        // enqueued_at is the enqueue transaction's now(), before its commit.
+        let (count, handler, claim) = try await latencyPercentiles(connection)
+        guard count == tasks else { throw CommandFailure("latency: \(count) of \(tasks) tasks succeeded") }
+        return LatencyResult(handler: handler, claim: claim, idleCPUPercent: idleCPU, idleRSS: idleRSS)
+    }
+
+    /// The succeeded `latency` tasks of the database: how many, and p50, p95, p99 and max (ms)
+    /// of enqueued_at -> handler start and of enqueued_at -> started_at. The handler's start is
+    /// the worker host's clock (the `latency` handler's result); enqueued_at is the creating
+    /// transaction's now(), before its commit.
+    private func latencyPercentiles(_ connection: PostgresConnection) async throws -> (Int, [Double], [Double]) {
         let row = try await connection.query(
             """
             WITH l AS (
@@ -302,14 +310,61 @@ final class BenchWorkloads: @unchecked Sendable {
                    max(claim_ms) AS claim_max
             FROM l
             """)[0]
-        let count = try row.decode("n", as: Int.self)
-        guard count == tasks else { throw CommandFailure("latency: \(count) of \(tasks) tasks succeeded") }
         func parse(_ text: String) -> [Double] {
             text.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Double($0) }
         }
-        return LatencyResult(handler: parse(try row.decode("handler")) + [try row.decode("handler_max", as: Double.self)],
-                             claim: parse(try row.decode("claim")) + [try row.decode("claim_max", as: Double.self)],
-                             idleCPUPercent: idleCPU, idleRSS: idleRSS)
+        return (try row.decode("n", as: Int.self),
+                parse(try row.decode("handler")) + [try row.decode("handler_max", as: Double.self)],
+                parse(try row.decode("claim")) + [try row.decode("claim_max", as: Double.self)])
+    }
+
+    // MARK: - W3 direct: direct start latency
+
+    /// `tasks` direct starts of the `latency` task, `spacing` apart, on a worker running in
+    /// this process (`client.start`, the way a request handler starts a workflow), each result
+    /// awaited; p50, p95, p99, max (ms) of the task's creation (enqueued_at) -> handler start.
+    func directStartLatency(_ databaseURL: String, tasks: Int, spacing: Duration) async throws -> [Double] {
+        var logger = Logger(label: "rota.bench.direct")
+        logger.logLevel = .error
+        let client = RotaClient(connectionString: databaseURL, logger: logger)
+        let connection = try await PostgresConnection.connect(databaseURL)
+        let worker = RotaWorker(configuration: RotaWorkerConfiguration(connectionString: databaseURL,
+                                                                       queues: [queue: concurrency],
+                                                                       executorID: "bench-direct"),
+                                handlers: DiagnosticHandlers.all, logger: logger, client: client)
+        do {
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await worker.run() }
+                // registered, then settled into its idle wait, as W3's workers are
+                let deadline = ContinuousClock.now + .seconds(30)
+                while try await connection.query("SELECT count(*) AS n FROM rota.executors")[0].decode("n", as: Int.self) < 1 {
+                    guard ContinuousClock.now < deadline else { throw CommandFailure("the direct-start worker did not register") }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                try await Task.sleep(for: .seconds(1))
+                let clock = ContinuousClock()
+                let start = clock.now
+                var handles: [RotaTaskHandle] = []
+                for index in 0..<tasks {
+                    let due = start + spacing * index
+                    if clock.now < due { try await Task.sleep(until: due, clock: clock) }
+                    handles.append(try await client.start(queue: queue, task: "latency", payloadJSON: PostgresJSON(text: "{}")))
+                }
+                let startedHere = handles.filter(\.startedHere).count
+                guard startedHere == tasks else { throw CommandFailure("direct start: \(startedHere) of \(tasks) started here") }
+                for handle in handles { _ = try await client.resultJSON(of: handle.id, timeout: .seconds(60)) }
+                group.cancelAll()
+            }
+        } catch {
+            await connection.close()
+            await client.close()
+            throw error
+        }
+        let (count, handler, _) = try await latencyPercentiles(connection)
+        await connection.close()
+        await client.close()
+        guard count == tasks else { throw CommandFailure("direct start: \(count) of \(tasks) tasks succeeded") }
+        return handler
     }
 }
 

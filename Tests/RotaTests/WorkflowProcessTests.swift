@@ -55,6 +55,7 @@ final class WorkflowProcessTests: XCTestCase {
                 try await clientBackends().subtracting(testBackends).isEmpty
             }
             // Only now: a checkpoint sent just before the signal may still have committed.
+            try await waitUntilOtherBackendsEnded(client)
             let recordedBeforeKill = try await recordedSteps()
             let unfinished = try await client.query(
                 "SELECT id FROM rota.tasks WHERE id = ANY($1::bigint[]) AND state <> 'succeeded'", [ids])

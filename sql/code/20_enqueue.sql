@@ -1,11 +1,15 @@
 SELECT rota._apply_code('enqueue', $code$
 
--- Statement-level NOTIFY for inserted tasks: one per queue per statement, ready rows only.
+-- Statement-level NOTIFY for inserted tasks: one per queue per statement, ready rows only;
+-- none for the task of rota.start, which starts it itself.
 CREATE OR REPLACE FUNCTION rota._notify_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
+    IF current_setting('rota.direct_start', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_notify('rota_enqueue', s.queue)
     FROM (SELECT DISTINCT n.queue FROM rota_new_tasks n
           WHERE n.state = 'queued' AND n.run_at <= now()) AS s;
@@ -84,7 +88,7 @@ BEGIN
     -- rota.trigger_schedule), so a user task can never pose as a schedule's fire
     SELECT u.ord INTO v_bad_index FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
     WHERE NOT rota._is_key_length(u.k)
-       OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many'))
+       OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many', 'rota.start'))
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
         v_key_arg := CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;

@@ -204,6 +204,61 @@ BEGIN
 END;
 $fn$;
 
+-- Takes up to p_wanted of a limited queue's free concurrency slots and rate tokens, locked
+-- FOR UPDATE SKIP LOCKED until commit (rota._take_holds marks the ones used); startable:
+-- how many tasks may start (0: none now). Busy slot rows above a lowered limit count
+-- against it (rota._take_slots_over_limit, waiting for other claimers when p_wait);
+-- over_limit tells that such rows were locked. Shared by claim and start.
+CREATE OR REPLACE FUNCTION rota._take_slots_and_tokens(p_queue rota.queues, p_wanted integer, p_wait boolean,
+                                                       OUT slots integer[], OUT tokens integer[],
+                                                       OUT startable integer, OUT over_limit boolean)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_limit integer;
+BEGIN
+    startable := p_wanted;
+    over_limit := false;
+    IF p_queue.concurrency IS NOT NULL THEN
+        -- One statement, so one snapshot for the limit, the probe for busy slot rows
+        -- above it (an index range probe; none in the common case) and the free slots
+        -- under it: a limit lowered meanwhile cannot be missed.
+        WITH lim AS MATERIALIZED (
+            SELECT q.concurrency AS k,
+                   EXISTS (SELECT 1 FROM rota._queue_slots o
+                           WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
+            FROM rota.queues q WHERE q.name = p_queue.name),
+        free AS (
+            SELECT s.slot FROM rota._queue_slots s
+            WHERE s.queue = p_queue.name AND s.task_id IS NULL
+              AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
+            ORDER BY s.slot LIMIT startable
+            FOR UPDATE SKIP LOCKED)
+        SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
+               (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
+        INTO v_limit, over_limit, slots;
+        IF over_limit THEN
+            -- Busy slots above the limit count against it (transitional, after a
+            -- lowered limit).
+            slots := rota._take_slots_over_limit(p_queue.name, v_limit, startable, p_wait);
+        END IF;
+        startable := coalesce(cardinality(slots), 0);
+        IF startable = 0 THEN
+            RETURN;
+        END IF;
+    END IF;
+    IF p_queue.rate_limit IS NOT NULL THEN
+        SELECT array_agg(r.token ORDER BY r.token) INTO tokens FROM (
+            SELECT r.token FROM rota._queue_rate_tokens r
+            WHERE r.queue = p_queue.name AND r.used_at <= now() - p_queue.rate_period
+              AND r.token <= p_queue.rate_limit
+            ORDER BY r.token LIMIT startable
+            FOR UPDATE SKIP LOCKED) AS r;
+        startable := coalesce(cardinality(tokens), 0);
+    END IF;
+END;
+$fn$;
+
 -- Starts the leases of locked queued tasks for an executor: the one UPDATE of every claim
 -- path. The i-th id takes the i-th of p_slots and p_key_slots (NULL: none held); p_lease
 -- NULL means each task's own queue lease. Returns the tasks in claim order, with the fire
@@ -284,8 +339,6 @@ DECLARE
     v_queue rota.queues;
     v_still_wanted integer;
     v_startable integer;
-    v_limit integer;
-    v_busy_above_limit boolean;
     v_holding_over_limit boolean := false;
     v_slots integer[];
     v_tokens integer[];
@@ -373,46 +426,10 @@ BEGIN
                         WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
                         ORDER BY t.priority, t.run_at, t.id LIMIT 1) AS probe;
         CONTINUE WHEN NOT FOUND;
-        v_startable := v_still_wanted;
-        v_slots := NULL;
-        v_tokens := NULL;
-        IF v_queue.concurrency IS NOT NULL THEN
-            -- One statement, so one snapshot for the limit, the probe for busy slot rows
-            -- above it (an index range probe; none in the common case) and the free slots
-            -- under it: a limit lowered meanwhile cannot be missed.
-            WITH lim AS MATERIALIZED (
-                SELECT q.concurrency AS k,
-                       EXISTS (SELECT 1 FROM rota._queue_slots o
-                               WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
-                FROM rota.queues q WHERE q.name = v_queue.name),
-            free AS (
-                SELECT s.slot FROM rota._queue_slots s
-                WHERE s.queue = v_queue.name AND s.task_id IS NULL
-                  AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
-                ORDER BY s.slot LIMIT v_startable
-                FOR UPDATE SKIP LOCKED)
-            SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
-                   (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
-            INTO v_limit, v_busy_above_limit, v_slots;
-            IF v_busy_above_limit THEN
-                -- Busy slots above the limit count against it (transitional, after a
-                -- lowered limit).
-                v_slots := rota._take_slots_over_limit(v_queue.name, v_limit, v_startable, NOT v_holding_over_limit);
-                v_holding_over_limit := true;
-            END IF;
-            v_startable := coalesce(cardinality(v_slots), 0);
-            CONTINUE WHEN v_startable = 0;
-        END IF;
-        IF v_queue.rate_limit IS NOT NULL THEN
-            SELECT array_agg(r.token ORDER BY r.token) INTO v_tokens FROM (
-                SELECT r.token FROM rota._queue_rate_tokens r
-                WHERE r.queue = v_queue.name AND r.used_at <= now() - v_queue.rate_period
-                  AND r.token <= v_queue.rate_limit
-                ORDER BY r.token LIMIT v_startable
-                FOR UPDATE SKIP LOCKED) AS r;
-            v_startable := coalesce(cardinality(v_tokens), 0);
-            CONTINUE WHEN v_startable = 0;
-        END IF;
+        SELECT l.slots, l.tokens, l.startable, v_holding_over_limit OR l.over_limit
+        INTO v_slots, v_tokens, v_startable, v_holding_over_limit
+        FROM rota._take_slots_and_tokens(v_queue, v_still_wanted, NOT v_holding_over_limit) AS l;
+        CONTINUE WHEN v_startable = 0;
 
         IF v_queue.concurrency_key_limit IS NULL THEN
             SELECT array_agg(c.id) INTO v_ids FROM (

@@ -129,6 +129,7 @@ BEGIN
     PERFORM rota._wake_parents(v_done_ids);
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
+        PERFORM rota._notify_finished(v_done_ids);
     END IF;
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
@@ -231,6 +232,7 @@ BEGIN
     PERFORM rota._wake_parents(v_ids);
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
+        PERFORM rota._notify_finished(v_ids);
     END IF;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
@@ -276,6 +278,8 @@ BEGIN
     INTO v_ids, v_states, v_ready_queues, v_held_ids
     FROM upd;
     PERFORM rota._wake_parents(v_ids);
+    PERFORM rota._notify_finished(ARRAY(SELECT u.id FROM unnest(v_ids, v_states) AS u(id, state)
+                                        WHERE u.state = 'cancelled'));
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
@@ -421,6 +425,7 @@ BEGIN
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
         PERFORM rota._wake_parents(ARRAY[cancel.id]);
+        PERFORM rota._notify_finished(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);

@@ -236,6 +236,7 @@ BEGIN
         children_open = NULL,
         cancel_requested = (t.state = 'running')
     WHERE t.id = ANY (v_ids) AND t.state IN ('queued', 'running', 'waiting');
+    PERFORM rota._notify_finished(v_ids);
 END;
 $fn$;
 

@@ -27,7 +27,7 @@ LANGUAGE sql IMMUTABLE
 AS $fn$
     VALUES
         ('enqueue', 'rota_producer'), ('enqueue_many', 'rota_producer'), ('task_status', 'rota_producer'),
-        ('cancel', 'rota_producer'),
+        ('cancel', 'rota_producer'), ('await_task', 'rota_producer'),
         ('claim', 'rota_worker'), ('complete', 'rota_worker'), ('complete_many', 'rota_worker'),
         ('complete_in_transaction', 'rota_worker'),
         ('fail', 'rota_worker'), ('fail_many', 'rota_worker'), ('heartbeat', 'rota_worker'),
@@ -37,6 +37,8 @@ AS $fn$
         ('next_fire_at', 'rota_worker'), ('cron_next', 'rota_worker'),
         ('sleep', 'rota_worker'), ('enqueue_child', 'rota_worker'), ('wait_for_children', 'rota_worker'),
         ('children', 'rota_worker'),
+        -- start also needs rota_producer (checked inside: it creates a task)
+        ('start', 'rota_worker'),
         ('define_queue', 'rota_admin'), ('drop_queue', 'rota_admin'), ('pause_queue', 'rota_admin'),
         ('resume_queue', 'rota_admin'), ('define_schedule', 'rota_admin'), ('drop_schedule', 'rota_admin'),
         ('pause_schedule', 'rota_admin'), ('resume_schedule', 'rota_admin'),

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Synchronization
 
 /// The application's handle on Rota: enqueue tasks, define and manage queues, inspect state.
 ///
@@ -14,6 +15,10 @@ public final class RotaClient: Sendable {
     public let logger: Logger
     let encoder: JSONEncoder
     let decoder: JSONDecoder
+    /// The waits for tasks' final states (``result(of:as:timeout:)``), over one listening connection.
+    let resultWaiters: TaskResultWaiters
+    /// The worker made with this client while it runs: where ``start(queue:task:payload:options:)`` runs tasks.
+    let localWorker = Mutex<WorkerRuntime?>(nil)
 
     /// - Parameters:
     ///   - connectionString: a libpq connection string; empty uses libpq's defaults and `PG*`.
@@ -24,6 +29,7 @@ public final class RotaClient: Sendable {
                                                  connectTimeout: connectTimeout)
         self.statements = Statements(connection: connection)
         self.logger = logger
+        self.resultWaiters = TaskResultWaiters(connectionString: connectionString, logger: logger)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         encoder.dateEncodingStrategy = .iso8601
@@ -42,8 +48,11 @@ public final class RotaClient: Sendable {
         try await statements.run(sql, parameters)
     }
 
-    /// Closes the connection (a later call opens a new one).
-    public func close() async { await connection.close() }
+    /// Closes the connection and the one that waits for results (a later call opens new ones).
+    public func close() async {
+        resultWaiters.close()
+        await connection.close()
+    }
 
     /// Installs or upgrades the schema with the script compiled into this library
     /// (``RotaSchema/installScript``, the same as `psql -f sql/install.sql`).

@@ -47,6 +47,15 @@ extension PostgresError.Code {
     public static let fencedOff = Self("fencedOff")
     /// The API was used in a way it does not support.
     public static let invalidUsage = Self("invalidUsage")
+    /// ``RotaClient/start(queue:task:payload:options:)`` needs a ``RotaWorker`` made with
+    /// this client, running (registered, not shutting down), in this process.
+    public static let workerNotRunning = Self("workerNotRunning")
+    /// A task awaited with ``RotaClient/result(of:as:timeout:)`` did not reach a final state in time.
+    public static let resultTimeout = Self("resultTimeout")
+    /// An awaited task ended `failed`; the message holds its last error.
+    public static let taskFailed = Self("taskFailed")
+    /// An awaited task ended `cancelled`.
+    public static let taskCancelled = Self("taskCancelled")
 
     /// The `RO` SQLSTATEs of `docs/sql-contract.md`.
     static let byRotaSQLState: [String: Self] = [

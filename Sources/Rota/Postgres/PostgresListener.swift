@@ -31,19 +31,39 @@ public enum PostgresListenerEvent: Sendable, Hashable {
 public final class PostgresListener: Sendable {
     /// The events: ``PostgresListenerEvent/listening`` after each (re)connection, then notifications.
     public let events: AsyncStream<PostgresListenerEvent>
-    private let continuation: AsyncStream<PostgresListenerEvent>.Continuation
     private let wakePipe: (read: Int32, write: Int32)
     private let stopped = Mutex(false)
 
     /// Starts listening on `channels` over a new connection made from `connectionString`.
-    public init(connectionString: String, channels: [String], backoff: Backoff = .standard,
-                logger: Logger = Logger(label: "rota.listener")) {
-        (events, continuation) = AsyncStream.makeStream(of: PostgresListenerEvent.self, bufferingPolicy: .bufferingNewest(1024))
+    public convenience init(connectionString: String, channels: [String], backoff: Backoff = .standard,
+                            logger: Logger = Logger(label: "rota.listener")) {
+        let (events, continuation) = AsyncStream.makeStream(of: PostgresListenerEvent.self,
+                                                            bufferingPolicy: .bufferingNewest(1024))
+        self.init(connectionString: connectionString, channels: channels, backoff: backoff, logger: logger,
+                  events: events, deliver: { continuation.yield($0) }, finished: { continuation.finish() })
+        continuation.onTermination = { [weak self] _ in self?.shutdown() }
+    }
+
+    /// Starts listening and hands every event to `deliver` on the listener's own thread
+    /// (it must return quickly); ``events`` stays empty. For consumers that only wake
+    /// waiters, so no Swift task has to drain a stream.
+    convenience init(connectionString: String, channels: [String], backoff: Backoff, logger: Logger,
+                     deliver: @escaping @Sendable (PostgresListenerEvent) -> Void) {
+        let (events, continuation) = AsyncStream.makeStream(of: PostgresListenerEvent.self)
+        continuation.finish()
+        self.init(connectionString: connectionString, channels: channels, backoff: backoff, logger: logger,
+                  events: events, deliver: deliver, finished: {})
+    }
+
+    private init(connectionString: String, channels: [String], backoff: Backoff, logger: Logger,
+                 events: AsyncStream<PostgresListenerEvent>,
+                 deliver: @escaping @Sendable (PostgresListenerEvent) -> Void, finished: @escaping @Sendable () -> Void) {
+        self.events = events
         var fds: [Int32] = [-1, -1]
         if pipe(&fds) != 0 { fds = [-1, -1] }
         wakePipe = (fds[0], fds[1])
         let loop = ListenerLoop(connectionString: connectionString, channels: channels, backoff: backoff,
-                                logger: logger, continuation: continuation, wakeFD: fds[0])
+                                logger: logger, deliver: deliver, wakeFD: fds[0])
         let thread = Thread { [self] in
             loop.run()
             self.stopped.withLock { stopped in
@@ -51,10 +71,9 @@ public final class PostgresListener: Sendable {
                 close(self.wakePipe.read)
                 close(self.wakePipe.write)
             }
-            loop.continuation.finish()
+            finished()
         }
         thread.name = "rota-listen"
-        continuation.onTermination = { [weak self] _ in self?.shutdown() }
         thread.start()
     }
 
@@ -74,16 +93,16 @@ private final class ListenerLoop: @unchecked Sendable {
     let channels: [String]
     let backoff: Backoff
     let logger: Logger
-    let continuation: AsyncStream<PostgresListenerEvent>.Continuation
+    let deliver: @Sendable (PostgresListenerEvent) -> Void
     let wakeFD: Int32
 
     init(connectionString: String, channels: [String], backoff: Backoff, logger: Logger,
-         continuation: AsyncStream<PostgresListenerEvent>.Continuation, wakeFD: Int32) {
+         deliver: @escaping @Sendable (PostgresListenerEvent) -> Void, wakeFD: Int32) {
         self.connectionString = connectionString
         self.channels = channels
         self.backoff = backoff
         self.logger = logger
-        self.continuation = continuation
+        self.deliver = deliver
         self.wakeFD = wakeFD
     }
 
@@ -92,7 +111,7 @@ private final class ListenerLoop: @unchecked Sendable {
         while true {
             if let connection = connect() {
                 attempt = 0
-                continuation.yield(.listening)
+                deliver(.listening)
                 let keepGoing = listen(on: connection)
                 PQfinish(connection)
                 if !keepGoing { return }
@@ -174,7 +193,7 @@ private final class ListenerLoop: @unchecked Sendable {
                 payload: notify.pointee.extra.map { String(cString: $0) } ?? "",
                 senderPID: notify.pointee.be_pid)
             PQfreemem(notify)
-            continuation.yield(.notification(notification))
+            deliver(.notification(notification))
         }
     }
 }

@@ -687,6 +687,27 @@ ALTER TABLE rota.task_steps
 $migration$);
 
 
+-- 0010 awaited tasks: who waits for a task's final state.
+--
+-- A NOTIFY costs every committing transaction a turn at the server-wide notification
+-- queue, so final states are announced only for the tasks someone waits for: a row here,
+-- written by rota.start and rota.await_task, makes the statement that finishes the task
+-- send NOTIFY rota_task_finished, '<id>' and delete the row (rota._notify_finished). The
+-- table is empty unless callers wait, so the check costs a completion batch one probe of
+-- an empty index. No foreign key: it would add a trigger to every delete of a task; a
+-- row outlives its task only if the task is deleted without reaching a final state
+-- (rota.drop_queue with force), and then names no task.
+SELECT rota._migrate(10, 'awaited_tasks', $migration$
+
+CREATE TABLE rota._awaited_tasks (
+    task_id    bigint PRIMARY KEY,
+    awaited_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE rota._awaited_tasks IS 'Tasks whose final state is announced on NOTIFY rota_task_finished (written by rota.start and rota.await_task).';
+
+$migration$);
+
+
 -- 0013 bytes: fewer WAL bytes per task (issue 12, measured by bench/bytes_per_task.sh).
 --
 -- A task is inserted once and updated twice (claim: queued -> running, complete: running ->
@@ -1253,12 +1274,16 @@ $code$);
 
 SELECT rota._apply_code('enqueue', $code$
 
--- Statement-level NOTIFY for inserted tasks: one per queue per statement, ready rows only.
+-- Statement-level NOTIFY for inserted tasks: one per queue per statement, ready rows only;
+-- none for the task of rota.start, which starts it itself.
 CREATE OR REPLACE FUNCTION rota._notify_enqueue()
 RETURNS trigger
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
+    IF current_setting('rota.direct_start', true) = 'on' THEN
+        RETURN NULL;
+    END IF;
     PERFORM pg_notify('rota_enqueue', s.queue)
     FROM (SELECT DISTINCT n.queue FROM rota_new_tasks n
           WHERE n.state = 'queued' AND n.run_at <= now()) AS s;
@@ -1337,7 +1362,7 @@ BEGIN
     -- rota.trigger_schedule), so a user task can never pose as a schedule's fire
     SELECT u.ord INTO v_bad_index FROM unnest(p_keys) WITH ORDINALITY AS u(k, ord)
     WHERE NOT rota._is_key_length(u.k)
-       OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many'))
+       OR (starts_with(u.k, 'schedule:') AND p_fn IN ('rota.enqueue', 'rota.enqueue_many', 'rota.start'))
     ORDER BY u.ord LIMIT 1;
     IF FOUND THEN
         v_key_arg := CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'key' ELSE 'keys[' || v_bad_index || ']' END;
@@ -1666,6 +1691,61 @@ BEGIN
 END;
 $fn$;
 
+-- Takes up to p_wanted of a limited queue's free concurrency slots and rate tokens, locked
+-- FOR UPDATE SKIP LOCKED until commit (rota._take_holds marks the ones used); startable:
+-- how many tasks may start (0: none now). Busy slot rows above a lowered limit count
+-- against it (rota._take_slots_over_limit, waiting for other claimers when p_wait);
+-- over_limit tells that such rows were locked. Shared by claim and start.
+CREATE OR REPLACE FUNCTION rota._take_slots_and_tokens(p_queue rota.queues, p_wanted integer, p_wait boolean,
+                                                       OUT slots integer[], OUT tokens integer[],
+                                                       OUT startable integer, OUT over_limit boolean)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_limit integer;
+BEGIN
+    startable := p_wanted;
+    over_limit := false;
+    IF p_queue.concurrency IS NOT NULL THEN
+        -- One statement, so one snapshot for the limit, the probe for busy slot rows
+        -- above it (an index range probe; none in the common case) and the free slots
+        -- under it: a limit lowered meanwhile cannot be missed.
+        WITH lim AS MATERIALIZED (
+            SELECT q.concurrency AS k,
+                   EXISTS (SELECT 1 FROM rota._queue_slots o
+                           WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
+            FROM rota.queues q WHERE q.name = p_queue.name),
+        free AS (
+            SELECT s.slot FROM rota._queue_slots s
+            WHERE s.queue = p_queue.name AND s.task_id IS NULL
+              AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
+            ORDER BY s.slot LIMIT startable
+            FOR UPDATE SKIP LOCKED)
+        SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
+               (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
+        INTO v_limit, over_limit, slots;
+        IF over_limit THEN
+            -- Busy slots above the limit count against it (transitional, after a
+            -- lowered limit).
+            slots := rota._take_slots_over_limit(p_queue.name, v_limit, startable, p_wait);
+        END IF;
+        startable := coalesce(cardinality(slots), 0);
+        IF startable = 0 THEN
+            RETURN;
+        END IF;
+    END IF;
+    IF p_queue.rate_limit IS NOT NULL THEN
+        SELECT array_agg(r.token ORDER BY r.token) INTO tokens FROM (
+            SELECT r.token FROM rota._queue_rate_tokens r
+            WHERE r.queue = p_queue.name AND r.used_at <= now() - p_queue.rate_period
+              AND r.token <= p_queue.rate_limit
+            ORDER BY r.token LIMIT startable
+            FOR UPDATE SKIP LOCKED) AS r;
+        startable := coalesce(cardinality(tokens), 0);
+    END IF;
+END;
+$fn$;
+
 -- Starts the leases of locked queued tasks for an executor: the one UPDATE of every claim
 -- path. The i-th id takes the i-th of p_slots and p_key_slots (NULL: none held); p_lease
 -- NULL means each task's own queue lease. Returns the tasks in claim order, with the fire
@@ -1746,8 +1826,6 @@ DECLARE
     v_queue rota.queues;
     v_still_wanted integer;
     v_startable integer;
-    v_limit integer;
-    v_busy_above_limit boolean;
     v_holding_over_limit boolean := false;
     v_slots integer[];
     v_tokens integer[];
@@ -1835,46 +1913,10 @@ BEGIN
                         WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
                         ORDER BY t.priority, t.run_at, t.id LIMIT 1) AS probe;
         CONTINUE WHEN NOT FOUND;
-        v_startable := v_still_wanted;
-        v_slots := NULL;
-        v_tokens := NULL;
-        IF v_queue.concurrency IS NOT NULL THEN
-            -- One statement, so one snapshot for the limit, the probe for busy slot rows
-            -- above it (an index range probe; none in the common case) and the free slots
-            -- under it: a limit lowered meanwhile cannot be missed.
-            WITH lim AS MATERIALIZED (
-                SELECT q.concurrency AS k,
-                       EXISTS (SELECT 1 FROM rota._queue_slots o
-                               WHERE o.queue = q.name AND o.slot > q.concurrency) AS over
-                FROM rota.queues q WHERE q.name = v_queue.name),
-            free AS (
-                SELECT s.slot FROM rota._queue_slots s
-                WHERE s.queue = v_queue.name AND s.task_id IS NULL
-                  AND s.slot <= (SELECT lim.k FROM lim) AND NOT (SELECT lim.over FROM lim)
-                ORDER BY s.slot LIMIT v_startable
-                FOR UPDATE SKIP LOCKED)
-            SELECT (SELECT lim.k FROM lim), (SELECT lim.over FROM lim),
-                   (SELECT array_agg(free.slot ORDER BY free.slot) FROM free)
-            INTO v_limit, v_busy_above_limit, v_slots;
-            IF v_busy_above_limit THEN
-                -- Busy slots above the limit count against it (transitional, after a
-                -- lowered limit).
-                v_slots := rota._take_slots_over_limit(v_queue.name, v_limit, v_startable, NOT v_holding_over_limit);
-                v_holding_over_limit := true;
-            END IF;
-            v_startable := coalesce(cardinality(v_slots), 0);
-            CONTINUE WHEN v_startable = 0;
-        END IF;
-        IF v_queue.rate_limit IS NOT NULL THEN
-            SELECT array_agg(r.token ORDER BY r.token) INTO v_tokens FROM (
-                SELECT r.token FROM rota._queue_rate_tokens r
-                WHERE r.queue = v_queue.name AND r.used_at <= now() - v_queue.rate_period
-                  AND r.token <= v_queue.rate_limit
-                ORDER BY r.token LIMIT v_startable
-                FOR UPDATE SKIP LOCKED) AS r;
-            v_startable := coalesce(cardinality(v_tokens), 0);
-            CONTINUE WHEN v_startable = 0;
-        END IF;
+        SELECT l.slots, l.tokens, l.startable, v_holding_over_limit OR l.over_limit
+        INTO v_slots, v_tokens, v_startable, v_holding_over_limit
+        FROM rota._take_slots_and_tokens(v_queue, v_still_wanted, NOT v_holding_over_limit) AS l;
+        CONTINUE WHEN v_startable = 0;
 
         IF v_queue.concurrency_key_limit IS NULL THEN
             SELECT array_agg(c.id) INTO v_ids FROM (
@@ -2129,6 +2171,7 @@ BEGIN
     PERFORM rota._wake_parents(v_done_ids);
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
+        PERFORM rota._notify_finished(v_done_ids);
     END IF;
     IF v_held_ids IS NOT NULL THEN
         PERFORM rota._release_holds(v_held_ids);
@@ -2231,6 +2274,7 @@ BEGIN
     PERFORM rota._wake_parents(v_ids);
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
+        PERFORM rota._notify_finished(v_ids);
     END IF;
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
@@ -2276,6 +2320,8 @@ BEGIN
     INTO v_ids, v_states, v_ready_queues, v_held_ids
     FROM upd;
     PERFORM rota._wake_parents(v_ids);
+    PERFORM rota._notify_finished(ARRAY(SELECT u.id FROM unnest(v_ids, v_states) AS u(id, state)
+                                        WHERE u.state = 'cancelled'));
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
@@ -2421,6 +2467,7 @@ BEGIN
     RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
     IF FOUND THEN
         PERFORM rota._wake_parents(ARRAY[cancel.id]);
+        PERFORM rota._notify_finished(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
@@ -2815,8 +2862,163 @@ BEGIN
         children_open = NULL,
         cancel_requested = (t.state = 'running')
     WHERE t.id = ANY (v_ids) AND t.state IN ('queued', 'running', 'waiting');
+    PERFORM rota._notify_finished(v_ids);
 END;
 $fn$;
+
+$code$);
+
+
+SELECT rota._apply_code('direct_start', $code$
+
+-- Announces the final state of the awaited tasks among p_ids (NOTIFY rota_task_finished,
+-- '<id>', sent at commit) and forgets that they are awaited. Called by every statement
+-- that may finish tasks, once per batch; ids of tasks not in a final state are ignored.
+-- Without waiters it is one read-only probe of an empty index.
+CREATE OR REPLACE FUNCTION rota._notify_finished(p_ids bigint[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_finished bigint[];
+BEGIN
+    -- a read-only probe first: a third of the cost of the DELETE below when none is awaited
+    IF NOT EXISTS (SELECT 1 FROM rota._awaited_tasks w WHERE w.task_id = ANY (p_ids)) THEN
+        RETURN;
+    END IF;
+    WITH gone AS (
+        DELETE FROM rota._awaited_tasks w
+        USING rota.tasks t
+        WHERE w.task_id = ANY (p_ids) AND t.id = w.task_id AND t.state IN ('succeeded', 'failed', 'cancelled')
+        RETURNING w.task_id)
+    SELECT array_agg(gone.task_id ORDER BY gone.task_id) INTO v_finished FROM gone;
+    PERFORM pg_notify('rota_task_finished', x::text) FROM unnest(v_finished) AS x;
+END;
+$fn$;
+
+-- Marks a task awaited unless it is already final. The task row is locked FOR SHARE first:
+-- a statement finishing it right now is waited for (its final state is then seen here and
+-- nothing is marked), and one that comes later waits for this transaction, so that it
+-- sees the mark and notifies.
+CREATE OR REPLACE FUNCTION rota._await(p_id bigint)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM 1 FROM rota.tasks t WHERE t.id = p_id AND t.state IN ('queued', 'running', 'waiting') FOR SHARE;
+    IF FOUND THEN
+        INSERT INTO rota._awaited_tasks (task_id) VALUES (p_id) ON CONFLICT DO NOTHING;
+    END IF;
+END;
+$fn$;
+
+-- Body of start: adds the task (rota._enqueue, without waking other workers) and starts it
+-- on p_executor if a concurrency slot, a rate token and a key count are free now, taken as
+-- claim takes them; else it stays queued and its queue is woken (started false).
+CREATE OR REPLACE FUNCTION rota._start(p_queue text, p_task text, p_payload jsonb, p_executor text, p_key text,
+                                       p_priority integer, p_max_attempts integer, p_concurrency_key text,
+                                       p_parent_id bigint)
+RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
+              enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
+              lease_expires_at timestamptz, scheduled_at timestamptz, lease_token uuid, started boolean)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+DECLARE
+    c_fn constant text := 'rota.start';
+    v_stopped_at timestamptz;
+    v_id bigint;
+    v_queue rota.queues;
+    v_task rota.tasks;
+    v_slots integer[];
+    v_tokens integer[];
+    v_startable integer;
+    v_key_slot integer;
+BEGIN
+    -- a start creates a task: the producer's right as well as the worker's
+    IF NOT pg_has_role(session_user, 'rota_producer', 'USAGE') THEN
+        RAISE EXCEPTION '%: permission denied: % may run tasks but not create them (grant it rota_producer)',
+            c_fn, session_user USING ERRCODE = '42501';
+    END IF;
+    SELECT e.stopped_at INTO v_stopped_at FROM rota.executors e WHERE e.id = p_executor;
+    IF NOT FOUND THEN
+        PERFORM rota._raise_unknown(c_fn, 'executor', p_executor, 'RO004', '(call rota.register_executor first)');
+    END IF;
+    -- The task is normally ours to start: waking every worker of the queue for it would
+    -- only send them looking for a task they cannot take (rota._notify_enqueue).
+    PERFORM set_config('rota.direct_start', 'on', true);
+    v_id := rota._enqueue(c_fn, p_queue, p_task, ARRAY[coalesce(p_payload, '{}')],
+                          CASE WHEN p_key IS NOT NULL THEN ARRAY[p_key] END, NULL, p_priority, p_max_attempts,
+                          p_concurrency_key, p_parent_id);
+    PERFORM set_config('rota.direct_start', 'off', true);
+    SELECT q.* INTO v_queue FROM rota.queues q WHERE q.name = p_queue;
+    -- the new task, or the queued one of the key (a claimer may hold it: then not ours)
+    SELECT t.* INTO v_task FROM rota.tasks t
+    WHERE t.id = v_id AND t.state = 'queued' AND t.run_at <= now()
+    FOR UPDATE SKIP LOCKED;
+    v_startable := CASE WHEN FOUND AND v_stopped_at IS NULL AND NOT v_queue.paused THEN 1 ELSE 0 END;
+    IF v_startable = 1 THEN
+        SELECT l.slots, l.tokens, l.startable INTO v_slots, v_tokens, v_startable
+        FROM rota._take_slots_and_tokens(v_queue, 1, true) AS l;
+    END IF;
+    IF v_startable = 1 AND v_queue.concurrency_key_limit IS NOT NULL AND v_task.concurrency_key IS NOT NULL THEN
+        v_key_slot := rota._take_key_count(v_queue.name, v_task.concurrency_key, v_queue.concurrency_key_limit);
+        IF v_key_slot IS NULL THEN
+            v_startable := 0;
+        ELSE
+            UPDATE rota._key_counts c SET running = v_key_slot
+            WHERE c.queue = v_queue.name AND c.concurrency_key = v_task.concurrency_key;
+        END IF;
+    END IF;
+    PERFORM rota._await(v_id);
+    IF v_startable = 1 THEN
+        RETURN QUERY SELECT s.*, true FROM rota._start_tasks(p_executor, ARRAY[v_id], v_queue.lease, v_slots,
+                                                             CASE WHEN v_key_slot IS NOT NULL THEN ARRAY[v_key_slot] END) AS s;
+        PERFORM rota._take_holds(v_queue.name, ARRAY[v_id], v_slots, v_tokens);
+        RETURN;
+    END IF;
+    -- Not started: it waits in its queue like an enqueued task, so wake the queue's workers.
+    PERFORM pg_notify('rota_enqueue', t.queue) FROM rota.tasks t
+    WHERE t.id = v_id AND t.state = 'queued' AND t.run_at <= now();
+    RETURN QUERY
+    SELECT t.id, t.queue, t.task, t.payload, t.attempts, t.key, t.parent_id, t.enqueued_at, t.run_at,
+           t.max_attempts, t.concurrency_key, t.lease_expires_at, NULL::timestamptz, NULL::uuid, false
+    FROM rota.tasks t WHERE t.id = v_id;
+END;
+$fn$;
+
+-- Creates a task already claimed by an executor, within the queue's limits; else it is queued.
+CREATE OR REPLACE FUNCTION rota.start(queue text, task text, payload jsonb, executor text, key text DEFAULT NULL,
+                                      priority integer DEFAULT 0, max_attempts integer DEFAULT NULL,
+                                      concurrency_key text DEFAULT NULL, parent_id bigint DEFAULT NULL)
+RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, key text, parent_id bigint,
+              enqueued_at timestamptz, run_at timestamptz, max_attempts integer, concurrency_key text,
+              lease_expires_at timestamptz, scheduled_at timestamptz, lease_token uuid, started boolean)
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT * FROM rota._start($1, $2, $3, $4, $5, $6, $7, $8, $9);
+$fn$;
+COMMENT ON FUNCTION rota.start(text, text, jsonb, text, text, integer, integer, text, bigint)
+    IS 'Adds a task and starts it at once on executor (a claim of it: attempt, lease_token, lease) when the queue''s concurrency, rate and key limits have room now; else leaves it queued (started false). With a key already in the queue, that task: started if queued and due, else returned as it is. The task is awaited (NOTIFY rota_task_finished at its final state).';
+
+-- Asks for NOTIFY rota_task_finished, '<id>' when a task the caller may see ends, and
+-- returns its status now (rota.task_status).
+CREATE OR REPLACE FUNCTION rota.await_task(id bigint)
+RETURNS TABLE(state text, result jsonb, last_error text, attempts integer, enqueued_at timestamptz,
+              finished_at timestamptz)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+#variable_conflict use_column
+BEGIN
+    IF EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = await_task.id AND rota._may_see_task(t.enqueued_by)) THEN
+        PERFORM rota._await(await_task.id);
+    END IF;
+    -- raises RO002 for a task the caller may not see
+    RETURN QUERY SELECT * FROM rota.task_status(await_task.id);
+END;
+$fn$;
+COMMENT ON FUNCTION rota.await_task(bigint)
+    IS 'Marks a task the caller enqueued (any task for rota_admin) awaited, so that NOTIFY rota_task_finished, ''<id>'' is sent when it reaches a final state, and returns rota.task_status of it now (LISTEN first, then call this); RO002 otherwise.';
 
 $code$);
 
@@ -4618,7 +4820,7 @@ LANGUAGE sql IMMUTABLE
 AS $fn$
     VALUES
         ('enqueue', 'rota_producer'), ('enqueue_many', 'rota_producer'), ('task_status', 'rota_producer'),
-        ('cancel', 'rota_producer'),
+        ('cancel', 'rota_producer'), ('await_task', 'rota_producer'),
         ('claim', 'rota_worker'), ('complete', 'rota_worker'), ('complete_many', 'rota_worker'),
         ('complete_in_transaction', 'rota_worker'),
         ('fail', 'rota_worker'), ('fail_many', 'rota_worker'), ('heartbeat', 'rota_worker'),
@@ -4628,6 +4830,8 @@ AS $fn$
         ('next_fire_at', 'rota_worker'), ('cron_next', 'rota_worker'),
         ('sleep', 'rota_worker'), ('enqueue_child', 'rota_worker'), ('wait_for_children', 'rota_worker'),
         ('children', 'rota_worker'),
+        -- start also needs rota_producer (checked inside: it creates a task)
+        ('start', 'rota_worker'),
         ('define_queue', 'rota_admin'), ('drop_queue', 'rota_admin'), ('pause_queue', 'rota_admin'),
         ('resume_queue', 'rota_admin'), ('define_schedule', 'rota_admin'), ('drop_schedule', 'rota_admin'),
         ('pause_schedule', 'rota_admin'), ('resume_schedule', 'rota_admin'),

@@ -40,14 +40,20 @@ public struct RotaWorker: Service, CustomStringConvertible {
     public let handlers: RotaHandlers
     /// The worker's logger.
     public let logger: Logger
+    /// The client whose ``RotaClient/start(queue:task:payload:options:)`` runs tasks on this
+    /// worker while it runs.
+    public let client: RotaClient?
     /// Connected and registered, for a readiness probe (`RotaObservability` serves it at `/readyz`).
     public let health = RotaWorkerHealth()
 
     /// A worker; nothing happens until ``run()``.
+    /// - Parameter client: while the worker runs, `client.start(queue:task:payload:)` starts
+    ///   tasks directly on it (request-scoped workflows); one running worker per client.
     public init(configuration: RotaWorkerConfiguration, handlers: RotaHandlers,
-                logger: Logger = Logger(label: "rota.worker")) {
+                logger: Logger = Logger(label: "rota.worker"), client: RotaClient? = nil) {
         self.configuration = configuration
         self.handlers = handlers
+        self.client = client
         var logger = logger
         logger[metadataKey: "executor"] = "\(configuration.executorID)"
         self.logger = logger
@@ -63,7 +69,8 @@ public struct RotaWorker: Service, CustomStringConvertible {
 
     /// Runs until graceful shutdown completes or the task is cancelled.
     public func run() async throws {
-        let runtime = WorkerRuntime(configuration: configuration, handlers: handlers, logger: logger, health: health)
+        let runtime = WorkerRuntime(configuration: configuration, handlers: handlers, logger: logger, health: health,
+                                    client: client)
         try await withGracefulShutdownHandler {
             try await runtime.run()
         } onGracefulShutdown: {

@@ -24,6 +24,10 @@ final class WorkerRuntime: Sendable {
     let workflowConnections: ConnectionPool
 
     let inFlight = InFlightTasks()
+    /// The client whose ``RotaClient/start(queue:task:payload:options:)`` runs tasks here.
+    let client: RotaClient?
+    /// Tasks started directly on this executor, from ``startDirect`` to ``runDirectStarts()``.
+    let directStarts = AsyncStream.makeStream(of: DirectStart.self)
     let completions: CompletionBatcher
     /// Wakes the claim loop: a notification, a freed slot, shutdown.
     let claimWake = WakeSignal()
@@ -41,8 +45,10 @@ final class WorkerRuntime: Sendable {
     /// When a heartbeat (or the registration) last succeeded.
     let lastHeartbeat = Mutex<ContinuousClock.Instant>(.now)
 
-    init(configuration: RotaWorkerConfiguration, handlers: RotaHandlers, logger: Logger, health: RotaWorkerHealth) {
+    init(configuration: RotaWorkerConfiguration, handlers: RotaHandlers, logger: Logger, health: RotaWorkerHealth,
+         client: RotaClient? = nil) {
         self.configuration = configuration
+        self.client = client
         self.handlers = handlers
         self.logger = logger
         self.health = health
@@ -79,6 +85,7 @@ final class WorkerRuntime: Sendable {
     /// Graceful shutdown: stop claiming; the claim loop then drains.
     func beginShutdown() {
         guard !shuttingDown.exchange(true, ordering: .relaxed) else { return }
+        detachFromClient()
         shutdownBegan.withLock { $0 = .now }
         logger.info("graceful shutdown: no new claims, draining running tasks",
                     metadata: ["running": "\(inFlight.count)"])
@@ -116,10 +123,13 @@ final class WorkerRuntime: Sendable {
     func run() async throws {
         guard !queueNames.isEmpty else { throw RotaError(.invalidUsage, "a worker needs at least one queue") }
         guard try await startUp() else { return }
+        try attachToClient()
+        defer { detachFromClient() }
         logger.info("worker started", metadata: ["queues": "\(configuration.queues)",
                                                  "heartbeat": "\(heartbeatInterval)"])
         await withDiscardingTaskGroup { background in
             background.addTask { await self.listen() }
+            background.addTask { await self.runDirectStarts() }
             background.addTask { await self.heartbeatLoop() }
             background.addTask { await self.leaseWatchdog() }
             background.addTask { await self.maintenanceLoop() }

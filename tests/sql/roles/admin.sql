@@ -1,7 +1,7 @@
 -- Logged in as rota_test_admin, a login role holding only rota_admin: queues, schedules,
 -- definitions, retry and cancel of any task, plus what producer, worker and reader may.
 BEGIN;
-SELECT plan(10);
+SELECT plan(11);
 
 SELECT is(session_user::text, 'rota_test_admin', 'logged in as rota_test_admin');
 SELECT lives_ok($$SELECT rota.define_queue('admin-q', concurrency => 2)$$, 'define_queue');
@@ -18,5 +18,7 @@ SELECT lives_ok(format('SELECT rota.retry(%s)', (SELECT id FROM claimed)), 'retr
 SELECT is(rota.cancel(current_setting('rota_test.their_task')::bigint), 'cancelled', 'it may cancel any task');
 SELECT is((SELECT count(*) FROM rota.queue_stats WHERE queue LIKE 'admin-%'), 2::bigint, 'it reads the views');
 
+SELECT is((SELECT started FROM rota.start('admin-q', 'direct', '{}', 'admin-w')), true,
+          'start: it may create and run a task (producer and worker)');
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,7 +2,7 @@
 -- sees and cancels its own tasks, and nothing else (test-sql.sh sets up queue `roles` and
 -- a task of another role, rota_test.their_task).
 BEGIN;
-SELECT plan(22);
+SELECT plan(25);
 
 SELECT is(session_user::text, 'rota_test_producer', 'logged in as rota_test_producer');
 SELECT is(pg_has_role('rota_owner', 'MEMBER') OR pg_has_role('rota_worker', 'MEMBER'), false, 'it holds rota_producer only');
@@ -16,6 +16,8 @@ SELECT is(rota.cancel(rota.enqueue('roles', 'mine', key => 'producer-1')), 'canc
 SELECT throws_ok($$SELECT rota.enqueue('nope', 'x')$$, 'RO001', NULL, 'an unknown queue is still refused by name');
 SELECT throws_ok($$SELECT rota.enqueue('roles', 'big', jsonb_build_object('s', repeat('x', 10 * 1024 * 1024)))$$, 'RO011', NULL,
                  'a 10 MB payload is refused');
+SELECT results_eq($$SELECT state FROM rota.await_task(rota.enqueue('roles', 'mine', key => 'producer-1'))$$,
+                  $$VALUES ('cancelled')$$, 'await_task of its own task');
 
 -- may not
 SELECT throws_ok(format('SELECT * FROM rota.task_status(%s)', current_setting('rota_test.their_task')), 'RO002', NULL,
@@ -41,5 +43,8 @@ SELECT throws_ok($$SELECT rota._enqueue('x', 'roles', 'x', ARRAY['{}']::jsonb[],
 SELECT throws_ok($$SELECT rota._migrate(99, 'x', 'DROP SCHEMA rota CASCADE')$$, '42501', NULL, 'nor the migrator, which executes text');
 SELECT throws_ok($$LOCK TABLE rota._migrations IN EXCLUSIVE MODE$$, '42501', NULL, 'nor take the install lock');
 
+SELECT throws_ok(format('SELECT * FROM rota.await_task(%s)', current_setting('rota_test.their_task')), 'RO002', NULL,
+                 'nor await another role''s task');
+SELECT throws_ok($$SELECT * FROM rota.start('roles', 'x', '{}', 'roles-w')$$, '42501', NULL, 'nor start a task directly (a worker''s call)');
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,6 +1,6 @@
 -- Logged in as rota_test_nobody, a login role with no rota role (what PUBLIC may): nothing.
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 
 SELECT is(session_user::text, 'rota_test_nobody', 'logged in as rota_test_nobody');
 SELECT throws_ok($$SELECT rota.enqueue('roles', 'x')$$, '42501', NULL, 'no enqueue');
@@ -10,5 +10,6 @@ SELECT throws_ok($$SELECT * FROM rota.queue_stats$$, '42501', NULL, 'no views');
 SELECT throws_ok($$SELECT * FROM rota.tasks$$, '42501', NULL, 'no tables');
 SELECT throws_ok($$SELECT rota._migrate(99, 'x', 'DROP SCHEMA rota CASCADE')$$, '42501', NULL, 'no migrator');
 
+SELECT throws_ok($$SELECT * FROM rota.await_task(1)$$, '42501', NULL, 'no await_task');
 SELECT * FROM finish();
 ROLLBACK;

@@ -2,7 +2,7 @@
 -- (claim, heartbeat, steps, children, sleep, wait, complete, fail), recovers and prunes, fires schedules, and
 -- nothing else (test-sql.sh sets up queue `roles` with a ready task).
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 SELECT is(session_user::text, 'rota_test_worker', 'logged in as rota_test_worker');
 
@@ -41,5 +41,8 @@ SELECT throws_ok($$UPDATE rota.tasks SET lease_expires_at = 'infinity'$$, '42501
 SELECT throws_ok($$SELECT * FROM rota.executor_status$$, '42501', NULL, 'nor read the views');
 SELECT throws_ok($$SELECT rota._start_tasks('roles-w', ARRAY[1::bigint], NULL)$$, '42501', NULL, 'nor call private functions');
 
+SELECT throws_ok($$SELECT * FROM rota.start('roles', 'x', '{}', 'roles-w')$$, '42501',
+                 'rota.start: permission denied: rota_test_worker may run tasks but not create them (grant it rota_producer)',
+                 'nor start a task directly (it creates one: rota_producer too)');
 SELECT * FROM finish();
 ROLLBACK;
