@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(8);
+SELECT rota._require_schema_at_most(12);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
@@ -19,6 +19,7 @@ SELECT rota._require_schema_at_most(8);
 \ir migrations/0006_bounds.sql
 \ir migrations/0007_key_counts.sql
 \ir migrations/0008_observability.sql
+\ir migrations/0012_ready_any_queue.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.

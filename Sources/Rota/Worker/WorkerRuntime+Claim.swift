@@ -13,23 +13,47 @@ extension WorkerRuntime {
                 var claimed = 0
                 var sawFreeCapacity = false
                 do {
+                    // One claim statement for every queue with free capacity (a worker on many
+                    // queues must not pay a round trip per queue); a queue that went missing
+                    // is looked for on its own, so it cannot fail the others' claim.
+                    var free: [String: Int] = [:]
                     for queue in queueNames where missing.isDue(queue) {
-                        let free = (configuration.queues[queue] ?? 0) - inFlight.count(queue: queue)
-                        guard free > 0, !isShuttingDown else { continue }
-                        sawFreeCapacity = true
+                        let room = (configuration.queues[queue] ?? 0) - inFlight.count(queue: queue)
+                        if room > 0 { free[queue] = room }
+                    }
+                    sawFreeCapacity = !free.isEmpty
+                    let present = queueNames.filter { free[$0] != nil && !missing.contains($0) }
+                    var groups = present.count > 1 ? [present] : present.map { [$0] }
+                    groups += queueNames.filter { free[$0] != nil && missing.contains($0) }.map { [$0] }
+                    while !groups.isEmpty, !isShuttingDown {
+                        let group = groups.removeFirst()
                         let tasks: [ClaimedTask]
                         do {
-                            tasks = try await claimStatements.claim(executor: executorID, queue: queue, max: free)
+                            // the smallest free capacity of the group, so that no queue gets more than its own
+                            tasks = try await claimStatements.claim(executor: executorID, queues: group,
+                                                                    max: group.compactMap { free[$0] }.min() ?? 1)
                         } catch let error as RotaError where error.code == .unknownQueue {
+                            if group.count > 1 {
+                                groups = group.map { [$0] } + groups  // find which one, queue by queue
+                                continue
+                            }
                             // Dropped while the worker runs: keep serving the other queues.
-                            if missing.failed(queue) {
+                            if missing.failed(group[0]) {
                                 logger.error("queue no longer exists; serving the other queues and looking for it again with backoff",
-                                             metadata: ["queue": "\(queue)", "error": "\(error)"])
+                                             metadata: ["queue": "\(group[0])", "error": "\(error)"])
                             }
                             continue
                         }
-                        if missing.found(queue) { logger.info("queue exists again", metadata: ["queue": "\(queue)"]) }
-                        metrics.claimed(queue: queue, count: tasks.count)
+                        if group.count == 1, missing.found(group[0]) {
+                            logger.info("queue exists again", metadata: ["queue": "\(group[0])"])
+                        }
+                        if group.count == 1 {
+                            metrics.claimed(queue: group[0], count: tasks.count)
+                        } else {
+                            for (queue, count) in Dictionary(grouping: tasks, by: \.queue).mapValues(\.count) {
+                                metrics.claimed(queue: queue, count: count)
+                            }
+                        }
                         for (task, abort) in startTracking(tasks) {
                             claimed += 1
                             handlerGroup.addTask { await self.execute(task, abort: abort) }
