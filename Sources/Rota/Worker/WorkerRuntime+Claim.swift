@@ -6,24 +6,29 @@ extension WorkerRuntime {
     func claimAndRun() async {
         await withDiscardingTaskGroup { handlerGroup in
             var failures = 0
-            let capacity = configuration.queues.values.reduce(0, +)
             var missing = MissingQueues(backoff: Backoff(initial: configuration.pollInterval, maximum: .seconds(60)))
             while !isShuttingDown && !Task.isCancelled {
-                await gatherFreeCapacity(capacity)
+                await gatherFreeCapacity()
                 var claimed = 0
                 var sawFreeCapacity = false
                 do {
-                    // One claim statement for every queue with free capacity (a worker on many
-                    // queues must not pay a round trip per queue); a queue that went missing
-                    // is looked for on its own, so it cannot fail the others' claim.
+                    // One claim statement for the queues with at least half of their capacity
+                    // free and one for the others (a worker on many queues must not pay a
+                    // round trip per queue; a statement takes at most the smallest free
+                    // capacity of its queues, so busy queues do not shrink the roomy ones'
+                    // claims); a queue that went missing is looked for on its own, so it
+                    // cannot fail the others' claim.
+                    let running = inFlight.countsByQueue
                     var free: [String: Int] = [:]
                     for queue in queueNames where missing.isDue(queue) {
-                        let room = (configuration.queues[queue] ?? 0) - inFlight.count(queue: queue)
+                        let room = (configuration.queues[queue] ?? 0) - (running[queue] ?? 0)
                         if room > 0 { free[queue] = room }
                     }
                     sawFreeCapacity = !free.isEmpty
                     let present = queueNames.filter { free[$0] != nil && !missing.contains($0) }
-                    var groups = present.count > 1 ? [present] : present.map { [$0] }
+                    let roomy = present.filter { 2 * free[$0]! >= configuration.queues[$0] ?? 0 }
+                    let tight = present.filter { 2 * free[$0]! < configuration.queues[$0] ?? 0 }
+                    var groups = [roomy, tight].filter { !$0.isEmpty }
                     groups += queueNames.filter { free[$0] != nil && missing.contains($0) }.map { [$0] }
                     while !groups.isEmpty, !isShuttingDown {
                         let group = groups.removeFirst()
@@ -90,17 +95,18 @@ extension WorkerRuntime {
         }
     }
 
-    /// While handlers run and less than half of the capacity is free, waits up to
-    /// ``RotaWorkerConfiguration/claimGatherWindow`` for more of them to end, so that one
-    /// claim takes several tasks instead of one per finished handler. An idle worker
+    /// While a queue with running handlers has less than half of its capacity free, waits
+    /// up to ``RotaWorkerConfiguration/claimGatherWindow`` for more of them to end, so that
+    /// one claim takes several tasks instead of one per finished handler. An idle worker
     /// (nothing running) never waits here, so its start latency is unchanged.
-    private func gatherFreeCapacity(_ capacity: Int) async {
+    private func gatherFreeCapacity() async {
         let window = configuration.claimGatherWindow
-        guard window > .zero, capacity > 1 else { return }
-        let half = (capacity + 1) / 2
+        guard window > .zero else { return }
         func needsMore() -> Bool {
-            let running = inFlight.count
-            return running > 0 && capacity - running < half
+            inFlight.countsByQueue.contains { queue, running in
+                let capacity = configuration.queues[queue] ?? 0
+                return running > 0 && capacity > 1 && capacity - running < (capacity + 1) / 2
+            }
         }
         guard needsMore() else { return }
         let deadline = ContinuousClock.now + window
