@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The scale cases of issue 12, each against W1 measured in the same run (2 `rota worker`
 # processes x concurrency 16 draining W1_TASKS noop tasks from one queue): the figures are
-# ratios to that rate, so a busy machine moves both sides. W1 runs first (the ratios use it)
-# and again last, to show how much the machine drifted meanwhile.
+# ratios to that rate, so a busy machine moves both sides. W1 runs before and after the
+# cases; the ratios are to the mean of the two (their spread shows the machine's drift).
 #
 #   bench/scale.sh                        every case at its default (quick) size
 #   bench/scale.sh backlog many_queues    some cases
@@ -21,7 +21,7 @@
 #                 rest sparse, in 5 zones: fire_due per tick (TICKS, 20), and a worker's
 #                 ticker CPU over IDLE_SECONDS (10) with nothing due        target p99 <= 20 ms
 #   latency       W3 (500 enqueues 10 ms apart, 2 workers on queue `latency`) while W1
-#                 (2 other workers) drains LOAD (100,000) tasks of queue `bulk`   target p50 <= 5 ms
+#                 (2 other workers) drains LOAD (200,000) tasks of queue `bulk`   target p50 <= 5 ms
 #
 # Workers: ROTA (default .build/release/rota, built by scripts/bench.sh). Databases
 # rota_bench_scale_* (dropped and recreated per case); worker logs in a temporary folder.
@@ -43,7 +43,7 @@ SCHEDULES="${SCHEDULES:-10000}"
 EVERY_MINUTE="${EVERY_MINUTE:-1000}"
 TICKS="${TICKS:-20}"
 IDLE_SECONDS="${IDLE_SECONDS:-10}"
-LOAD="${LOAD:-100000}"
+LOAD="${LOAD:-200000}"
 [ -x "$ROTA" ] || { echo "scale: no rota binary at $ROTA (swift build -c release --product rota, or set ROTA)" >&2; exit 1; }
 
 work="$(mktemp -d /tmp/rota-scale.XXXXXX)"
@@ -58,13 +58,12 @@ trap 'stop_workers' EXIT
 
 q() { local url="$1"; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$url" "$@"; }
 note() { echo "scale: $*" >&2; }
-ratio() { python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); print(f'{a / b:.2f}' if b else '-')" "$1" "$2"; }
 RESULTS=()
-result() { # NAME VALUE UNIT RATIO TARGET MET
-    RESULTS+=("$(printf '%-44s %12s %-8s %8s  %-14s %s' "$1" "$2" "$3" "$4" "$5" "$6")")
-    echo "${RESULTS[-1]}" >&2
+# result NAME VALUE UNIT [GOAL]: GOAL is "ratio" (shown as a ratio to W1), "ratio>=X", "<=X" or empty
+result() {
+    RESULTS+=("$1|$2|$3|${4:-}")
+    echo "scale: $1: $2 $3" >&2
 }
-meets() { python3 -c "import sys; print('yes' if eval(sys.argv[1]) else 'NO')" "$1"; }
 
 # start_workers URL QUEUES COUNT TAG: COUNT `rota worker` processes on the comma-separated QUEUES
 start_workers() {
@@ -141,11 +140,9 @@ SQL
                                                   - max(started_at) FILTER (WHERE n = total - $EDGE + 1))::numeric)
         FROM s")"
     all="$(drain_rate "$url" "queue = 'bench'")"
-    result "backlog $BACKLOG: claim rate, first $EDGE" "$first" tasks/s "$(ratio "$first" "$W1")x" ">= 0.8x W1" \
-        "$(meets "$first / $W1 >= 0.8")"
-    result "backlog $BACKLOG: claim rate, last $EDGE" "$last" tasks/s "$(ratio "$last" "$W1")x" ">= 0.8x W1" \
-        "$(meets "$last / $W1 >= 0.8")"
-    result "backlog $BACKLOG: whole drain" "$all" tasks/s "$(ratio "$all" "$W1")x" "" ""
+    result "backlog $BACKLOG: claim rate, first $EDGE" "$first" tasks/s "ratio>=0.8"
+    result "backlog $BACKLOG: claim rate, last $EDGE" "$last" tasks/s "ratio>=0.8"
+    result "backlog $BACKLOG: whole drain" "$all" tasks/s ratio
 }
 
 case_many_queues() {
@@ -170,8 +167,7 @@ SQL
     wait_drained "$url"
     stop_workers
     rate="$(drain_rate "$url" "true")"
-    result "many queues: $QUEUES x $PER_QUEUE, 2 workers on all" "$rate" tasks/s "$(ratio "$rate" "$W1")x" ">= 0.7x W1" \
-        "$(meets "$rate / $W1 >= 0.7")"
+    result "many queues: $QUEUES x $PER_QUEUE, 2 workers on all" "$rate" tasks/s "ratio>=0.7"
 }
 
 case_many_tenants() {
@@ -195,9 +191,8 @@ SQL
     rate="$(drain_rate "$url" "queue = 'mk'")"
     q "$url" -c "UPDATE rota.queues SET retention = '1 microsecond'" -c "SELECT rota.prune(1000000)" >/dev/null
     rows="$(q "$url" -c "SELECT count(*) FROM rota._key_counts")"
-    result "many tenants: $KEYS keys x 2 tasks, limit 2" "$rate" tasks/s "$(ratio "$rate" "$W1")x" ">= 0.7x W1" \
-        "$(meets "$rate / $W1 >= 0.7")"
-    result "many tenants: key rows when idle (pruned)" "$rows" rows "" "~0" "$(meets "$rows <= 10")"
+    result "many tenants: $KEYS keys x 2 tasks, limit 2" "$rate" tasks/s "ratio>=0.7"
+    result "many tenants: key rows when idle (pruned)" "$rows" rows "<=0"
 }
 
 case_fan_out() {
@@ -220,8 +215,7 @@ case_fan_out() {
         WHERE p.task = 'fanout' AND c.state = 'succeeded' GROUP BY p.id, p.enqueued_at
         HAVING count(*) = $FANOUT")"
     [ -n "$rate" ] || { echo "scale: fan_out: not every child succeeded" >&2; exit 1; }
-    result "fan-out: $FANOUT children, fire -> last done" "$rate" tasks/s "$(ratio "$rate" "$W1")x" ">= 0.7x W1" \
-        "$(meets "$rate / $W1 >= 0.7")"
+    result "fan-out: $FANOUT children, fire -> last done" "$rate" tasks/s "ratio>=0.7"
 }
 
 case_schedules() {
@@ -255,10 +249,9 @@ SELECT $i, :fired, round(extract(epoch FROM clock_timestamp() - :'t0'::timestamp
     fired="$(awk 'NR == 1 {print $2}' "$work/ticks")"
     read -r p50 p99 mx <<<"$(awk '{print $3}' "$work/ticks" | sort -n | awk '{a[NR] = $1}
         END {i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; print a[int((NR + 1) / 2)], a[i], a[NR]}')"
-    result "schedules $SCHEDULES: fire_due per tick, p50 ($fired fired)" "$p50" ms "" "" ""
-    result "schedules $SCHEDULES: fire_due per tick, p99" "$p99" ms "" "<= 20 ms" "$(meets "$p99 <= 20")"
-    result "schedules $SCHEDULES: fire_due per fire (p50 / fires)" \
-        "$(python3 -c "print(f'{$p50 / max(1, $fired):.3f}')")" ms "" "" ""
+    result "schedules $SCHEDULES: fire_due per tick, p50 ($fired fired)" "$p50" ms
+    result "schedules $SCHEDULES: fire_due per tick, p99" "$p99" ms "<=20"
+    result "schedules $SCHEDULES: fire_due per fire (p50 / fires)" "$(python3 -c "print(f'{$p50 / max(1, $fired):.3f}')")" ms
     # the ticker when nothing is due for a while: one worker, every schedule's next fire in an hour
     q "$url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
         -c "UPDATE rota.schedules SET next_fire_at = now() + interval '1 hour'" >/dev/null
@@ -274,8 +267,8 @@ SELECT $i, :fired, round(extract(epoch FROM clock_timestamp() - :'t0'::timestamp
                           FROM pg_stat_statements WHERE query ILIKE '%fire_due%' OR query ILIKE '%next_fire_at%'")"
     stop_workers
     result "schedules: idle ticker worker CPU (${IDLE_SECONDS} s)" \
-        "$(python3 -c "print(f'{($t1 - $t0) / $(getconf CLK_TCK) / $IDLE_SECONDS * 100:.2f}')")" "% core" "" "" ""
-    result "schedules: idle ticker's statements" "$calls" "" "" "" ""
+        "$(python3 -c "print(f'{($t1 - $t0) / $(getconf CLK_TCK) / $IDLE_SECONDS * 100:.2f}')")" "% core"
+    result "schedules: idle ticker's statements" "$calls" ""
 }
 
 case_latency() {
@@ -305,8 +298,8 @@ SELECT pg_sleep(greatest(0, 0.01 * $i - extract(epoch FROM clock_timestamp() - :
         SELECT round(percentile_cont(0.5) WITHIN GROUP (ORDER BY ms)::numeric, 2),
                round(percentile_cont(0.99) WITHIN GROUP (ORDER BY ms)::numeric, 2) FROM l")"
     [ "$left" -gt 0 ] || note "latency: W1 ran dry before the last enqueue (raise LOAD)"
-    result "latency: W3 p50 while W1 drains ($left left)" "$p50" ms "" "<= 5 ms" "$(meets "$p50 <= 5")"
-    result "latency: W3 p99 while W1 drains" "$p99" ms "" "" ""
+    result "latency: W3 p50 while W1 drains ($left left)" "$p50" ms "<=5"
+    result "latency: W3 p99 while W1 drains" "$p99" ms
 }
 
 cases=("$@")
@@ -318,13 +311,38 @@ started=$SECONDS
 load_start="$(cut -d' ' -f1-3 /proc/loadavg)"
 note "W1 (reference): $W1_TASKS noop tasks, 2 workers x $CONCURRENCY"
 w1 first
-W1="$W1_RATE"
-note "W1: $W1 tasks/s"
+W1_FIRST="$W1_RATE"
+note "W1: $W1_FIRST tasks/s"
 for name in "${cases[@]}"; do "case_$name"; done
 w1 last
 note "W1 again: $W1_RATE tasks/s"
 echo
-echo "scale cases, $(nproc) CPUs, load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end, $((SECONDS - started)) s"
-echo "W1 reference (2 workers x $CONCURRENCY, $W1_TASKS tasks): $W1 tasks/s first (the ratios below), $W1_RATE last"
-printf '%-44s %12s %-8s %8s  %-14s %s\n' case value unit "x W1" target met
-printf '%s\n' "${RESULTS[@]}"
+echo "scale cases: $(nproc) CPUs, load average $load_start at start, $(cut -d' ' -f1-3 /proc/loadavg) at end, $((SECONDS - started)) s"
+echo "W1 reference (2 workers x $CONCURRENCY, $W1_TASKS noop tasks): $W1_FIRST tasks/s before the cases, $W1_RATE after;"
+echo "ratios are to their mean"
+python3 - "$W1_FIRST" "$W1_RATE" "${RESULTS[@]}" <<'PY'
+import sys
+w1 = (float(sys.argv[1]) + float(sys.argv[2])) / 2
+rows = [("case", "value", "unit", "x W1", "target", "met")]
+for entry in sys.argv[3:]:
+    name, value, unit, goal = entry.split("|")
+    ratio = target = met = ""
+    try:
+        number = float(value)
+    except ValueError:
+        number = None
+    if goal.startswith("ratio") and number is not None:
+        ratio = f"{number / w1:.2f}x"
+        if ">=" in goal:
+            threshold = float(goal.split(">=")[1])
+            target, met = f">= {threshold}x W1", "yes" if number / w1 >= threshold else "NO"
+    elif goal.startswith("<=") and number is not None:
+        threshold = float(goal[2:])
+        target, met = f"<= {goal[2:]} {unit}", "yes" if number <= threshold else "NO"
+    rows.append((name, value, unit, ratio, target, met))
+widths = [max(len(r[i]) for r in rows) for i in range(6)]
+for index, row in enumerate(rows):
+    print("  ".join(cell.rjust(widths[i]) if i in (1, 3) else cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    if index == 0:
+        print("  ".join("-" * w for w in widths))
+PY
