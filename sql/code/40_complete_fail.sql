@@ -29,9 +29,6 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._release_holds(p_held_ids bigint[], p_ready_queues text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
--- As in _complete: the statements look rows up by arrays of ids and keys, so their generic
--- plans hold; custom plans were made again on every batch.
-SET plan_cache_mode = force_generic_plan
 AS $fn$
 DECLARE
     v_over_queues text[];
