@@ -6,7 +6,7 @@ DB := scripts/db.sh
 SWIFT_BUILD_FLAGS ?=
 
 .PHONY: all deps db db-stop db-restart migrate build test test-sql test-isolation test-pgext test-fuzz test-swift \
-        test-soak soak test-containers demo bench pgext fuzz schema-snapshot generate clean
+        test-soak soak test-containers demo bench bench-scale pgext fuzz schema-snapshot generate clean
 
 all: build
 
@@ -70,6 +70,10 @@ demo: deps
 
 bench: deps
 	@scripts/bench.sh
+
+# the scale cases of `make bench` alone (bench/scale.sh; sizes by environment variables)
+bench-scale: deps
+	@scripts/bench.sh --scale-only
 
 pgext:
 	$(MAKE) -C pgext

@@ -21,6 +21,7 @@ SELECT rota._require_schema_at_most(13);
 \ir migrations/0008_observability.sql
 \ir migrations/0009_workflow_waits.sql
 \ir migrations/0010_awaited_tasks.sql
+\ir migrations/0012_ready_any_queue.sql
 \ir migrations/0013_bytes.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on

@@ -18,13 +18,16 @@ public enum DiagnosticHandlers {
     struct StepOutput: Codable, Sendable { var step: Int; var attempt: Int }
     /// The steps whose closures ran in the attempt that completed the task.
     struct StepsResult: Codable, Sendable { var ran: [Int] }
+    /// `children` tasks `task` in `queue`, enqueued `batch` per transaction (default 1,000).
+    struct FanOutPayload: Codable, Sendable { var queue: String; var task: String; var children: Int; var batch: Int? }
+    struct FanOutResult: Codable, Sendable { var enqueued: Int }
     struct FailedOnPurpose: Error, CustomStringConvertible {
         var attempt: Int
         var times: Int
         var description: String { "fail: attempt \(attempt) fails on purpose (first \(times) attempts fail)" }
     }
 
-    /// `noop`, `latency`, `sleep`, `fail`, `steps` and `soak` (``SoakHandler``).
+    /// `noop`, `latency`, `sleep`, `fail`, `steps`, `soak` (``SoakHandler``) and `fanout`.
     public static var all: RotaHandlers {
         var handlers = RotaHandlers()
         handlers.register("noop") { (_: EmptyPayload, _) in }
@@ -68,6 +71,26 @@ public enum DiagnosticHandlers {
             return StepsResult(ran: ran)
         }
         SoakHandler.register(in: &handlers)
+        // One child per tenant, keyed under this task, each batch a transactional step: a
+        // retried fan-out skips the batches that committed (the scale benchmark's fan-out).
+        handlers.register("fanout") { (payload: FanOutPayload, context) -> FanOutResult in
+            let batch = max(1, payload.batch ?? 1000)
+            var enqueued = 0
+            for first in stride(from: 1, through: payload.children, by: batch) {
+                let last = min(payload.children, first + batch - 1)
+                enqueued += try await context.transaction("children-\(first)") { transaction in
+                    try await transaction.query(
+                        """
+                        SELECT count(*) AS n
+                        FROM rota.enqueue_many($1, $2, array_fill('{}'::jsonb, ARRAY[$4::int - $3::int + 1]),
+                                               keys => ARRAY(SELECT 'task:' || $5::bigint || '/tenant-' || g
+                                                             FROM generate_series($3::int, $4::int) AS g),
+                                               parent_id => $5::bigint)
+                        """, [payload.queue, payload.task, first, last, context.taskID])[0].decode("n", as: Int.self)
+                }
+            }
+            return FanOutResult(enqueued: enqueued)
+        }
         return handlers
     }
 }

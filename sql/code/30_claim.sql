@@ -336,6 +336,12 @@ DECLARE
     v_unknown_queue text;
     v_lease interval;
     v_candidates_per_queue integer;
+    -- up to this many queues, a claim probes each one's ready rows; above, it walks the
+    -- ready rows of all queues (c_scan_rows at most) before probing
+    c_probe_queues_up_to constant integer := 8;
+    c_scan_rows constant integer := 2000;
+    v_pick bigint[];
+    v_probe boolean := true;
     v_queue rota.queues;
     v_still_wanted integer;
     v_startable integer;
@@ -384,23 +390,46 @@ BEGIN
                   LIMIT claim.max
                   FOR UPDATE SKIP LOCKED) AS c;
         ELSE
-            -- Several queues: the best few candidates of each queue (ordered index scans),
-            -- merged, then locked with SKIP LOCKED in claim order. Over-fetching leaves
-            -- room for candidates that other claimers hold. Each task gets its queue's lease.
+            -- Several queues: candidates in claim order, then locked with SKIP LOCKED.
+            -- Over-fetching leaves room for candidates that other claimers hold. Each task
+            -- gets its queue's lease.
             v_candidates_per_queue := claim.max * 2 + 8;
             v_lease := NULL;
-            WITH pick AS (
-                SELECT c.id FROM unnest(v_open_queues) AS qn(name)
-                CROSS JOIN LATERAL (
-                    SELECT x.id, x.priority, x.run_at FROM rota.tasks x
-                    WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
-                    ORDER BY x.priority, x.run_at, x.id
-                    LIMIT v_candidates_per_queue) AS c
-                ORDER BY c.priority, c.run_at, c.id
-                LIMIT v_candidates_per_queue)
+            IF cardinality(v_open_queues) > c_probe_queues_up_to THEN
+                -- Many queues: walk the ready rows of all queues in claim order (one index,
+                -- migration 0012) and keep these queues' rows, looking at no more than
+                -- c_scan_rows of them.
+                v_pick := ARRAY(
+                    SELECT a.id FROM (SELECT x.id, x.queue FROM rota.tasks x
+                                      WHERE x.state = 'queued' AND x.run_at <= now()
+                                      ORDER BY x.priority, x.run_at, x.id
+                                      LIMIT c_scan_rows) AS a
+                    WHERE a.queue = ANY (v_open_queues)
+                    LIMIT v_candidates_per_queue);
+                -- Probe queue by queue below only when this found too few among more ready
+                -- rows than it looked at (these queues' work lies behind other queues' backlog).
+                v_probe := cardinality(v_pick) < v_candidates_per_queue
+                    AND (SELECT count(*) FROM (SELECT 1 FROM rota.tasks x
+                                               WHERE x.state = 'queued' AND x.run_at <= now()
+                                               ORDER BY x.priority, x.run_at, x.id
+                                               LIMIT c_scan_rows) AS a) = c_scan_rows;
+            END IF;
+            IF v_probe THEN
+                -- the best few candidates of each queue (ordered index scans), merged
+                v_pick := ARRAY(WITH pick AS (
+                    SELECT c.id FROM unnest(v_open_queues) AS qn(name)
+                    CROSS JOIN LATERAL (
+                        SELECT x.id, x.priority, x.run_at FROM rota.tasks x
+                        WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
+                        ORDER BY x.priority, x.run_at, x.id
+                        LIMIT v_candidates_per_queue) AS c
+                    ORDER BY c.priority, c.run_at, c.id
+                    LIMIT v_candidates_per_queue)
+                    SELECT pick.id FROM pick);
+            END IF;
             SELECT array_agg(c.id) INTO v_ids
             FROM (SELECT t.id FROM rota.tasks t
-                  WHERE t.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND t.state = 'queued' AND t.run_at <= now()
+                  WHERE t.id = ANY (v_pick) AND t.state = 'queued' AND t.run_at <= now()
                   ORDER BY t.priority, t.run_at, t.id
                   LIMIT claim.max
                   FOR UPDATE SKIP LOCKED) AS c;

@@ -71,9 +71,17 @@ BEGIN
     WHERE k.queue = l.queue AND k.concurrency_key = l.concurrency_key;
     -- Queues with a freed slot and ready work are woken too: else only the process that
     -- freed it would claim again at once, and the others would wait for their poll,
-    -- piling a limited queue's work onto one replica.
+    -- piling a limited queue's work onto one replica. A freed key count wakes them only
+    -- when that key has ready work: other keys' tasks were claimable before, and a
+    -- NOTIFY serializes the commits that send one (many tenants, each key's tasks
+    -- claimed together, would otherwise send one per completion batch).
     PERFORM pg_notify('rota_enqueue', q.name)
-    FROM (SELECT DISTINCT t.queue AS name FROM rota.tasks t WHERE t.id = ANY (p_held_ids)) AS q
+    FROM (SELECT DISTINCT t.queue AS name FROM rota.tasks t
+          WHERE t.id = ANY (p_held_ids)
+            AND (t.slot IS NOT NULL
+                 OR EXISTS (SELECT 1 FROM rota.tasks r
+                            WHERE r.state = 'queued' AND r.queue = t.queue AND r.concurrency_key = t.concurrency_key
+                              AND r.run_at <= now()))) AS q
     WHERE q.name <> ALL (coalesce(p_ready_queues, '{}'))
       AND EXISTS (SELECT 1 FROM rota.tasks r WHERE r.state = 'queued' AND r.queue = q.name AND r.run_at <= now());
 END;

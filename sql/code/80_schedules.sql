@@ -27,10 +27,12 @@ CREATE OR REPLACE TRIGGER queues_used_by_schedules
     FOR EACH ROW EXECUTE FUNCTION rota._queue_used_by_schedules();
 
 -- A fire instant in ISO 8601 UTC; milliseconds appear only when the instant has them
--- (manual fires), so cron fires read 2026-01-01T00:00:00Z.
+-- (manual fires), so cron fires read 2026-01-01T00:00:00Z. This and the two below are
+-- STABLE like to_char and jsonb_build_object in them: a SQL function declared stricter than
+-- its body is never inlined, and fire_due's set-based pass calls them per fire.
 CREATE OR REPLACE FUNCTION rota._iso_utc(p_at timestamptz)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $fn$
     SELECT CASE WHEN date_trunc('second', p_at) = p_at
                 THEN to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
@@ -40,7 +42,7 @@ $fn$;
 -- The key of the task a fire enqueues: schedule:<name>:<fire_at in ISO 8601 UTC>.
 CREATE OR REPLACE FUNCTION rota._fire_key(p_schedule text, p_fire_at timestamptz)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $fn$
     SELECT 'schedule:' || p_schedule || ':' || rota._iso_utc(p_fire_at);
 $fn$;
@@ -48,7 +50,7 @@ $fn$;
 -- The payload of a fire's task: the schedule's, with the schedule and the fire instant.
 CREATE OR REPLACE FUNCTION rota._fire_payload(p_payload jsonb, p_schedule text, p_fire_at timestamptz)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $fn$
     SELECT p_payload || jsonb_build_object('schedule', p_schedule, 'scheduled_at', rota._iso_utc(p_fire_at));
 $fn$;
@@ -284,8 +286,78 @@ DECLARE
     v_task_ids bigint[];
     v_at timestamptz;
     v_task_id bigint;
+    v_ticked text[];
+    v_ticked_at timestamptz[];
+    v_ticked_next timestamptz[];
+    v_group record;
+    v_group_ids bigint[];
+    v_out_names text[] := '{}';
+    v_out_at timestamptz[] := '{}';
+    v_out_ids bigint[] := '{}';
 BEGIN
     PERFORM rota._check_name('rota.fire_due', 'executor', executor);
+    -- A tick, set-based: every due schedule whose one due instant is next_fire_at (the one
+    -- after it is still ahead) fires in one pass. Next instants are computed once per
+    -- distinct (cron, time zone, instant), so a thousand every-minute schedules cost a few
+    -- cron computations, and the tasks go in with one rota._enqueue per (queue, task). Any
+    -- error, or a fire key held by a task the fire did not make, rolls the pass back and
+    -- leaves those schedules to the loop below (one subtransaction each, which records it).
+    BEGIN
+        WITH due AS MATERIALIZED (
+            SELECT s.name, s.cron, s.timezone, s.next_fire_at, s.catch_up FROM rota.schedules s
+            WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)
+            ORDER BY s.next_fire_at
+            FOR UPDATE SKIP LOCKED),
+        following AS MATERIALIZED (
+            SELECT d.cron, d.timezone, d.next_fire_at, rota.cron_next(d.cron, d.next_fire_at, d.timezone) AS at
+            FROM (SELECT DISTINCT x.cron, x.timezone, x.next_fire_at FROM due x) AS d)
+        SELECT array_agg(d.name ORDER BY d.next_fire_at, d.name), array_agg(d.next_fire_at ORDER BY d.next_fire_at, d.name),
+               array_agg(f.at ORDER BY d.next_fire_at, d.name)
+        INTO v_ticked, v_ticked_at, v_ticked_next
+        FROM due d
+        JOIN following f ON f.cron = d.cron AND f.timezone = d.timezone AND f.next_fire_at = d.next_fire_at
+        WHERE f.at > v_now AND (d.catch_up <> 'none' OR d.next_fire_at >= v_now - c_on_time_grace);
+        IF v_ticked IS NOT NULL THEN
+            -- a (schedule, instant) already recorded fires nothing, as in rota._fire (the
+            -- schedule rows are locked, so no other fire_due records one meanwhile)
+            FOR v_group IN
+                SELECT s.queue, s.task, array_agg(u.name ORDER BY u.name) AS names, array_agg(u.at ORDER BY u.name) AS ats,
+                       array_agg(rota._fire_payload(s.payload, s.name, u.at) ORDER BY u.name) AS payloads,
+                       array_agg(rota._fire_key(s.name, u.at) ORDER BY u.name) AS keys
+                FROM unnest(v_ticked, v_ticked_at) AS u(name, at)
+                JOIN rota.schedules s ON s.name = u.name
+                WHERE NOT EXISTS (SELECT 1 FROM rota.schedule_fires f WHERE f.schedule = u.name AND f.fire_at = u.at)
+                GROUP BY s.queue, s.task
+            LOOP
+                v_group_ids := ARRAY(SELECT e FROM rota._enqueue('rota.fire_due', v_group.queue, v_group.task, v_group.payloads,
+                                                                 v_group.keys, NULL, 0, NULL, NULL, NULL) AS e);
+                IF EXISTS (SELECT 1 FROM unnest(v_group_ids, v_group.payloads) AS x(id, payload)
+                           JOIN rota.tasks t ON t.id = x.id
+                           WHERE t.task <> v_group.task OR t.payload <> x.payload) THEN
+                    RAISE EXCEPTION 'a fire key is held by a task its fire did not make';
+                END IF;
+                v_out_names := v_out_names || v_group.names;
+                v_out_at := v_out_at || v_group.ats;
+                v_out_ids := v_out_ids || v_group_ids;
+            END LOOP;
+            INSERT INTO rota.schedule_fires (schedule, fire_at, executor, manual, task_id)
+            SELECT x.name, x.at, fire_due.executor, false, x.id
+            FROM unnest(v_out_names, v_out_at, v_out_ids) AS x(name, at, id);
+            UPDATE rota.schedules s
+            SET next_fire_at = u.next, last_fire_at = greatest(s.last_fire_at, u.at), failures = 0, retry_at = NULL
+            FROM unnest(v_ticked, v_ticked_at, v_ticked_next) AS u(name, at, next)
+            WHERE s.name = u.name;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        v_out_names := '{}';
+    END;
+    -- rows only once the pass committed with its subtransaction
+    FOR v_i IN 1 .. cardinality(v_out_names) LOOP
+        schedule := v_out_names[v_i];
+        fire_at := v_out_at[v_i];
+        task_id := v_out_ids[v_i];
+        RETURN NEXT;
+    END LOOP;
     FOR v_schedule IN
         SELECT * FROM rota.schedules s
         WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)

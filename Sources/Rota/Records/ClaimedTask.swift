@@ -20,7 +20,7 @@ struct ClaimedTask: Sendable {
     /// heartbeat renews the task before it ends.
     var lease: Duration
 
-    /// A row of ``Statements/claim(executor:queue:max:)``.
+    /// A row of ``Statements/claim(executor:queues:max:)``.
     init(row: PostgresRow) throws {
         id = try row.decode("id")
         queue = try row.decode("queue")

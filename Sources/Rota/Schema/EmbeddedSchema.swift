@@ -708,6 +708,19 @@ COMMENT ON TABLE rota._awaited_tasks IS 'Tasks whose final state is announced on
 $migration$);
 
 
+-- 0012 ready rows of every queue in claim order: a claim over many queues (a worker
+-- subscribed to 1,000 queues) walks one index in (priority, run_at, id) order and keeps the
+-- rows of its queues, instead of probing each queue's part of tasks_ready_idx and sorting
+-- what the probes found (which cost every claim O(queues), and more with each backlog).
+-- A task pays for it once, at enqueue: claimed and finished rows are not in it.
+SELECT rota._migrate(12, 'ready_any_queue', $migration$
+
+CREATE INDEX IF NOT EXISTS tasks_ready_any_queue_idx ON rota.tasks (priority, run_at, id)
+    INCLUDE (queue) WHERE state = 'queued';
+
+$migration$);
+
+
 -- 0013 bytes: fewer WAL bytes per task (issue 12, measured by bench/bytes_per_task.sh).
 --
 -- A task is inserted once and updated twice (claim: queued -> running, complete: running ->
@@ -1823,6 +1836,12 @@ DECLARE
     v_unknown_queue text;
     v_lease interval;
     v_candidates_per_queue integer;
+    -- up to this many queues, a claim probes each one's ready rows; above, it walks the
+    -- ready rows of all queues (c_scan_rows at most) before probing
+    c_probe_queues_up_to constant integer := 8;
+    c_scan_rows constant integer := 2000;
+    v_pick bigint[];
+    v_probe boolean := true;
     v_queue rota.queues;
     v_still_wanted integer;
     v_startable integer;
@@ -1871,23 +1890,46 @@ BEGIN
                   LIMIT claim.max
                   FOR UPDATE SKIP LOCKED) AS c;
         ELSE
-            -- Several queues: the best few candidates of each queue (ordered index scans),
-            -- merged, then locked with SKIP LOCKED in claim order. Over-fetching leaves
-            -- room for candidates that other claimers hold. Each task gets its queue's lease.
+            -- Several queues: candidates in claim order, then locked with SKIP LOCKED.
+            -- Over-fetching leaves room for candidates that other claimers hold. Each task
+            -- gets its queue's lease.
             v_candidates_per_queue := claim.max * 2 + 8;
             v_lease := NULL;
-            WITH pick AS (
-                SELECT c.id FROM unnest(v_open_queues) AS qn(name)
-                CROSS JOIN LATERAL (
-                    SELECT x.id, x.priority, x.run_at FROM rota.tasks x
-                    WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
-                    ORDER BY x.priority, x.run_at, x.id
-                    LIMIT v_candidates_per_queue) AS c
-                ORDER BY c.priority, c.run_at, c.id
-                LIMIT v_candidates_per_queue)
+            IF cardinality(v_open_queues) > c_probe_queues_up_to THEN
+                -- Many queues: walk the ready rows of all queues in claim order (one index,
+                -- migration 0012) and keep these queues' rows, looking at no more than
+                -- c_scan_rows of them.
+                v_pick := ARRAY(
+                    SELECT a.id FROM (SELECT x.id, x.queue FROM rota.tasks x
+                                      WHERE x.state = 'queued' AND x.run_at <= now()
+                                      ORDER BY x.priority, x.run_at, x.id
+                                      LIMIT c_scan_rows) AS a
+                    WHERE a.queue = ANY (v_open_queues)
+                    LIMIT v_candidates_per_queue);
+                -- Probe queue by queue below only when this found too few among more ready
+                -- rows than it looked at (these queues' work lies behind other queues' backlog).
+                v_probe := cardinality(v_pick) < v_candidates_per_queue
+                    AND (SELECT count(*) FROM (SELECT 1 FROM rota.tasks x
+                                               WHERE x.state = 'queued' AND x.run_at <= now()
+                                               ORDER BY x.priority, x.run_at, x.id
+                                               LIMIT c_scan_rows) AS a) = c_scan_rows;
+            END IF;
+            IF v_probe THEN
+                -- the best few candidates of each queue (ordered index scans), merged
+                v_pick := ARRAY(WITH pick AS (
+                    SELECT c.id FROM unnest(v_open_queues) AS qn(name)
+                    CROSS JOIN LATERAL (
+                        SELECT x.id, x.priority, x.run_at FROM rota.tasks x
+                        WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
+                        ORDER BY x.priority, x.run_at, x.id
+                        LIMIT v_candidates_per_queue) AS c
+                    ORDER BY c.priority, c.run_at, c.id
+                    LIMIT v_candidates_per_queue)
+                    SELECT pick.id FROM pick);
+            END IF;
             SELECT array_agg(c.id) INTO v_ids
             FROM (SELECT t.id FROM rota.tasks t
-                  WHERE t.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND t.state = 'queued' AND t.run_at <= now()
+                  WHERE t.id = ANY (v_pick) AND t.state = 'queued' AND t.run_at <= now()
                   ORDER BY t.priority, t.run_at, t.id
                   LIMIT claim.max
                   FOR UPDATE SKIP LOCKED) AS c;
@@ -2113,9 +2155,17 @@ BEGIN
     WHERE k.queue = l.queue AND k.concurrency_key = l.concurrency_key;
     -- Queues with a freed slot and ready work are woken too: else only the process that
     -- freed it would claim again at once, and the others would wait for their poll,
-    -- piling a limited queue's work onto one replica.
+    -- piling a limited queue's work onto one replica. A freed key count wakes them only
+    -- when that key has ready work: other keys' tasks were claimable before, and a
+    -- NOTIFY serializes the commits that send one (many tenants, each key's tasks
+    -- claimed together, would otherwise send one per completion batch).
     PERFORM pg_notify('rota_enqueue', q.name)
-    FROM (SELECT DISTINCT t.queue AS name FROM rota.tasks t WHERE t.id = ANY (p_held_ids)) AS q
+    FROM (SELECT DISTINCT t.queue AS name FROM rota.tasks t
+          WHERE t.id = ANY (p_held_ids)
+            AND (t.slot IS NOT NULL
+                 OR EXISTS (SELECT 1 FROM rota.tasks r
+                            WHERE r.state = 'queued' AND r.queue = t.queue AND r.concurrency_key = t.concurrency_key
+                              AND r.run_at <= now()))) AS q
     WHERE q.name <> ALL (coalesce(p_ready_queues, '{}'))
       AND EXISTS (SELECT 1 FROM rota.tasks r WHERE r.state = 'queued' AND r.queue = q.name AND r.run_at <= now());
 END;
@@ -3884,10 +3934,12 @@ CREATE OR REPLACE TRIGGER queues_used_by_schedules
     FOR EACH ROW EXECUTE FUNCTION rota._queue_used_by_schedules();
 
 -- A fire instant in ISO 8601 UTC; milliseconds appear only when the instant has them
--- (manual fires), so cron fires read 2026-01-01T00:00:00Z.
+-- (manual fires), so cron fires read 2026-01-01T00:00:00Z. This and the two below are
+-- STABLE like to_char and jsonb_build_object in them: a SQL function declared stricter than
+-- its body is never inlined, and fire_due's set-based pass calls them per fire.
 CREATE OR REPLACE FUNCTION rota._iso_utc(p_at timestamptz)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $fn$
     SELECT CASE WHEN date_trunc('second', p_at) = p_at
                 THEN to_char(p_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
@@ -3897,7 +3949,7 @@ $fn$;
 -- The key of the task a fire enqueues: schedule:<name>:<fire_at in ISO 8601 UTC>.
 CREATE OR REPLACE FUNCTION rota._fire_key(p_schedule text, p_fire_at timestamptz)
 RETURNS text
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $fn$
     SELECT 'schedule:' || p_schedule || ':' || rota._iso_utc(p_fire_at);
 $fn$;
@@ -3905,7 +3957,7 @@ $fn$;
 -- The payload of a fire's task: the schedule's, with the schedule and the fire instant.
 CREATE OR REPLACE FUNCTION rota._fire_payload(p_payload jsonb, p_schedule text, p_fire_at timestamptz)
 RETURNS jsonb
-LANGUAGE sql IMMUTABLE
+LANGUAGE sql STABLE
 AS $fn$
     SELECT p_payload || jsonb_build_object('schedule', p_schedule, 'scheduled_at', rota._iso_utc(p_fire_at));
 $fn$;
@@ -4141,8 +4193,78 @@ DECLARE
     v_task_ids bigint[];
     v_at timestamptz;
     v_task_id bigint;
+    v_ticked text[];
+    v_ticked_at timestamptz[];
+    v_ticked_next timestamptz[];
+    v_group record;
+    v_group_ids bigint[];
+    v_out_names text[] := '{}';
+    v_out_at timestamptz[] := '{}';
+    v_out_ids bigint[] := '{}';
 BEGIN
     PERFORM rota._check_name('rota.fire_due', 'executor', executor);
+    -- A tick, set-based: every due schedule whose one due instant is next_fire_at (the one
+    -- after it is still ahead) fires in one pass. Next instants are computed once per
+    -- distinct (cron, time zone, instant), so a thousand every-minute schedules cost a few
+    -- cron computations, and the tasks go in with one rota._enqueue per (queue, task). Any
+    -- error, or a fire key held by a task the fire did not make, rolls the pass back and
+    -- leaves those schedules to the loop below (one subtransaction each, which records it).
+    BEGIN
+        WITH due AS MATERIALIZED (
+            SELECT s.name, s.cron, s.timezone, s.next_fire_at, s.catch_up FROM rota.schedules s
+            WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)
+            ORDER BY s.next_fire_at
+            FOR UPDATE SKIP LOCKED),
+        following AS MATERIALIZED (
+            SELECT d.cron, d.timezone, d.next_fire_at, rota.cron_next(d.cron, d.next_fire_at, d.timezone) AS at
+            FROM (SELECT DISTINCT x.cron, x.timezone, x.next_fire_at FROM due x) AS d)
+        SELECT array_agg(d.name ORDER BY d.next_fire_at, d.name), array_agg(d.next_fire_at ORDER BY d.next_fire_at, d.name),
+               array_agg(f.at ORDER BY d.next_fire_at, d.name)
+        INTO v_ticked, v_ticked_at, v_ticked_next
+        FROM due d
+        JOIN following f ON f.cron = d.cron AND f.timezone = d.timezone AND f.next_fire_at = d.next_fire_at
+        WHERE f.at > v_now AND (d.catch_up <> 'none' OR d.next_fire_at >= v_now - c_on_time_grace);
+        IF v_ticked IS NOT NULL THEN
+            -- a (schedule, instant) already recorded fires nothing, as in rota._fire (the
+            -- schedule rows are locked, so no other fire_due records one meanwhile)
+            FOR v_group IN
+                SELECT s.queue, s.task, array_agg(u.name ORDER BY u.name) AS names, array_agg(u.at ORDER BY u.name) AS ats,
+                       array_agg(rota._fire_payload(s.payload, s.name, u.at) ORDER BY u.name) AS payloads,
+                       array_agg(rota._fire_key(s.name, u.at) ORDER BY u.name) AS keys
+                FROM unnest(v_ticked, v_ticked_at) AS u(name, at)
+                JOIN rota.schedules s ON s.name = u.name
+                WHERE NOT EXISTS (SELECT 1 FROM rota.schedule_fires f WHERE f.schedule = u.name AND f.fire_at = u.at)
+                GROUP BY s.queue, s.task
+            LOOP
+                v_group_ids := ARRAY(SELECT e FROM rota._enqueue('rota.fire_due', v_group.queue, v_group.task, v_group.payloads,
+                                                                 v_group.keys, NULL, 0, NULL, NULL, NULL) AS e);
+                IF EXISTS (SELECT 1 FROM unnest(v_group_ids, v_group.payloads) AS x(id, payload)
+                           JOIN rota.tasks t ON t.id = x.id
+                           WHERE t.task <> v_group.task OR t.payload <> x.payload) THEN
+                    RAISE EXCEPTION 'a fire key is held by a task its fire did not make';
+                END IF;
+                v_out_names := v_out_names || v_group.names;
+                v_out_at := v_out_at || v_group.ats;
+                v_out_ids := v_out_ids || v_group_ids;
+            END LOOP;
+            INSERT INTO rota.schedule_fires (schedule, fire_at, executor, manual, task_id)
+            SELECT x.name, x.at, fire_due.executor, false, x.id
+            FROM unnest(v_out_names, v_out_at, v_out_ids) AS x(name, at, id);
+            UPDATE rota.schedules s
+            SET next_fire_at = u.next, last_fire_at = greatest(s.last_fire_at, u.at), failures = 0, retry_at = NULL
+            FROM unnest(v_ticked, v_ticked_at, v_ticked_next) AS u(name, at, next)
+            WHERE s.name = u.name;
+        END IF;
+    EXCEPTION WHEN OTHERS THEN
+        v_out_names := '{}';
+    END;
+    -- rows only once the pass committed with its subtransaction
+    FOR v_i IN 1 .. cardinality(v_out_names) LOOP
+        schedule := v_out_names[v_i];
+        fire_at := v_out_at[v_i];
+        task_id := v_out_ids[v_i];
+        RETURN NEXT;
+    END LOOP;
     FOR v_schedule IN
         SELECT * FROM rota.schedules s
         WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)

@@ -48,6 +48,9 @@ final class InFlightTasks: Sendable {
 
     func count(queue: String) -> Int { state.withLock { $0.countByQueue[queue] ?? 0 } }
 
+    /// Running tasks per queue (a queue may be listed with 0).
+    var countsByQueue: [String: Int] { state.withLock { $0.countByQueue } }
+
     var isEmpty: Bool { state.withLock { $0.entries.isEmpty } }
 
     var count: Int { state.withLock { $0.entries.count } }

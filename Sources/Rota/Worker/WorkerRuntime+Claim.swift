@@ -6,30 +6,59 @@ extension WorkerRuntime {
     func claimAndRun() async {
         await withDiscardingTaskGroup { handlerGroup in
             var failures = 0
-            let capacity = configuration.queues.values.reduce(0, +)
             var missing = MissingQueues(backoff: Backoff(initial: configuration.pollInterval, maximum: .seconds(60)))
             while !isShuttingDown && !Task.isCancelled {
-                await gatherFreeCapacity(capacity)
+                await gatherFreeCapacity()
                 var claimed = 0
                 var sawFreeCapacity = false
                 do {
+                    // One claim statement for the queues with at least half of their capacity
+                    // free and one for the others (a worker on many queues must not pay a
+                    // round trip per queue; a statement takes at most the smallest free
+                    // capacity of its queues, so busy queues do not shrink the roomy ones'
+                    // claims); a queue that went missing is looked for on its own, so it
+                    // cannot fail the others' claim.
+                    let running = inFlight.countsByQueue
+                    var free: [String: Int] = [:]
                     for queue in queueNames where missing.isDue(queue) {
-                        let free = (configuration.queues[queue] ?? 0) - inFlight.count(queue: queue)
-                        guard free > 0, !isShuttingDown else { continue }
-                        sawFreeCapacity = true
+                        let room = (configuration.queues[queue] ?? 0) - (running[queue] ?? 0)
+                        if room > 0 { free[queue] = room }
+                    }
+                    sawFreeCapacity = !free.isEmpty
+                    let present = queueNames.filter { free[$0] != nil && !missing.contains($0) }
+                    let roomy = present.filter { 2 * free[$0]! >= configuration.queues[$0] ?? 0 }
+                    let tight = present.filter { 2 * free[$0]! < configuration.queues[$0] ?? 0 }
+                    var groups = [roomy, tight].filter { !$0.isEmpty }
+                    groups += queueNames.filter { free[$0] != nil && missing.contains($0) }.map { [$0] }
+                    while !groups.isEmpty, !isShuttingDown {
+                        let group = groups.removeFirst()
                         let tasks: [ClaimedTask]
                         do {
-                            tasks = try await claimStatements.claim(executor: executorID, queue: queue, max: free)
+                            // the smallest free capacity of the group, so that no queue gets more than its own
+                            tasks = try await claimStatements.claim(executor: executorID, queues: group,
+                                                                    max: group.compactMap { free[$0] }.min() ?? 1)
                         } catch let error as RotaError where error.code == .unknownQueue {
+                            if group.count > 1 {
+                                groups = group.map { [$0] } + groups  // find which one, queue by queue
+                                continue
+                            }
                             // Dropped while the worker runs: keep serving the other queues.
-                            if missing.failed(queue) {
+                            if missing.failed(group[0]) {
                                 logger.error("queue no longer exists; serving the other queues and looking for it again with backoff",
-                                             metadata: ["queue": "\(queue)", "error": "\(error)"])
+                                             metadata: ["queue": "\(group[0])", "error": "\(error)"])
                             }
                             continue
                         }
-                        if missing.found(queue) { logger.info("queue exists again", metadata: ["queue": "\(queue)"]) }
-                        metrics.claimed(queue: queue, count: tasks.count)
+                        if group.count == 1, missing.found(group[0]) {
+                            logger.info("queue exists again", metadata: ["queue": "\(group[0])"])
+                        }
+                        if group.count == 1 {
+                            metrics.claimed(queue: group[0], count: tasks.count)
+                        } else {
+                            for (queue, count) in Dictionary(grouping: tasks, by: \.queue).mapValues(\.count) {
+                                metrics.claimed(queue: queue, count: count)
+                            }
+                        }
                         for (task, abort) in startTracking(tasks) {
                             claimed += 1
                             handlerGroup.addTask { await self.execute(task, abort: abort) }
@@ -66,17 +95,18 @@ extension WorkerRuntime {
         }
     }
 
-    /// While handlers run and less than half of the capacity is free, waits up to
-    /// ``RotaWorkerConfiguration/claimGatherWindow`` for more of them to end, so that one
-    /// claim takes several tasks instead of one per finished handler. An idle worker
+    /// While a queue with running handlers has less than half of its capacity free, waits
+    /// up to ``RotaWorkerConfiguration/claimGatherWindow`` for more of them to end, so that
+    /// one claim takes several tasks instead of one per finished handler. An idle worker
     /// (nothing running) never waits here, so its start latency is unchanged.
-    private func gatherFreeCapacity(_ capacity: Int) async {
+    private func gatherFreeCapacity() async {
         let window = configuration.claimGatherWindow
-        guard window > .zero, capacity > 1 else { return }
-        let half = (capacity + 1) / 2
+        guard window > .zero else { return }
         func needsMore() -> Bool {
-            let running = inFlight.count
-            return running > 0 && capacity - running < half
+            inFlight.countsByQueue.contains { queue, running in
+                let capacity = configuration.queues[queue] ?? 0
+                return running > 0 && capacity > 1 && capacity - running < (capacity + 1) / 2
+            }
         }
         guard needsMore() else { return }
         let deadline = ContinuousClock.now + window

@@ -1,0 +1,41 @@
+-- Claim over many queues (more than 8: the walk of tasks_ready_any_queue_idx): claim order
+-- across the queues, paused and foreign queues left out, each task's own lease, and the
+-- probe per queue when the claimer's tasks lie behind more than 2,000 ready rows of others.
+BEGIN;
+SELECT plan(7);
+
+SELECT rota.register_executor('w1');
+SELECT rota.define_queue('m' || g, lease => (g || ' minutes')::interval) FROM generate_series(1, 12) AS g;
+SELECT rota.define_queue('other');
+-- m1..m12 get one task each, enqueued in reverse, so id order is m12 .. m1
+SELECT rota.enqueue('m' || g, 't' || g, run_at => now() - (g || ' seconds')::interval)
+FROM generate_series(12, 1, -1) AS g;
+SELECT rota.enqueue('other', 'foreign', run_at => now() - interval '1 hour');
+SELECT rota.enqueue('m3', 'urgent', priority => -1);
+
+SELECT is((SELECT array_agg(task ORDER BY ord) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 4)
+                                                WITH ORDINALITY AS c(id, queue, task, payload, attempt, key, parent_id, enqueued_at,
+                                                                      run_at, max_attempts, concurrency_key, lease_expires_at,
+                                                                      scheduled_at, lease_token, ord)),
+          ARRAY['urgent', 't12', 't11', 't10'], 'priority, then run_at across twelve queues; another queue''s task is left');
+SELECT is((SELECT lease_expires_at - now() FROM rota.tasks WHERE task = 't11'), interval '11 minutes',
+          'each task gets its own queue''s lease');
+
+SELECT rota.pause_queue('m9');
+SELECT is((SELECT array_agg(task ORDER BY task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 100)),
+          ARRAY['t1', 't2', 't3', 't4', 't5', 't6', 't7', 't8'], 'a paused queue''s task stays queued');
+SELECT is((SELECT state FROM rota.tasks WHERE task = 'foreign'), 'queued', 'the other queue''s task too');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)), 0::bigint,
+          'nothing ready: empty');
+
+-- 2,500 older ready tasks of another queue ahead of the claimer's: found by the probe per queue
+SELECT count(*) FROM rota.enqueue_many('other', 'backlog', array_fill('{}'::jsonb, ARRAY[2500]),
+                                       run_at => now() - interval '2 hours');
+SELECT rota.enqueue('m5', 'behind');
+SELECT is((SELECT array_agg(task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)),
+          ARRAY['behind'], 'a task behind more than 2,000 ready rows of other queues is claimed');
+SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'other' AND state = 'queued'), 2501::bigint,
+          'and none of theirs');
+
+SELECT * FROM finish();
+ROLLBACK;
