@@ -2,6 +2,8 @@ SELECT rota._apply_code('schedules', $code$
 
 -- the signature before the alert threshold (migration 0008)
 DROP FUNCTION IF EXISTS rota.define_schedule(text, text, text, text, jsonb, text, text, boolean, integer);
+-- the signature before the bound on fires per call
+DROP FUNCTION IF EXISTS rota.fire_due(text);
 
 -- rota.drop_queue of a queue that schedules still use: a clear RO030 naming them instead
 -- of the raw foreign-key violation. drop_queue deletes the queue row before anything else
@@ -268,17 +270,21 @@ $fn$;
 COMMENT ON FUNCTION rota.trigger_schedule(text) IS
     'Fires a schedule now, outside its cron (a manual fire), and returns the id of the task it enqueued.';
 
--- The cron claim: fires every due schedule once per due instant, as its catch_up policy
--- says. Each schedule fires in a subtransaction of its own: one whose fire fails (an
--- enqueue that raises) is rolled back alone, recorded (last_error, failed_at, failures)
--- and tried again after a backoff, while the others fire.
-CREATE OR REPLACE FUNCTION rota.fire_due(executor text)
+-- The cron claim: fires due schedules, oldest next_fire_at first, once per due instant as
+-- its catch_up policy says, until max_fires is spent; the rest stay due for the next call.
+-- Each schedule fires in a subtransaction of its own: one whose fire fails (an enqueue that
+-- raises) is rolled back alone, recorded (last_error, failed_at, failures) and tried again
+-- after a backoff, while the others fire.
+CREATE OR REPLACE FUNCTION rota.fire_due(executor text, max_fires integer DEFAULT 200)
 RETURNS TABLE (schedule text, fire_at timestamptz, task_id bigint)
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     -- a fire this late still counts as on time under catch_up 'none'
     c_on_time_grace CONSTANT interval := interval '1 minute';
+    c_max_fires_cap CONSTANT integer := 10000;
+    -- what this call has spent of max_fires: each schedule taken costs its fires, at least one
+    v_spent integer := 0;
     v_schedule rota.schedules;
     v_now timestamptz := clock_timestamp();
     v_due timestamptz[];
@@ -296,6 +302,9 @@ DECLARE
     v_out_ids bigint[] := '{}';
 BEGIN
     PERFORM rota._check_name('rota.fire_due', 'executor', executor);
+    IF max_fires IS NULL OR max_fires < 1 OR max_fires > c_max_fires_cap THEN
+        PERFORM rota._invalid('rota.fire_due', 'max_fires', 'must be between 1 and ' || c_max_fires_cap, max_fires::text);
+    END IF;
     -- A tick, set-based: every due schedule whose one due instant is next_fire_at (the one
     -- after it is still ahead) fires in one pass. Next instants are computed once per
     -- distinct (cron, time zone, instant), so a thousand every-minute schedules cost a few
@@ -306,7 +315,8 @@ BEGIN
         WITH due AS MATERIALIZED (
             SELECT s.name, s.cron, s.timezone, s.next_fire_at, s.catch_up FROM rota.schedules s
             WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)
-            ORDER BY s.next_fire_at
+            ORDER BY s.next_fire_at, s.name
+            LIMIT max_fires
             FOR UPDATE SKIP LOCKED),
         following AS MATERIALIZED (
             SELECT d.cron, d.timezone, d.next_fire_at, rota.cron_next(d.cron, d.next_fire_at, d.timezone) AS at
@@ -348,6 +358,7 @@ BEGIN
             FROM unnest(v_ticked, v_ticked_at, v_ticked_next) AS u(name, at, next)
             WHERE s.name = u.name;
         END IF;
+        v_spent := coalesce(cardinality(v_ticked), 0);
     EXCEPTION WHEN OTHERS THEN
         v_out_names := '{}';
     END;
@@ -358,12 +369,17 @@ BEGIN
         task_id := v_out_ids[v_i];
         RETURN NEXT;
     END LOOP;
+    -- The rest one by one while the bound allows: a schedule is never split, so its catch-up
+    -- fires (at most catch_up_max) all go in one call and may pass the bound by that many.
     FOR v_schedule IN
         SELECT * FROM rota.schedules s
         WHERE s.enabled AND s.next_fire_at <= v_now AND (s.retry_at IS NULL OR s.retry_at <= v_now)
-        ORDER BY s.next_fire_at
+        ORDER BY s.next_fire_at, s.name
+        LIMIT max_fires - v_spent
         FOR UPDATE SKIP LOCKED
     LOOP
+        EXIT WHEN v_spent >= max_fires;
+        v_spent := v_spent + 1;
         v_fired := ARRAY[]::timestamptz[];
         v_task_ids := ARRAY[]::bigint[];
         BEGIN
@@ -398,6 +414,7 @@ BEGIN
             WHERE s.name = v_schedule.name;
             CONTINUE;
         END;
+        v_spent := v_spent + greatest(cardinality(v_fired) - 1, 0);
         -- rows only for fires that committed with their subtransaction
         schedule := v_schedule.name;
         FOR v_i IN 1 .. cardinality(v_fired) LOOP
@@ -408,8 +425,8 @@ BEGIN
     END LOOP;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.fire_due(text) IS
-    'The cron claim: fires each due schedule once per due instant (per its catch_up policy), enqueuing one task per fire with key schedule:<name>:<fire_at>; a schedule whose fire fails is recorded and backed off while the others fire.';
+COMMENT ON FUNCTION rota.fire_due(text, integer) IS
+    'The cron claim: fires due schedules (oldest next_fire_at first, up to about max_fires fires per call) once per due instant (per its catch_up policy), enqueuing one task per fire with key schedule:<name>:<fire_at>; a schedule whose fire fails is recorded and backed off while the others fire.';
 
 -- The earliest instant a ticker should call rota.fire_due: the next fire of any enabled
 -- schedule (a failing one not before its retry).

@@ -2,7 +2,7 @@
 -- (claim, heartbeat, steps, children, sleep, wait, complete, fail), recovers and prunes, fires schedules, and
 -- nothing else (test-sql.sh sets up queue `roles` with a ready task).
 BEGIN;
-SELECT plan(26);
+SELECT plan(27);
 
 SELECT is(session_user::text, 'rota_test_worker', 'logged in as rota_test_worker');
 
@@ -29,6 +29,7 @@ SELECT is((SELECT rota.sleep(id, attempt, lease_token, now() + interval '1 minut
 SELECT lives_ok($$SELECT rota.reap(), rota.prune(), rota.next_run_at(ARRAY['roles']), rota.next_fire_at(),
                          rota.cron_next('* * * * *', now())$$, 'reap, prune, next_run_at, next_fire_at, cron_next');
 SELECT lives_ok($$SELECT * FROM rota.fire_due('roles-w')$$, 'fire_due');
+SELECT lives_ok($$SELECT * FROM rota.fire_due('roles-w', 50)$$, 'fire_due with a bound');
 SELECT lives_ok($$SELECT rota.stop_executor('roles-w')$$, 'stop_executor');
 
 -- may not
