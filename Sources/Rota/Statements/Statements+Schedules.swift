@@ -42,9 +42,10 @@ extension Statements {
         try await run("SELECT rota.apply($1::jsonb)::text AS outcome", [definitions])[0].decode("outcome")
     }
 
-    /// `rota.fire_due`: fires due schedules; returns how many fired.
-    func fireDue(executor: String) async throws -> Int {
-        try await run("SELECT * FROM rota.fire_due($1)", [executor]).count
+    /// `rota.fire_due`: fires due schedules, oldest first, about `maxFires` at most (a
+    /// schedule's catch-up fires are never split); returns how many fired.
+    func fireDue(executor: String, maxFires: Int) async throws -> Int {
+        try await run("SELECT * FROM rota.fire_due($1, $2::int)", [executor, maxFires]).count
     }
 
     /// Seconds until `rota.next_fire_at()` by the database clock; nil when nothing is scheduled.

@@ -121,12 +121,19 @@ extension WorkerRuntime {
     /// Fires due cron schedules (`rota.fire_due`), sleeping until the next fire time or a
     /// change of schedules. Any number of replicas may do this: each fire happens once.
     func scheduleLoop() async {
+        // Fires per call, so one call's transaction stays short; a full batch means more
+        // may be due, so the next call follows at once instead of after a sleep.
+        let batch = 200
         var failures = 0
         while !Task.isCancelled && !isShuttingDown {
             var timeout: Duration = .seconds(30)
             do {
-                let fired = try await maintenanceStatements.fireDue(executor: executorID)
+                let fired = try await maintenanceStatements.fireDue(executor: executorID, maxFires: batch)
                 if fired > 0 { logger.debug("fired schedules", metadata: ["count": "\(fired)"]) }
+                if fired >= batch {
+                    failures = 0
+                    continue
+                }
                 if let delay = try await maintenanceStatements.secondsUntilNextFire() {
                     // A due fire that another replica holds right now is retried shortly.
                     timeout = min(timeout, .milliseconds(max(50, Int64(delay * 1000) + 1)))
