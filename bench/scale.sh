@@ -18,8 +18,11 @@
 #   fan_out       one `fanout` task enqueues FANOUT (20,000; issue: 100,000) children (one per
 #                 tenant), 2 workers: parent's enqueue -> last child done  target >= 0.7x W1
 #   schedules     SCHEDULES (10,000) schedules, EVERY_MINUTE (1,000) of them every minute, the
-#                 rest sparse, in 5 zones: fire_due per tick (TICKS, 20), and a worker's
-#                 ticker CPU over IDLE_SECONDS (10) with nothing due        target p99 <= 20 ms
+#                 rest sparse, in 5 zones: each tick (TICKS, 20) fired by calls of fire_due
+#                 with max_fires MAX_FIRES (200, the worker's), as the ticker does: per call
+#                 p50/p99 and the tick's fires per second; the same with one unbounded call
+#                 per tick beside it; and a worker's ticker CPU over IDLE_SECONDS (10) with
+#                 nothing due                                              target p99 <= 20 ms
 #   latency       W3 (500 enqueues 10 ms apart, 2 workers on queue `latency`) while W1
 #                 (2 other workers) drains LOAD (200,000) tasks of queue `bulk`   target p50 <= 5 ms
 #
@@ -42,6 +45,7 @@ FANOUT="${FANOUT:-20000}"
 SCHEDULES="${SCHEDULES:-10000}"
 EVERY_MINUTE="${EVERY_MINUTE:-1000}"
 TICKS="${TICKS:-20}"
+MAX_FIRES="${MAX_FIRES:-200}"
 IDLE_SECONDS="${IDLE_SECONDS:-10}"
 LOAD="${LOAD:-200000}"
 [ -x "$ROTA" ] || { echo "scale: no rota binary at $ROTA (swift build -c release --product rota, or set ROTA)" >&2; exit 1; }
@@ -219,7 +223,7 @@ case_fan_out() {
 }
 
 case_schedules() {
-    local url p50 p99 mx fired pid t0 t1 calls
+    local url p50 p99 fired pid t0 t1 calls
     url="$(fresh_db rota_bench_scale_schedules)"
     note "schedules: defining $SCHEDULES schedules"
     q "$url" <<SQL >/dev/null
@@ -234,24 +238,46 @@ FROM generate_series(1, $SCHEDULES) AS g;
 VACUUM ANALYZE;
 SQL
     # each tick: the every-minute schedules are due (as at a minute boundary); the fires and
-    # tasks of the tick before are deleted outside the clock
-    local script="" i
-    for i in $(seq 0 "$TICKS"); do
-        script+="
+    # tasks of the tick before are deleted outside the clock. fire_ticks BOUND CALLS: each
+    # tick fired by CALLS calls of fire_due with max_fires BOUND, one line per call:
+    # "tick call fired ms" (tick 0 warms up and is left out)
+    fire_ticks() {
+        local bound="$1" calls="$2" script="" i c
+        for i in $(seq 0 "$TICKS"); do
+            script+="
 DELETE FROM rota.schedule_fires; DELETE FROM rota.tasks;
 UPDATE rota.schedules SET next_fire_at = date_trunc('minute', clock_timestamp())
-WHERE cron = '* * * * *';
+WHERE cron = '* * * * *';"
+            for c in $(seq 1 "$calls"); do
+                script+="
 SELECT clock_timestamp() AS t0 \\gset
-SELECT count(*) AS fired FROM rota.fire_due('bench') \\gset
-SELECT $i, :fired, round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2);"
-    done
-    q "$url" -F ' ' <<<"$script" | awk '$1 > 0' >"$work/ticks"
-    fired="$(awk 'NR == 1 {print $2}' "$work/ticks")"
-    read -r p50 p99 mx <<<"$(awk '{print $3}' "$work/ticks" | sort -n | awk '{a[NR] = $1}
-        END {i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; print a[int((NR + 1) / 2)], a[i], a[NR]}')"
-    result "schedules $SCHEDULES: fire_due per tick, p50 ($fired fired)" "$p50" ms
-    result "schedules $SCHEDULES: fire_due per tick, p99" "$p99" ms "<=20"
-    result "schedules $SCHEDULES: fire_due per fire (p50 / fires)" "$(python3 -c "print(f'{$p50 / max(1, $fired):.3f}')")" ms
+SELECT count(*) AS fired FROM rota.fire_due('bench', $bound) \\gset
+SELECT $i, $c, :fired, round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2);"
+            done
+        done
+        q "$url" -F ' ' <<<"$script" | awk '$1 > 0'
+    }
+    # percentiles P50 P99 of the numbers on stdin
+    p50_p99() {
+        sort -n | awk '{a[NR] = $1} END {i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; print a[int((NR + 1) / 2)], a[i]}'
+    }
+    local base_p50 base_p99 tick_ms base_tick_ms
+    fire_ticks 10000 1 >"$work/ticks_unbounded"
+    fire_ticks "$MAX_FIRES" $(( (EVERY_MINUTE + MAX_FIRES - 1) / MAX_FIRES + 1 )) >"$work/ticks"
+    # every tick fired all its due schedules, each once
+    awk -v n="$EVERY_MINUTE" '{f[$1] += $3} END {for (t in f) if (f[t] != n) exit 1}' "$work/ticks" \
+        || { echo "scale: schedules: a tick fired other than $EVERY_MINUTE over its calls" >&2; exit 1; }
+    fired="$(awk '$2 == 1 {print $3; exit}' "$work/ticks")"
+    read -r p50 p99 <<<"$(awk '$3 > 0 {print $4}' "$work/ticks" | p50_p99)"
+    read -r base_p50 base_p99 <<<"$(awk '{print $4}' "$work/ticks_unbounded" | p50_p99)"
+    tick_ms="$(awk '{t[$1] += $4} END {for (k in t) print t[k]}' "$work/ticks" | p50_p99 | cut -d' ' -f1)"
+    base_tick_ms="$(awk '{print $4}' "$work/ticks_unbounded" | p50_p99 | cut -d' ' -f1)"
+    result "schedules $SCHEDULES: fire_due per call (max_fires $MAX_FIRES, $fired fired), p50" "$p50" ms
+    result "schedules $SCHEDULES: fire_due per call (max_fires $MAX_FIRES), p99" "$p99" ms "<=20"
+    result "schedules $SCHEDULES: a tick of $EVERY_MINUTE fires by calls of $MAX_FIRES, p50" \
+        "$tick_ms ms, $(python3 -c "print(round($EVERY_MINUTE / ($tick_ms / 1000)))") fires/s" ""
+    result "schedules $SCHEDULES: one unbounded call per tick ($EVERY_MINUTE fires), p50 / p99" \
+        "$base_p50 / $base_p99 ms, $(python3 -c "print(round($EVERY_MINUTE / ($base_tick_ms / 1000)))") fires/s" ""
     # the ticker when nothing is due for a while: one worker, every schedule's next fire in an hour
     q "$url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
         -c "UPDATE rota.schedules SET next_fire_at = now() + interval '1 hour'" >/dev/null
