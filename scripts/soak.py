@@ -223,6 +223,8 @@ class Soak:
         psql(self.url, f"""
             CREATE TABLE soak_effects (task_id bigint NOT NULL, attempt int NOT NULL, executor text NOT NULL,
                                        at timestamptz NOT NULL DEFAULT clock_timestamp());
+            CREATE TABLE soak_completions (task_id bigint NOT NULL, attempt int NOT NULL, executor text NOT NULL,
+                                           at timestamptz NOT NULL DEFAULT clock_timestamp());
             SELECT rota.define_queue('soak_plain', {common});
             SELECT rota.define_queue('soak_global', concurrency => {GLOBAL_LIMIT}, {common});
             SELECT rota.define_queue('soak_rate', rate_limit => {RATE_LIMIT},
@@ -288,6 +290,8 @@ class Soak:
             payload["ms"] = 2500
         elif kind == "workflow":
             payload.update(ms=300, workflow=True)
+        elif kind == "complete_in_transaction":
+            payload.update(ms=200, complete_in_transaction=True)
         elif kind == "idempotent":
             payload["ms"] = r.randint(30, 200)
             options["key"] = f"idem-{r.randint(0, max(20, int(self.duration / 3)))}"
@@ -305,7 +309,8 @@ class Soak:
 
     # About 32 enqueues a second: soak_rate gets about half its rate on average (bursts and the
     # backlog of a restart fill it), so that the drain at the end finishes.
-    KINDS = [("plain", 4), ("retry", 2), ("timeout", 0.3), ("cancel", 1), ("workflow", 2), ("idempotent", 1.5),
+    KINDS = [("plain", 4), ("retry", 2), ("timeout", 0.3), ("cancel", 1), ("workflow", 2), ("complete_in_transaction", 1.5),
+             ("idempotent", 1.5),
              ("global", 2.5), ("rate", 0.7), ("keyed", 2.5)]
 
     def producer(self, number):
@@ -576,6 +581,7 @@ class Soak:
                 FROM rota.schedule_fires f"""),
             "effects": self.fetch("SELECT task_id, attempt, executor FROM soak_effects"),
             "effect_steps": self.fetch("SELECT task_id, attempt FROM rota.task_steps WHERE name = 'effect'"),
+            "completions": self.fetch("SELECT task_id, attempt, executor FROM soak_completions"),
         }
         ledger = soak_checks.load_ledgers(self.out)
         run = {

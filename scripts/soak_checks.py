@@ -175,6 +175,24 @@ def evaluate(run, db, ledger):
         if task["id"] not in effects_by_task:
             effects.violate({"task": task["id"], "problem": "succeeded without its effect"})
 
+    completions = invariant("completion_in_transaction_exactly_once",
+                            "a completion in the handler's transaction committed its row once, by the final attempt, "
+                            "and only when the task succeeded")
+    completion_rows = collections.defaultdict(list)
+    for row in db.get("completions", []):
+        completion_rows[row["task_id"]].append(row)
+    for task in tasks.values():
+        if task["kind"] != "complete_in_transaction":
+            continue
+        rows = completion_rows.pop(task["id"], [])
+        if task["state"] == "succeeded":
+            if len(rows) != 1 or rows[0]["attempt"] != task["attempts"]:
+                completions.violate({"task": task["id"], "rows": rows, "attempts": task["attempts"]})
+        elif rows:
+            completions.violate({"task": task["id"], "state": task["state"], "rows": rows})
+    for task_id, rows in completion_rows.items():
+        completions.violate({"task": task_id, "problem": "completion row of no such task", "rows": rows})
+
     # --- limits at every instant, from the stamps ---------------------------------------
     def interval(key):
         """The time attempt `key` held its slot per its stamps: from its start to its end

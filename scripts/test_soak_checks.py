@@ -14,7 +14,8 @@ T0 = 1_800_000_000.0
 
 def clean_history():
     """A tiny run that holds every invariant: 2 global tasks, a keyed, rate-limited and
-    workflow task, one killed attempt recovered in 3 s, one every-5-s schedule firing twice."""
+    workflow task, a task completed in its own transaction on its second attempt, one killed
+    attempt recovered in 3 s, one every-5-s schedule firing twice."""
     run = {
         "duration": 60, "t0": T0, "load_ended": T0 + 60, "pause_at": T0 + 14, "drained_at": T0 + 70,
         "lease": 5.0, "heartbeat": 1.0, "reap": 1.0, "global_limit": 1, "rate_limit": 2, "rate_period": 2.0,
@@ -43,12 +44,16 @@ def clean_history():
     db = {
         "tasks": [task(1, "soak_global", attempts=2), task(2, "soak_global", key="idem-1"),
                   task(3, "soak_keyed", ck="k0"), task(4, "soak_keyed", ck="k1"),
-                  task(5, "soak_rate"), task(6, "soak_rate"), task(7, "soak_plain", kind="workflow")] + fire_tasks,
+                  task(5, "soak_rate"), task(6, "soak_rate"), task(7, "soak_plain", kind="workflow"),
+                  task(9, "soak_plain", kind="complete_in_transaction", attempts=2)] + fire_tasks,
         "attempts": [{"task_id": 1, "attempt": 1, "executor": "w1", "outcome": "lease_expired",
-                      "started_at": T0 + 1, "finished_at": T0 + 5.0}],
+                      "started_at": T0 + 1, "finished_at": T0 + 5.0},
+                     {"task_id": 9, "attempt": 1, "executor": "w2", "outcome": "failed",
+                      "started_at": T0 + 1, "finished_at": T0 + 1.5}],
         "fires": [{"schedule": "s5", "fire_at": T0 + 5 * i, "task_id": 10 + i, "fire_text": str(i)} for i in range(2)],
         "effects": [{"task_id": 7, "attempt": 1, "executor": "w2"}],
         "effect_steps": [{"task_id": 7, "attempt": 1}],
+        "completions": [{"task_id": 9, "attempt": 2, "executor": "w2"}],
     }
     ledger = []
 
@@ -65,6 +70,8 @@ def clean_history():
     ran(4, 1, "soak_keyed", 1.5, 2.5)                     # another key: may overlap
     ran(5, 1, "soak_rate", 1.0, 1.1)
     ran(6, 1, "soak_rate", 1.2, 1.3)
+    ran(9, 1, "soak_plain", 1.0, 1.5)                     # failed: its completion rolled back
+    ran(9, 2, "soak_plain", 2.0, 2.5)
     ran(7, 1, "soak_plain", 1.0, 2.0)
     return run, db, ledger
 
@@ -112,6 +119,17 @@ class SoakChecksTests(unittest.TestCase):
     def test_effect_of_fenced_attempt(self):
         self.assertIn("transactional_step_exactly_once", self.broken(lambda r, d, l: d["effects"].append(
             {"task_id": 7, "attempt": 2, "executor": "w1"})))
+
+    def test_completion_committed_by_a_fenced_attempt(self):
+        self.assertIn("completion_in_transaction_exactly_once", self.broken(lambda r, d, l: d["completions"].append(
+            {"task_id": 9, "attempt": 1, "executor": "w1"})))
+
+    def test_completion_row_of_a_task_that_did_not_succeed(self):
+        self.assertIn("completion_in_transaction_exactly_once", self.broken(lambda r, d, l: d["tasks"][7].update(
+            state="cancelled")))
+
+    def test_succeeded_without_its_completion_row(self):
+        self.assertIn("completion_in_transaction_exactly_once", self.broken(lambda r, d, l: d["completions"].clear()))
 
     def test_attempt_in_two_executors(self):
         self.assertIn("one_executor_per_attempt", self.broken(lambda r, d, l: l.append(

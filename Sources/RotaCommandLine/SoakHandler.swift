@@ -15,13 +15,21 @@ import Darwin
 enum SoakHandler {
     /// `ms`: how long the attempt works; `fail`: the first attempts that fail on purpose;
     /// `workflow`: a durable step, a transactional step that inserts its effect into the
-    /// caller's table `soak_effects`, another durable step; `fanout`: children enqueued into
-    /// queue `soak_fan` in one transactional step (keys derived from the task's key).
+    /// caller's table `soak_effects`, another durable step; `complete_in_transaction`: a
+    /// durable step, then the completion committed with a row in `soak_completions`;
+    /// `fanout`: children enqueued into queue `soak_fan` in one transactional step (keys
+    /// derived from the task's key).
     struct Payload: Codable, Sendable {
         var ms: Int
         var fail: Int?
         var workflow: Bool?
+        var completeInTransaction: Bool?
         var fanout: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case ms, fail, workflow, fanout
+            case completeInTransaction = "complete_in_transaction"
+        }
     }
     /// Who completed the task: the soak checks that it is the attempt that holds it.
     struct Result: Codable, Sendable { var executor: String; var attempt: Int }
@@ -81,6 +89,18 @@ enum SoakHandler {
             _ = try await context.step("finish") {
                 try await Task.sleep(for: .milliseconds(payload.ms / 3))
                 return context.attempt
+            }
+        } else if payload.completeInTransaction == true {
+            _ = try await context.step("prepare") {
+                try await Task.sleep(for: .milliseconds(payload.ms / 2))
+                return context.attempt
+            }
+            return try await context.completeInTransaction { transaction in
+                try await transaction.query(
+                    "INSERT INTO soak_completions (task_id, attempt, executor) VALUES ($1::bigint, $2::int, $3)",
+                    [context.taskID, context.attempt, context.executorID])
+                try await Task.sleep(for: .milliseconds(payload.ms / 2))
+                return Result(executor: context.executorID, attempt: context.attempt)
             }
         } else if let children = payload.fanout, children > 0 {
             // A fire's key `schedule:...` becomes `fire:...` (keys of the `schedule:` namespace are the scheduler's).
