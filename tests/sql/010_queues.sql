@@ -68,7 +68,7 @@ SELECT is((SELECT paused FROM rota.queues WHERE name = 'plain'), false, 'resumed
 -- drop_queue
 SELECT rota.enqueue('plain', 'job');
 SELECT throws_ok($$SELECT rota.drop_queue('plain')$$, 'RO030',
-                 'rota.drop_queue: queue ''plain'' is not empty (1 queued or running tasks)', 'drop_queue refuses a queue with work');
+                 'rota.drop_queue: queue ''plain'' is not empty (1 queued, running or waiting tasks)', 'drop_queue refuses a queue with work');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'plain'), 1::bigint, 'nothing deleted');
 SELECT lives_ok($$SELECT rota.drop_queue('plain', force => true)$$, 'drop_queue with force');
 SELECT is((SELECT count(*) FROM rota.queues WHERE name = 'plain') + (SELECT count(*) FROM rota.tasks WHERE queue = 'plain'),

@@ -1222,6 +1222,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_unfinished bigint;
+    v_ended_ids bigint[];
 BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
     PERFORM 1 FROM rota.queues q WHERE q.name = drop_queue.name FOR UPDATE;
@@ -1230,22 +1231,33 @@ BEGIN
     END IF;
     IF NOT coalesce(drop_queue.force, false) THEN
         SELECT count(*) INTO v_unfinished FROM rota.tasks t
-        WHERE t.queue = drop_queue.name AND t.state IN ('queued', 'running');
+        WHERE t.queue = drop_queue.name AND t.state IN ('queued', 'running', 'waiting');
         IF v_unfinished > 0 THEN
-            RAISE EXCEPTION 'rota.drop_queue: queue % is not empty (% queued or running tasks)', quote_literal(drop_queue.name), v_unfinished
+            RAISE EXCEPTION 'rota.drop_queue: queue % is not empty (% queued, running or waiting tasks)', quote_literal(drop_queue.name), v_unfinished
                 USING ERRCODE = 'RO030', HINT = 'Pass force => true to delete its tasks too.';
         END IF;
     END IF;
     -- The queue row first: a BEFORE DELETE guard (80_schedules.sql) then fails
     -- before any task is deleted.
     DELETE FROM rota.queues q WHERE q.name = drop_queue.name;
+    -- Unfinished tasks end cancelled before they go, as if cancelled: a parent in another
+    -- queue waiting for them is counted off, and whoever awaits them is told.
+    WITH ended AS (
+        UPDATE rota.tasks t
+        SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, lease_token = NULL,
+            children_open = NULL, cancel_requested = false
+        WHERE t.queue = drop_queue.name AND t.state IN ('queued', 'running', 'waiting')
+        RETURNING t.id)
+    SELECT array_agg(ended.id ORDER BY ended.id) INTO v_ended_ids FROM ended;
+    PERFORM rota._wake_parents(v_ended_ids);
+    PERFORM rota._notify_finished(v_ended_ids);
     DELETE FROM rota.tasks t WHERE t.queue = drop_queue.name;
     DELETE FROM rota._queue_slots s WHERE s.queue = drop_queue.name;
     DELETE FROM rota._queue_rate_tokens r WHERE r.queue = drop_queue.name;
     DELETE FROM rota._key_counts k WHERE k.queue = drop_queue.name;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.drop_queue(text, boolean) IS 'Deletes a queue (RO030 if it has queued or running tasks, unless force).';
+COMMENT ON FUNCTION rota.drop_queue(text, boolean) IS 'Deletes a queue (RO030 if it has queued, running or waiting tasks, unless force; with force they end cancelled first, so waiting parents and awaiting callers hear of it).';
 
 -- Sets a queue's paused flag (pause_queue, resume_queue); RO001 when there is no such queue.
 CREATE OR REPLACE FUNCTION rota._set_queue_paused(p_fn text, p_name text, p_paused boolean)
