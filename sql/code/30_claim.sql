@@ -331,7 +331,9 @@ DECLARE
     c_fn constant text := 'rota.claim';
     v_stopped_at timestamptz;
     v_open_queues text[];
-    -- many queues: those of them that are paused (v_open_queues stays NULL), and whether any is not
+    -- over c_probe_queues_up_to queues: no list of the open ones (v_open_queues stays NULL
+    -- unless probed), the paused ones, and whether any is open
+    v_many_queues boolean;
     v_paused_queues text[];
     v_any_open boolean;
     v_known_count integer;
@@ -364,7 +366,8 @@ BEGIN
     IF claim.queues IS NULL OR cardinality(claim.queues) = 0 THEN
         PERFORM rota._invalid(c_fn, 'queues', 'must name at least one queue', quote_nullable(claim.queues::text));
     END IF;
-    IF cardinality(claim.queues) <= c_probe_queues_up_to THEN
+    v_many_queues := cardinality(claim.queues) > c_probe_queues_up_to;
+    IF NOT v_many_queues THEN
         SELECT array_agg(q.name ORDER BY q.name) FILTER (WHERE NOT q.paused),
                count(*),
                min(q.lease) FILTER (WHERE NOT q.paused),
@@ -392,12 +395,12 @@ BEGIN
         END IF;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
-    IF v_stopped_at IS NOT NULL OR NOT coalesce(v_any_open, v_open_queues IS NOT NULL) THEN
+    IF v_stopped_at IS NOT NULL OR NOT (CASE WHEN v_many_queues THEN v_any_open ELSE v_open_queues IS NOT NULL END) THEN
         RETURN;
     END IF;
 
     IF NOT v_any_limited THEN
-        IF v_paused_queues IS NULL AND cardinality(v_open_queues) = 1 THEN
+        IF NOT v_many_queues AND cardinality(v_open_queues) = 1 THEN
             -- The hot path: one ordered index scan over ready rows.
             SELECT array_agg(c.id) INTO v_ids
             FROM (SELECT t.id FROM rota.tasks t
@@ -411,7 +414,7 @@ BEGIN
             -- gets its queue's lease.
             v_candidates_per_queue := claim.max * 2 + 8;
             v_lease := NULL;
-            IF v_paused_queues IS NOT NULL THEN
+            IF v_many_queues THEN
                 -- Many queues: walk the ready rows of all queues in claim order (one index,
                 -- migration 0012) and keep these queues' rows, looking at no more than
                 -- c_scan_rows of them.
