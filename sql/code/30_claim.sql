@@ -331,6 +331,11 @@ DECLARE
     c_fn constant text := 'rota.claim';
     v_stopped_at timestamptz;
     v_open_queues text[];
+    -- over c_probe_queues_up_to queues: no list of the open ones (v_open_queues stays NULL
+    -- unless probed), the paused ones, and whether any is open
+    v_many_queues boolean;
+    v_paused_queues text[];
+    v_any_open boolean;
     v_known_count integer;
     v_any_limited boolean;
     v_unknown_queue text;
@@ -361,13 +366,27 @@ BEGIN
     IF claim.queues IS NULL OR cardinality(claim.queues) = 0 THEN
         PERFORM rota._invalid(c_fn, 'queues', 'must name at least one queue', quote_nullable(claim.queues::text));
     END IF;
-    SELECT array_agg(q.name ORDER BY q.name) FILTER (WHERE NOT q.paused),
-           count(*),
-           min(q.lease) FILTER (WHERE NOT q.paused),
-           coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
-                                              OR q.concurrency_key_limit IS NOT NULL)), false)
-    INTO v_open_queues, v_known_count, v_lease, v_any_limited
-    FROM rota.queues q WHERE q.name = ANY (claim.queues);
+    v_many_queues := cardinality(claim.queues) > c_probe_queues_up_to;
+    IF NOT v_many_queues THEN
+        SELECT array_agg(q.name ORDER BY q.name) FILTER (WHERE NOT q.paused),
+               count(*),
+               min(q.lease) FILTER (WHERE NOT q.paused),
+               coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
+                                                  OR q.concurrency_key_limit IS NOT NULL)), false)
+        INTO v_open_queues, v_known_count, v_lease, v_any_limited
+        FROM rota.queues q WHERE q.name = ANY (claim.queues);
+    ELSE
+        -- Many queues: a semi-join (`= ANY` of a long array costs a walk of the array per
+        -- row), and no list of open queues is built; only the paused ones are listed.
+        SELECT count(*),
+               min(q.lease) FILTER (WHERE NOT q.paused),
+               coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
+                                                  OR q.concurrency_key_limit IS NOT NULL)), false),
+               coalesce(array_agg(q.name) FILTER (WHERE q.paused), '{}'),
+               coalesce(bool_or(NOT q.paused), false)
+        INTO v_known_count, v_lease, v_any_limited, v_paused_queues, v_any_open
+        FROM rota.queues q WHERE q.name IN (SELECT unnest(claim.queues));
+    END IF;
     IF v_known_count < cardinality(claim.queues) THEN
         SELECT x INTO v_unknown_queue FROM unnest(claim.queues) AS x
         WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
@@ -376,12 +395,12 @@ BEGIN
         END IF;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
-    IF v_stopped_at IS NOT NULL OR v_open_queues IS NULL THEN
+    IF v_stopped_at IS NOT NULL OR NOT (CASE WHEN v_many_queues THEN v_any_open ELSE v_open_queues IS NOT NULL END) THEN
         RETURN;
     END IF;
 
     IF NOT v_any_limited THEN
-        IF cardinality(v_open_queues) = 1 THEN
+        IF NOT v_many_queues AND cardinality(v_open_queues) = 1 THEN
             -- The hot path: one ordered index scan over ready rows.
             SELECT array_agg(c.id) INTO v_ids
             FROM (SELECT t.id FROM rota.tasks t
@@ -395,7 +414,7 @@ BEGIN
             -- gets its queue's lease.
             v_candidates_per_queue := claim.max * 2 + 8;
             v_lease := NULL;
-            IF cardinality(v_open_queues) > c_probe_queues_up_to THEN
+            IF v_many_queues THEN
                 -- Many queues: walk the ready rows of all queues in claim order (one index,
                 -- migration 0012) and keep these queues' rows, looking at no more than
                 -- c_scan_rows of them.
@@ -404,7 +423,7 @@ BEGIN
                                       WHERE x.state = 'queued' AND x.run_at <= now()
                                       ORDER BY x.priority, x.run_at, x.id
                                       LIMIT c_scan_rows) AS a
-                    WHERE a.queue = ANY (v_open_queues)
+                    WHERE a.queue IN (SELECT unnest(claim.queues)) AND a.queue <> ALL (v_paused_queues)
                     LIMIT v_candidates_per_queue);
                 -- Probe queue by queue below only when this found too few among more ready
                 -- rows than it looked at (these queues' work lies behind other queues' backlog).
@@ -413,6 +432,10 @@ BEGIN
                                                WHERE x.state = 'queued' AND x.run_at <= now()
                                                ORDER BY x.priority, x.run_at, x.id
                                                LIMIT c_scan_rows) AS a) = c_scan_rows;
+                IF v_probe THEN
+                    v_open_queues := ARRAY(SELECT x FROM unnest(claim.queues) AS x
+                                           WHERE x <> ALL (v_paused_queues));
+                END IF;
             END IF;
             IF v_probe THEN
                 -- the best few candidates of each queue (ordered index scans), merged

@@ -1,8 +1,10 @@
 -- Claim over many queues (more than 8: the walk of tasks_ready_any_queue_idx): claim order
 -- across the queues, paused and foreign queues left out, each task's own lease, and the
--- probe per queue when the claimer's tasks lie behind more than 2,000 ready rows of others.
+-- probe per queue when the claimer's tasks lie behind more than 2,000 ready rows of others;
+-- a paused queue left out on that probe too, an unknown queue named, duplicate names, every
+-- queue paused, and a limited queue among many (served queue by queue, within its limit).
 BEGIN;
-SELECT plan(7);
+SELECT plan(14);
 
 SELECT rota.register_executor('w1');
 SELECT rota.define_queue('m' || g, lease => (g || ' minutes')::interval) FROM generate_series(1, 12) AS g;
@@ -36,6 +38,34 @@ SELECT is((SELECT array_agg(task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FR
           ARRAY['behind'], 'a task behind more than 2,000 ready rows of other queues is claimed');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'other' AND state = 'queued'), 2501::bigint,
           'and none of theirs');
+
+-- the probe per queue leaves the paused queue out too
+SELECT rota.enqueue('m9', 'paused-behind');
+SELECT rota.enqueue('m6', 'open-behind');
+SELECT is((SELECT array_agg(task ORDER BY task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)),
+          ARRAY['open-behind'], 'behind the backlog, a paused queue''s task stays queued');
+SELECT is((SELECT state FROM rota.tasks WHERE task = 'paused-behind'), 'queued', 'as it was');
+
+SELECT throws_ok($$SELECT * FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g) || 'nope'::text, 1)$$,
+                 'RO001', $m$rota.claim: unknown queue 'nope'$m$, 'an unknown queue among many is named');
+
+SELECT rota.enqueue('m7', 'twice-named');
+SELECT is((SELECT array_agg(task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g)
+                                                        || ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)),
+          ARRAY['twice-named'], 'queues named twice: each ready task once');
+
+SELECT rota.enqueue('m8', 'all-paused');
+SELECT rota.pause_queue('m' || g) FROM generate_series(1, 12) AS g WHERE g <> 9;
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)), 0::bigint,
+          'every queue paused: empty');
+SELECT rota.resume_queue('m' || g) FROM generate_series(1, 12) AS g;
+
+-- a limited queue among many: at most its concurrency starts
+SELECT rota.define_queue('m13', concurrency => 1);
+SELECT rota.enqueue('m13', 'limited-' || g) FROM generate_series(1, 3) AS g;
+SELECT is((SELECT array_agg(task ORDER BY task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 13) g), 10)),
+          ARRAY['all-paused', 'limited-1', 'paused-behind', 't9'], 'a limited queue among many starts within its limit, the others all');
+SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'm13' AND state = 'queued'), 2::bigint, 'the rest stay queued');
 
 SELECT * FROM finish();
 ROLLBACK;
