@@ -157,7 +157,8 @@ COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
 
 -- Counts tasks that reached a final state off their waiting parents, and queues a parent
 -- whose last child ended. Called in the transaction that ends them (complete, fail, reap,
--- cancel, release), with any of the tasks it touched (the others are left out here), right
+-- cancel, release), with the tasks it touched that have a parent (the batch paths pass only
+-- those, so that tasks without one cost nothing here; others are left out anyway), right
 -- after their task rows and before any counter or limit row: a parent's own completion
 -- locks its row first and those rows after it, so the two cannot wait on each other.
 -- Parents that may still wait (not final) are locked FOR NO KEY UPDATE in id order before

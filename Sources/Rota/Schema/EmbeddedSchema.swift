@@ -2230,6 +2230,7 @@ DECLARE
     v_held_ids bigint[];
     v_done_queues text[];
     v_done_states text[];
+    v_child_ids bigint[];
 BEGIN
     -- The UPDATE locks the rows itself, in id order (the id-sorted input drives primary-key
     -- lookups: the plan settings above leave no other plan), so a concurrent stop_executor
@@ -2247,13 +2248,14 @@ BEGIN
         FROM input i
         WHERE t.id = i.id AND t.attempts = i.attempt AND t.lease_token = i.token
           AND t.lease_expires_at IS NOT NULL
-        RETURNING t.id, t.slot, t.key_slot, t.queue, t.state)
+        RETURNING t.id, t.slot, t.key_slot, t.queue, t.state, t.parent_id)
     SELECT array_agg(done.id ORDER BY done.id),
            array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL),
-           array_agg(done.queue), array_agg(done.state)
-    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states
+           array_agg(done.queue), array_agg(done.state),
+           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.parent_id IS NOT NULL)
+    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states, v_child_ids
     FROM done;
-    PERFORM rota._wake_parents(v_done_ids);
+    PERFORM rota._wake_parents(v_child_ids);
     IF v_done_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
         PERFORM rota._notify_finished(v_done_ids);
@@ -2325,6 +2327,7 @@ DECLARE
     v_ready_queues text[];
     v_held_ids bigint[];
     v_queues text[];
+    v_child_ids bigint[];
 BEGIN
     WITH next AS (
         SELECT t.id, f.error,
@@ -2346,17 +2349,18 @@ BEGIN
         FROM next n
         WHERE t.id = n.id
         RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot,
-                  t.last_error),
+                  t.last_error, t.parent_id),
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
         SELECT upd.id, upd.attempts, upd.executor, upd.started_at, now(), p_outcome, upd.last_error FROM upd)
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
-           array_agg(upd.queue ORDER BY upd.id)
-    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues
+           array_agg(upd.queue ORDER BY upd.id),
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues, v_child_ids
     FROM upd;
-    PERFORM rota._wake_parents(v_ids);
+    PERFORM rota._wake_parents(v_child_ids);
     IF v_ids IS NOT NULL THEN
         PERFORM rota._count_outcomes(v_queues, v_states, true);
         PERFORM rota._notify_finished(v_ids);
@@ -2382,6 +2386,7 @@ DECLARE
     v_states text[];
     v_ready_queues text[];
     v_held_ids bigint[];
+    v_child_ids bigint[];
 BEGIN
     WITH upd AS (
         UPDATE rota.tasks t
@@ -2394,19 +2399,21 @@ BEGIN
             lease_expires_at = NULL, lease_token = NULL
         FROM unnest(p_ids) AS r(id)
         WHERE t.id = r.id AND t.state = 'running'
-        RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot),
+        RETURNING t.id, t.queue, t.state, t.run_at, t.attempts, t.executor, t.started_at, t.slot, t.key_slot,
+                  t.parent_id),
     history AS (
         INSERT INTO rota.task_attempts (task_id, attempt, executor, started_at, finished_at, outcome, error)
         SELECT u.id, u.attempts, u.executor, u.started_at, now(), 'released', p_reason
         FROM upd u)
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL)
-    INTO v_ids, v_states, v_ready_queues, v_held_ids
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_child_ids
     FROM upd;
-    PERFORM rota._wake_parents(v_ids);
-    PERFORM rota._notify_finished(ARRAY(SELECT u.id FROM unnest(v_ids, v_states) AS u(id, state)
-                                        WHERE u.state = 'cancelled'));
+    PERFORM rota._wake_parents(v_child_ids);
+    -- the ones a requested cancel ended (it skips the others)
+    PERFORM rota._notify_finished(v_ids);
     -- the slot rows after the task rows, in one call for the batch
     PERFORM rota._release_holds(v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
@@ -2868,7 +2875,8 @@ COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
 
 -- Counts tasks that reached a final state off their waiting parents, and queues a parent
 -- whose last child ended. Called in the transaction that ends them (complete, fail, reap,
--- cancel, release), with any of the tasks it touched (the others are left out here), right
+-- cancel, release), with the tasks it touched that have a parent (the batch paths pass only
+-- those, so that tasks without one cost nothing here; others are left out anyway), right
 -- after their task rows and before any counter or limit row: a parent's own completion
 -- locks its row first and those rows after it, so the two cannot wait on each other.
 -- Parents that may still wait (not final) are locked FOR NO KEY UPDATE in id order before
