@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(13);
+SELECT rota._require_schema_at_most(14);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
@@ -23,6 +23,7 @@ SELECT rota._require_schema_at_most(13);
 \ir migrations/0010_awaited_tasks.sql
 \ir migrations/0012_ready_any_queue.sql
 \ir migrations/0013_bytes.sql
+\ir migrations/0014_claim_plans.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.

@@ -322,9 +322,12 @@ RETURNS TABLE(id bigint, queue text, task text, payload jsonb, attempt integer, 
               lease_expires_at timestamptz, scheduled_at timestamptz, lease_token uuid)
 LANGUAGE plpgsql VOLATILE
 -- `LIMIT max` makes every custom plan look cheaper than the generic one, so without this
--- each call would be planned afresh; the generic plans below are built not to depend on
--- row estimates (ids are passed as arrays to primary-key lookups).
+-- each call would be planned afresh.
 SET plan_cache_mode = force_generic_plan
+-- A session keeps its generic plans, and one built while rota.tasks looked empty (a fresh
+-- install, a queue table analyzed between bursts) would scan and sort the whole table on
+-- every claim once work arrives: every statement here is an index scan by design.
+SET enable_seqscan = off
 AS $fn$
 #variable_conflict use_column
 DECLARE
@@ -416,11 +419,12 @@ BEGIN
             v_lease := NULL;
             IF v_many_queues THEN
                 -- Many queues: walk the ready rows of all queues in claim order (one index,
-                -- migration 0012) and keep these queues' rows, looking at no more than
+                -- tasks_ready_any_queue_idx, which only a query stating `id > 0` may use:
+                -- migration 0014) and keep these queues' rows, looking at no more than
                 -- c_scan_rows of them.
                 v_pick := ARRAY(
                     SELECT a.id FROM (SELECT x.id, x.queue FROM rota.tasks x
-                                      WHERE x.state = 'queued' AND x.run_at <= now()
+                                      WHERE x.state = 'queued' AND x.run_at <= now() AND x.id > 0
                                       ORDER BY x.priority, x.run_at, x.id
                                       LIMIT c_scan_rows) AS a
                     WHERE a.queue IN (SELECT unnest(claim.queues)) AND a.queue <> ALL (v_paused_queues)
@@ -429,7 +433,7 @@ BEGIN
                 -- rows than it looked at (these queues' work lies behind other queues' backlog).
                 v_probe := cardinality(v_pick) < v_candidates_per_queue
                     AND (SELECT count(*) FROM (SELECT 1 FROM rota.tasks x
-                                               WHERE x.state = 'queued' AND x.run_at <= now()
+                                               WHERE x.state = 'queued' AND x.run_at <= now() AND x.id > 0
                                                ORDER BY x.priority, x.run_at, x.id
                                                LIMIT c_scan_rows) AS a) = c_scan_rows;
                 IF v_probe THEN

@@ -1,0 +1,41 @@
+-- Which index each claim path reads (migration 0014): a claim of a few queues probes each
+-- queue's own ready rows and locks its candidates by primary key, never walking the ready
+-- rows of every queue (tasks_ready_any_queue_idx), which only the many-queues walk may use;
+-- and a session whose generic plans were built while rota.tasks was empty still claims by
+-- index. Counted with pg_stat_get_xact_numscans (this transaction's own index scans).
+BEGIN;
+SELECT plan(6);
+
+CREATE FUNCTION pg_temp.any_queue_scans() RETURNS bigint LANGUAGE sql AS
+$$ SELECT pg_stat_get_xact_numscans('rota.tasks_ready_any_queue_idx'::regclass) $$;
+CREATE FUNCTION pg_temp.ready_scans() RETURNS bigint LANGUAGE sql AS
+$$ SELECT pg_stat_get_xact_numscans('rota.tasks_ready_idx'::regclass) $$;
+
+SELECT rota.register_executor('w1');
+SELECT rota.define_queue('few');
+SELECT rota.define_queue('backlog');
+SELECT rota.define_queue('m' || g) FROM generate_series(1, 9) AS g;
+-- the first claims of this session, over an empty table: their generic plans are built now
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY['few', 'backlog'], 4)), 0::bigint, 'nothing to claim yet');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 9) g), 4)), 0::bigint,
+          'over many queues neither');
+
+SELECT count(*) FROM rota.enqueue_many('backlog', 'old', array_fill('{}'::jsonb, ARRAY[3000]),
+                                       run_at => now() - interval '1 hour');
+SELECT rota.enqueue('few', 'new');
+
+SELECT pg_temp.any_queue_scans() AS any_before, pg_temp.ready_scans() AS ready_before \gset
+SELECT is((SELECT array_agg(task) FROM rota.claim('w1', ARRAY['few', 'backlog'], 2)), ARRAY['old', 'old'],
+          'two queues: the oldest ready tasks');
+SELECT is(pg_temp.any_queue_scans() - :any_before, 0::bigint,
+          'two queues: the ready rows of every queue are not walked');
+SELECT cmp_ok(pg_temp.ready_scans() - :ready_before, '>=', 2::bigint, 'each queue''s own ready rows are probed');
+
+SELECT pg_temp.any_queue_scans() AS any_before \gset
+SELECT rota.enqueue('m1', 'many');
+SELECT cmp_ok((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 9) g), 1))
+              + pg_temp.any_queue_scans() - :any_before, '>=', 2::bigint,
+              'over many queues the walk does use it (and claims)');
+
+SELECT * FROM finish();
+ROLLBACK;
