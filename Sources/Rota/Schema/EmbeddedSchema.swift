@@ -1983,9 +1983,15 @@ BEGIN
                     LIMIT v_candidates_per_queue)
                     SELECT pick.id FROM pick);
             END IF;
+            -- One CASE, so that no partial index (their predicates say state = 'queued')
+            -- can be proven for this statement: its only index path is then the primary
+            -- key. Otherwise a generic plan built while few tasks were queued (a fresh
+            -- install, statistics taken while the queues were empty) reads every queued
+            -- row by run_at and filters on id, which costs a claim the whole backlog.
             SELECT array_agg(c.id) INTO v_ids
             FROM (SELECT t.id FROM rota.tasks t
-                  WHERE t.id = ANY (v_pick) AND t.state = 'queued' AND t.run_at <= now()
+                  WHERE t.id = ANY (v_pick)
+                    AND CASE WHEN t.state = 'queued' THEN t.run_at <= now() ELSE false END
                   ORDER BY t.priority, t.run_at, t.id
                   LIMIT claim.max
                   FOR UPDATE SKIP LOCKED) AS c;
