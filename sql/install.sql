@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(14);
+SELECT rota._require_schema_at_most(15);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
@@ -24,12 +24,14 @@ SELECT rota._require_schema_at_most(14);
 \ir migrations/0012_ready_any_queue.sql
 \ir migrations/0013_bytes.sql
 \ir migrations/0014_claim_plans.sql
+\ir migrations/0015_subscriptions.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.
 \ir code/00_checks.sql
 \ir code/10_queues.sql
 \ir code/20_enqueue.sql
+\ir code/25_subscriptions.sql
 \ir code/30_claim.sql
 \ir code/36_counts.sql
 \ir code/40_complete_fail.sql

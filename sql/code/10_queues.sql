@@ -32,6 +32,51 @@ BEGIN
 END;
 $fn$;
 
+-- Moves the version of the queue catalog on, so that what claims know of their queues
+-- (rota._subscription) is read again, also by a claim later in the same transaction.
+-- Called by the trigger below on every change of rota.queues, and first of all by the
+-- functions that change a queue: its row lock, taken before any queue row, keeps two of
+-- them from waiting on each other.
+CREATE OR REPLACE FUNCTION rota._touch_queue_catalog()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    UPDATE rota._queue_catalog c SET version = c.version + 1;
+END;
+$fn$;
+
+-- Trigger: any statement that changes rota.queues changes the catalog's version.
+CREATE OR REPLACE FUNCTION rota._queues_changed()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM rota._touch_queue_catalog();
+    RETURN NULL;
+END;
+$fn$;
+
+CREATE OR REPLACE TRIGGER queues_catalog_version
+    BEFORE INSERT OR UPDATE OR DELETE ON rota.queues
+    FOR EACH STATEMENT EXECUTE FUNCTION rota._queues_changed();
+
+-- Raises RO001 naming the first of p_queues that is not a queue; nothing when all are.
+CREATE OR REPLACE FUNCTION rota._check_queues_exist(p_fn text, p_queues text[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_unknown_queue text;
+BEGIN
+    SELECT x INTO v_unknown_queue FROM unnest(p_queues) AS x
+    WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
+    IF FOUND THEN
+        PERFORM rota._raise_unknown(p_fn, 'queue', v_unknown_queue, 'RO001');
+    END IF;
+END;
+$fn$;
+
 -- Creates or updates a queue and its limit rows.
 CREATE OR REPLACE FUNCTION rota.define_queue(
     name text,
@@ -115,8 +160,9 @@ BEGIN
         define_queue.alert_failure_ratio, define_queue.alert_failure_window, define_queue.alert_dead_per_hour,
         define_queue.alert_unreaped_after);
 
-    -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
-    -- its slot row; claimers never wait on the queue row or on running tasks).
+    -- Lock order: queue catalog, queue row, running tasks, slot rows (complete holds a
+    -- task row, then its slot row; claimers never wait on the queue row or on running tasks).
+    PERFORM rota._touch_queue_catalog();
     SELECT q.concurrency, q.concurrency_key_limit INTO v_old_concurrency, v_old_key_limit
     FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
@@ -269,6 +315,7 @@ DECLARE
     v_ended_ids bigint[];
 BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
+    PERFORM rota._touch_queue_catalog();
     PERFORM 1 FROM rota.queues q WHERE q.name = drop_queue.name FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown('rota.drop_queue', 'queue', drop_queue.name, 'RO001');
@@ -309,6 +356,7 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
+    PERFORM rota._touch_queue_catalog();
     UPDATE rota.queues q SET paused = p_paused, updated_at = now() WHERE q.name = p_name;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown(p_fn, 'queue', p_name, 'RO001');

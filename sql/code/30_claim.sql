@@ -341,7 +341,6 @@ DECLARE
     v_any_open boolean;
     v_known_count integer;
     v_any_limited boolean;
-    v_unknown_queue text;
     v_lease interval;
     v_candidates_per_queue integer;
     -- up to this many queues, a claim probes each one's ready rows; above, it walks the
@@ -378,24 +377,14 @@ BEGIN
                                                   OR q.concurrency_key_limit IS NOT NULL)), false)
         INTO v_open_queues, v_known_count, v_lease, v_any_limited
         FROM rota.queues q WHERE q.name = ANY (claim.queues);
-    ELSE
-        -- Many queues: a semi-join (`= ANY` of a long array costs a walk of the array per
-        -- row), and no list of open queues is built; only the paused ones are listed.
-        SELECT count(*),
-               min(q.lease) FILTER (WHERE NOT q.paused),
-               coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
-                                                  OR q.concurrency_key_limit IS NOT NULL)), false),
-               coalesce(array_agg(q.name) FILTER (WHERE q.paused), '{}'),
-               coalesce(bool_or(NOT q.paused), false)
-        INTO v_known_count, v_lease, v_any_limited, v_paused_queues, v_any_open
-        FROM rota.queues q WHERE q.name IN (SELECT unnest(claim.queues));
-    END IF;
-    IF v_known_count < cardinality(claim.queues) THEN
-        SELECT x INTO v_unknown_queue FROM unnest(claim.queues) AS x
-        WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
-        IF FOUND THEN
-            PERFORM rota._raise_unknown(c_fn, 'queue', v_unknown_queue, 'RO001');
+        IF v_known_count < cardinality(claim.queues) THEN
+            PERFORM rota._check_queues_exist(c_fn, claim.queues);
         END IF;
+    ELSE
+        -- Many queues: no list of open queues is built, only the paused ones are listed,
+        -- and what the claim must know of them is kept between claims (rota._subscription).
+        SELECT s.paused_queues, s.any_limited, s.any_open INTO v_paused_queues, v_any_limited, v_any_open
+        FROM rota._subscription(c_fn, claim.executor, claim.queues) AS s;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
     IF v_stopped_at IS NOT NULL OR NOT (CASE WHEN v_many_queues THEN v_any_open ELSE v_open_queues IS NOT NULL END) THEN
@@ -522,17 +511,12 @@ LANGUAGE plpgsql STABLE
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    v_missing text;
     v_next timestamptz;
 BEGIN
     IF next_run_at.queues IS NULL OR cardinality(next_run_at.queues) = 0 THEN
         PERFORM rota._invalid('rota.next_run_at', 'queues', 'must name at least one queue', quote_nullable(next_run_at.queues::text));
     END IF;
-    SELECT x INTO v_missing FROM unnest(next_run_at.queues) AS x
-    WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
-    IF FOUND THEN
-        PERFORM rota._raise_unknown('rota.next_run_at', 'queue', v_missing, 'RO001');
-    END IF;
+    PERFORM rota._check_queues_exist('rota.next_run_at', next_run_at.queues);
     SELECT min(m.run_at) INTO v_next
     FROM rota.queues q
     CROSS JOIN LATERAL (SELECT t.run_at FROM rota.tasks t

@@ -4,7 +4,7 @@
 -- a paused queue left out on that probe too, an unknown queue named, duplicate names, every
 -- queue paused, and a limited queue among many (served queue by queue, within its limit).
 BEGIN;
-SELECT plan(14);
+SELECT plan(19);
 
 SELECT rota.register_executor('w1');
 SELECT rota.define_queue('m' || g, lease => (g || ' minutes')::interval) FROM generate_series(1, 12) AS g;
@@ -66,6 +66,24 @@ SELECT rota.enqueue('m13', 'limited-' || g) FROM generate_series(1, 3) AS g;
 SELECT is((SELECT array_agg(task ORDER BY task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 13) g), 10)),
           ARRAY['all-paused', 'limited-1', 'paused-behind', 't9'], 'a limited queue among many starts within its limit, the others all');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'm13' AND state = 'queued'), 2::bigint, 'the rest stay queued');
+
+-- what a claim learned of its queues is kept per executor, and read again after a change
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)), 0::bigint,
+          'twelve open queues without limits, nothing ready');
+SELECT is((SELECT catalog_version FROM rota._executor_subscriptions WHERE executor = 'w1'),
+          (SELECT version FROM rota._queue_catalog), 'the executor''s queue list is kept at the catalog''s version');
+UPDATE rota.queues SET paused = true WHERE name = 'm4';
+SELECT rota.enqueue('m4', 'paused-by-update');
+SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)), 0::bigint,
+          'a queue paused by a plain UPDATE of rota.queues (the trigger moves the version on) gives nothing');
+SELECT rota.complete(id, 1, token => token(id, 1)) FROM rota.tasks WHERE task = 't2';
+SELECT rota.enqueue('m2', 'was-open-' || g) FROM generate_series(1, 2) AS g;
+SELECT rota.define_queue('m2', concurrency => 1);
+SELECT is((SELECT array_agg(task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)),
+          ARRAY['was-open-1'], 'a listed queue given a limit since the last claim: the same list claims within it');
+SELECT rota.register_executor('w2');
+SELECT throws_ok($$SELECT * FROM rota.claim('w2', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g) || 'gone'::text, 1)$$,
+                 'RO001', $m$rota.claim: unknown queue 'gone'$m$, 'a list with an unknown queue is never kept');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -124,7 +124,7 @@ END;
 $fn$;
 
 
-SELECT rota._require_schema_at_most(14);
+SELECT rota._require_schema_at_most(15);
 -- State: numbered, forward-only, each applied once.
 -- Migration 1: the durable queue and its executors.
 --
@@ -758,6 +758,36 @@ CREATE INDEX tasks_ready_any_queue_idx ON rota.tasks (priority, run_at, id)
 $migration$);
 
 
+-- 0015 subscriptions: a claim over many queues (a worker given 1,000 queue names) used to
+-- look every name up in rota.queues on every call, to check that each exists and to learn
+-- which are paused or limited: 1,000 index probes, about half the cost of such a claim.
+-- What it learns now stays in one row per executor, valid while the catalog of queues
+-- keeps the version it was read at; any change of rota.queues moves the version on.
+SELECT rota._migrate(15, 'subscriptions', $migration$
+
+-- One row: the version of rota.queues. Every statement that changes a queue moves it on
+-- and the functions that change queues lock it first, so that
+-- they wait for each other in one order.
+CREATE TABLE rota._queue_catalog (
+    singleton boolean PRIMARY KEY DEFAULT true CONSTRAINT queue_catalog_singleton CHECK (singleton),
+    version   bigint NOT NULL DEFAULT 0
+);
+INSERT INTO rota._queue_catalog DEFAULT VALUES;
+
+-- What rota.claim knows of an executor's queue list: valid while catalog_version is the
+-- catalog's version and the claim names the same queues (all of them known then).
+CREATE TABLE rota._executor_subscriptions (
+    executor        text PRIMARY KEY REFERENCES rota.executors (id) ON DELETE CASCADE,
+    queues          text[] NOT NULL,
+    catalog_version bigint NOT NULL,
+    paused_queues   text[] NOT NULL,
+    any_open        boolean NOT NULL,
+    any_limited     boolean NOT NULL
+);
+
+$migration$);
+
+
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.
@@ -1005,6 +1035,51 @@ BEGIN
 END;
 $fn$;
 
+-- Moves the version of the queue catalog on, so that what claims know of their queues
+-- (rota._subscription) is read again, also by a claim later in the same transaction.
+-- Called by the trigger below on every change of rota.queues, and first of all by the
+-- functions that change a queue: its row lock, taken before any queue row, keeps two of
+-- them from waiting on each other.
+CREATE OR REPLACE FUNCTION rota._touch_queue_catalog()
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    UPDATE rota._queue_catalog c SET version = c.version + 1;
+END;
+$fn$;
+
+-- Trigger: any statement that changes rota.queues changes the catalog's version.
+CREATE OR REPLACE FUNCTION rota._queues_changed()
+RETURNS trigger
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    PERFORM rota._touch_queue_catalog();
+    RETURN NULL;
+END;
+$fn$;
+
+CREATE OR REPLACE TRIGGER queues_catalog_version
+    BEFORE INSERT OR UPDATE OR DELETE ON rota.queues
+    FOR EACH STATEMENT EXECUTE FUNCTION rota._queues_changed();
+
+-- Raises RO001 naming the first of p_queues that is not a queue; nothing when all are.
+CREATE OR REPLACE FUNCTION rota._check_queues_exist(p_fn text, p_queues text[])
+RETURNS void
+LANGUAGE plpgsql STABLE
+AS $fn$
+DECLARE
+    v_unknown_queue text;
+BEGIN
+    SELECT x INTO v_unknown_queue FROM unnest(p_queues) AS x
+    WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
+    IF FOUND THEN
+        PERFORM rota._raise_unknown(p_fn, 'queue', v_unknown_queue, 'RO001');
+    END IF;
+END;
+$fn$;
+
 -- Creates or updates a queue and its limit rows.
 CREATE OR REPLACE FUNCTION rota.define_queue(
     name text,
@@ -1088,8 +1163,9 @@ BEGIN
         define_queue.alert_failure_ratio, define_queue.alert_failure_window, define_queue.alert_dead_per_hour,
         define_queue.alert_unreaped_after);
 
-    -- Lock order: queue row, running tasks, slot rows (complete holds a task row, then
-    -- its slot row; claimers never wait on the queue row or on running tasks).
+    -- Lock order: queue catalog, queue row, running tasks, slot rows (complete holds a
+    -- task row, then its slot row; claimers never wait on the queue row or on running tasks).
+    PERFORM rota._touch_queue_catalog();
     SELECT q.concurrency, q.concurrency_key_limit INTO v_old_concurrency, v_old_key_limit
     FROM rota.queues q WHERE q.name = define_queue.name FOR NO KEY UPDATE;
 
@@ -1242,6 +1318,7 @@ DECLARE
     v_ended_ids bigint[];
 BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
+    PERFORM rota._touch_queue_catalog();
     PERFORM 1 FROM rota.queues q WHERE q.name = drop_queue.name FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown('rota.drop_queue', 'queue', drop_queue.name, 'RO001');
@@ -1282,6 +1359,7 @@ RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 BEGIN
+    PERFORM rota._touch_queue_catalog();
     UPDATE rota.queues q SET paused = p_paused, updated_at = now() WHERE q.name = p_name;
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown(p_fn, 'queue', p_name, 'RO001');
@@ -1523,6 +1601,53 @@ END;
 $fn$;
 COMMENT ON FUNCTION rota.enqueue_many(text, text, jsonb[], text[], timestamptz, integer, integer, text, bigint)
     IS 'Adds many tasks of one kind in one statement; returns one id per payload, in input order.';
+
+$code$);
+
+
+SELECT rota._apply_code('subscriptions', $code$
+
+-- What a claim over many queues must know of them: the paused ones, whether any is
+-- limited (concurrency, rate or key limit) and whether any is open; RO001 naming a queue
+-- that does not exist. Kept per executor in rota._executor_subscriptions and read from
+-- there while the queue catalog keeps its version and the claim names the same queues, so
+-- that a worker given 1,000 queues does not look each one up on every claim. The version
+-- is read before the queues: a change committed in between leaves a row that is read
+-- again at the next claim, never one that outlives the change.
+CREATE OR REPLACE FUNCTION rota._subscription(p_fn text, p_executor text, p_queues text[],
+                                              OUT paused_queues text[], OUT any_limited boolean,
+                                              OUT any_open boolean)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_version bigint;
+    v_known_count integer;
+BEGIN
+    SELECT c.version INTO v_version FROM rota._queue_catalog c;
+    SELECT s.paused_queues, s.any_limited, s.any_open INTO paused_queues, any_limited, any_open
+    FROM rota._executor_subscriptions s
+    WHERE s.executor = p_executor AND s.catalog_version = v_version AND s.queues = p_queues;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- a semi-join: `= ANY` of a long array costs a walk of the array per row
+    SELECT count(*),
+           coalesce(array_agg(q.name) FILTER (WHERE q.paused), '{}'),
+           coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
+                                              OR q.concurrency_key_limit IS NOT NULL)), false),
+           coalesce(bool_or(NOT q.paused), false)
+    INTO v_known_count, paused_queues, any_limited, any_open
+    FROM rota.queues q WHERE q.name IN (SELECT unnest(p_queues));
+    IF v_known_count < cardinality(p_queues) THEN
+        PERFORM rota._check_queues_exist(p_fn, p_queues);
+    END IF;
+    INSERT INTO rota._executor_subscriptions AS s (executor, queues, catalog_version, paused_queues, any_open, any_limited)
+    VALUES (p_executor, p_queues, v_version, paused_queues, any_open, any_limited)
+    ON CONFLICT (executor) DO UPDATE
+    SET queues = EXCLUDED.queues, catalog_version = EXCLUDED.catalog_version, paused_queues = EXCLUDED.paused_queues,
+        any_open = EXCLUDED.any_open, any_limited = EXCLUDED.any_limited;
+END;
+$fn$;
 
 $code$);
 
@@ -1870,7 +1995,6 @@ DECLARE
     v_any_open boolean;
     v_known_count integer;
     v_any_limited boolean;
-    v_unknown_queue text;
     v_lease interval;
     v_candidates_per_queue integer;
     -- up to this many queues, a claim probes each one's ready rows; above, it walks the
@@ -1907,24 +2031,14 @@ BEGIN
                                                   OR q.concurrency_key_limit IS NOT NULL)), false)
         INTO v_open_queues, v_known_count, v_lease, v_any_limited
         FROM rota.queues q WHERE q.name = ANY (claim.queues);
-    ELSE
-        -- Many queues: a semi-join (`= ANY` of a long array costs a walk of the array per
-        -- row), and no list of open queues is built; only the paused ones are listed.
-        SELECT count(*),
-               min(q.lease) FILTER (WHERE NOT q.paused),
-               coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
-                                                  OR q.concurrency_key_limit IS NOT NULL)), false),
-               coalesce(array_agg(q.name) FILTER (WHERE q.paused), '{}'),
-               coalesce(bool_or(NOT q.paused), false)
-        INTO v_known_count, v_lease, v_any_limited, v_paused_queues, v_any_open
-        FROM rota.queues q WHERE q.name IN (SELECT unnest(claim.queues));
-    END IF;
-    IF v_known_count < cardinality(claim.queues) THEN
-        SELECT x INTO v_unknown_queue FROM unnest(claim.queues) AS x
-        WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
-        IF FOUND THEN
-            PERFORM rota._raise_unknown(c_fn, 'queue', v_unknown_queue, 'RO001');
+        IF v_known_count < cardinality(claim.queues) THEN
+            PERFORM rota._check_queues_exist(c_fn, claim.queues);
         END IF;
+    ELSE
+        -- Many queues: no list of open queues is built, only the paused ones are listed,
+        -- and what the claim must know of them is kept between claims (rota._subscription).
+        SELECT s.paused_queues, s.any_limited, s.any_open INTO v_paused_queues, v_any_limited, v_any_open
+        FROM rota._subscription(c_fn, claim.executor, claim.queues) AS s;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
     IF v_stopped_at IS NOT NULL OR NOT (CASE WHEN v_many_queues THEN v_any_open ELSE v_open_queues IS NOT NULL END) THEN
@@ -2051,17 +2165,12 @@ LANGUAGE plpgsql STABLE
 AS $fn$
 #variable_conflict use_column
 DECLARE
-    v_missing text;
     v_next timestamptz;
 BEGIN
     IF next_run_at.queues IS NULL OR cardinality(next_run_at.queues) = 0 THEN
         PERFORM rota._invalid('rota.next_run_at', 'queues', 'must name at least one queue', quote_nullable(next_run_at.queues::text));
     END IF;
-    SELECT x INTO v_missing FROM unnest(next_run_at.queues) AS x
-    WHERE NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = x) LIMIT 1;
-    IF FOUND THEN
-        PERFORM rota._raise_unknown('rota.next_run_at', 'queue', v_missing, 'RO001');
-    END IF;
+    PERFORM rota._check_queues_exist('rota.next_run_at', next_run_at.queues);
     SELECT min(m.run_at) INTO v_next
     FROM rota.queues q
     CROSS JOIN LATERAL (SELECT t.run_at FROM rota.tasks t

@@ -1,0 +1,45 @@
+SELECT rota._apply_code('subscriptions', $code$
+
+-- What a claim over many queues must know of them: the paused ones, whether any is
+-- limited (concurrency, rate or key limit) and whether any is open; RO001 naming a queue
+-- that does not exist. Kept per executor in rota._executor_subscriptions and read from
+-- there while the queue catalog keeps its version and the claim names the same queues, so
+-- that a worker given 1,000 queues does not look each one up on every claim. The version
+-- is read before the queues: a change committed in between leaves a row that is read
+-- again at the next claim, never one that outlives the change.
+CREATE OR REPLACE FUNCTION rota._subscription(p_fn text, p_executor text, p_queues text[],
+                                              OUT paused_queues text[], OUT any_limited boolean,
+                                              OUT any_open boolean)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_version bigint;
+    v_known_count integer;
+BEGIN
+    SELECT c.version INTO v_version FROM rota._queue_catalog c;
+    SELECT s.paused_queues, s.any_limited, s.any_open INTO paused_queues, any_limited, any_open
+    FROM rota._executor_subscriptions s
+    WHERE s.executor = p_executor AND s.catalog_version = v_version AND s.queues = p_queues;
+    IF FOUND THEN
+        RETURN;
+    END IF;
+    -- a semi-join: `= ANY` of a long array costs a walk of the array per row
+    SELECT count(*),
+           coalesce(array_agg(q.name) FILTER (WHERE q.paused), '{}'),
+           coalesce(bool_or(NOT q.paused AND (q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL
+                                              OR q.concurrency_key_limit IS NOT NULL)), false),
+           coalesce(bool_or(NOT q.paused), false)
+    INTO v_known_count, paused_queues, any_limited, any_open
+    FROM rota.queues q WHERE q.name IN (SELECT unnest(p_queues));
+    IF v_known_count < cardinality(p_queues) THEN
+        PERFORM rota._check_queues_exist(p_fn, p_queues);
+    END IF;
+    INSERT INTO rota._executor_subscriptions AS s (executor, queues, catalog_version, paused_queues, any_open, any_limited)
+    VALUES (p_executor, p_queues, v_version, paused_queues, any_open, any_limited)
+    ON CONFLICT (executor) DO UPDATE
+    SET queues = EXCLUDED.queues, catalog_version = EXCLUDED.catalog_version, paused_queues = EXCLUDED.paused_queues,
+        any_open = EXCLUDED.any_open, any_limited = EXCLUDED.any_limited;
+END;
+$fn$;
+
+$code$);
