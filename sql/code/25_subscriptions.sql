@@ -6,7 +6,9 @@ SELECT rota._apply_code('subscriptions', $code$
 -- there while the queue catalog keeps its version and the claim names the same queues, so
 -- that a worker given 1,000 queues does not look each one up on every claim. The version
 -- is read before the queues: a change committed in between leaves a row that is read
--- again at the next claim, never one that outlives the change.
+-- again at the next claim, never one that outlives the change. Nothing is kept when this
+-- transaction changed a queue itself: the version moves once per transaction, so its
+-- further changes would leave the row standing.
 CREATE OR REPLACE FUNCTION rota._subscription(p_fn text, p_executor text, p_queues text[],
                                               OUT paused_queues text[], OUT any_limited boolean,
                                               OUT any_open boolean)
@@ -14,9 +16,11 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
     v_version bigint;
+    v_changed_here boolean;
     v_known_count integer;
 BEGIN
-    SELECT c.version INTO v_version FROM rota._queue_catalog c;
+    SELECT c.version, c.xmin = pg_current_xact_id_if_assigned()::xid INTO v_version, v_changed_here
+    FROM rota._queue_catalog c WHERE c.singleton;
     SELECT s.paused_queues, s.any_limited, s.any_open INTO paused_queues, any_limited, any_open
     FROM rota._executor_subscriptions s
     WHERE s.executor = p_executor AND s.catalog_version = v_version AND s.queues = p_queues;
@@ -33,6 +37,9 @@ BEGIN
     FROM rota.queues q WHERE q.name IN (SELECT unnest(p_queues));
     IF v_known_count < cardinality(p_queues) THEN
         PERFORM rota._check_queues_exist(p_fn, p_queues);
+    END IF;
+    IF v_changed_here THEN
+        RETURN;
     END IF;
     INSERT INTO rota._executor_subscriptions AS s (executor, queues, catalog_version, paused_queues, any_open, any_limited)
     VALUES (p_executor, p_queues, v_version, paused_queues, any_open, any_limited)

@@ -70,8 +70,8 @@ SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'm13' AND state = 'queu
 -- what a claim learned of its queues is kept per executor, and read again after a change
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)), 0::bigint,
           'twelve open queues without limits, nothing ready');
-SELECT is((SELECT catalog_version FROM rota._executor_subscriptions WHERE executor = 'w1'),
-          (SELECT version FROM rota._queue_catalog), 'the executor''s queue list is kept at the catalog''s version');
+SELECT is((SELECT count(*) FROM rota._executor_subscriptions WHERE executor = 'w1'), 0::bigint,
+          'nothing is kept of the list in a transaction that changed a queue (kept across transactions: isolation spec subscription_vs_queue_change)');
 UPDATE rota.queues SET paused = true WHERE name = 'm4';
 SELECT rota.enqueue('m4', 'paused-by-update');
 SELECT is((SELECT count(*) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)), 0::bigint,
