@@ -339,6 +339,8 @@ DECLARE
     v_many_queues boolean;
     v_paused_queues text[];
     v_any_open boolean;
+    -- over c_probe_queues_up_to queues: they are all the queues there are
+    v_all_queues boolean;
     v_known_count integer;
     v_any_limited boolean;
     v_lease interval;
@@ -383,7 +385,8 @@ BEGIN
     ELSE
         -- Many queues: no list of open queues is built, only the paused ones are listed,
         -- and what the claim must know of them is kept between claims (rota._subscription).
-        SELECT s.paused_queues, s.any_limited, s.any_open INTO v_paused_queues, v_any_limited, v_any_open
+        SELECT s.paused_queues, s.any_limited, s.any_open, s.all_queues
+        INTO v_paused_queues, v_any_limited, v_any_open, v_all_queues
         FROM rota._subscription(c_fn, claim.executor, claim.queues) AS s;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
@@ -416,7 +419,7 @@ BEGIN
                                       WHERE x.state = 'queued' AND x.run_at <= now() AND x.id > 0
                                       ORDER BY x.priority, x.run_at, x.id
                                       LIMIT c_scan_rows) AS a
-                    WHERE a.queue IN (SELECT unnest(claim.queues)) AND a.queue <> ALL (v_paused_queues)
+                    WHERE (v_all_queues OR a.queue IN (SELECT unnest(claim.queues))) AND a.queue <> ALL (v_paused_queues)
                     LIMIT v_candidates_per_queue);
                 -- Probe queue by queue below only when this found too few among more ready
                 -- rows than it looked at (these queues' work lies behind other queues' backlog).

@@ -22,7 +22,9 @@ CREATE TABLE rota._executor_subscriptions (
     catalog_version bigint NOT NULL,
     paused_queues   text[] NOT NULL,
     any_open        boolean NOT NULL,
-    any_limited     boolean NOT NULL
+    any_limited     boolean NOT NULL,
+    -- the list names every queue there is: a claim need not filter on it
+    all_queues      boolean NOT NULL
 );
 
 $migration$);

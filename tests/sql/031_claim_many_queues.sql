@@ -4,7 +4,7 @@
 -- a paused queue left out on that probe too, an unknown queue named, duplicate names, every
 -- queue paused, and a limited queue among many (served queue by queue, within its limit).
 BEGIN;
-SELECT plan(19);
+SELECT plan(20);
 
 SELECT rota.register_executor('w1');
 SELECT rota.define_queue('m' || g, lease => (g || ' minutes')::interval) FROM generate_series(1, 12) AS g;
@@ -81,6 +81,8 @@ SELECT rota.enqueue('m2', 'was-open-' || g) FROM generate_series(1, 2) AS g;
 SELECT rota.define_queue('m2', concurrency => 1);
 SELECT is((SELECT array_agg(task) FROM rota.claim('w1', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g), 10)),
           ARRAY['was-open-1'], 'a listed queue given a limit since the last claim: the same list claims within it');
+SELECT is((SELECT array_agg(queue || ':' || task) FROM rota.claim('w1', ARRAY(SELECT name FROM rota.queues), 1)),
+          ARRAY['other:backlog'], 'a list of every queue there is claims from all of them (the oldest ready task)');
 SELECT rota.register_executor('w2');
 SELECT throws_ok($$SELECT * FROM rota.claim('w2', ARRAY(SELECT 'm' || g FROM generate_series(1, 12) g) || 'gone'::text, 1)$$,
                  'RO001', $m$rota.claim: unknown queue 'gone'$m$, 'a list with an unknown queue is never kept');

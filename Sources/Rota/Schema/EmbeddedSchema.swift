@@ -782,7 +782,9 @@ CREATE TABLE rota._executor_subscriptions (
     catalog_version bigint NOT NULL,
     paused_queues   text[] NOT NULL,
     any_open        boolean NOT NULL,
-    any_limited     boolean NOT NULL
+    any_limited     boolean NOT NULL,
+    -- the list names every queue there is: a claim need not filter on it
+    all_queues      boolean NOT NULL
 );
 
 $migration$);
@@ -1609,8 +1611,8 @@ $code$);
 SELECT rota._apply_code('subscriptions', $code$
 
 -- What a claim over many queues must know of them: the paused ones, whether any is
--- limited (concurrency, rate or key limit) and whether any is open; RO001 naming a queue
--- that does not exist. Kept per executor in rota._executor_subscriptions and read from
+-- limited (concurrency, rate or key limit), whether any is open and whether they are all
+-- the queues there are; RO001 naming a queue that does not exist. Kept per executor in rota._executor_subscriptions and read from
 -- there while the queue catalog keeps its version and the claim names the same queues, so
 -- that a worker given 1,000 queues does not look each one up on every claim. The version
 -- is read before the queues: a change committed in between leaves a row that is read
@@ -1619,7 +1621,7 @@ SELECT rota._apply_code('subscriptions', $code$
 -- further changes would leave the row standing.
 CREATE OR REPLACE FUNCTION rota._subscription(p_fn text, p_executor text, p_queues text[],
                                               OUT paused_queues text[], OUT any_limited boolean,
-                                              OUT any_open boolean)
+                                              OUT any_open boolean, OUT all_queues boolean)
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 DECLARE
@@ -1629,7 +1631,7 @@ DECLARE
 BEGIN
     SELECT c.version, c.xmin = pg_current_xact_id_if_assigned()::xid INTO v_version, v_changed_here
     FROM rota._queue_catalog c WHERE c.singleton;
-    SELECT s.paused_queues, s.any_limited, s.any_open INTO paused_queues, any_limited, any_open
+    SELECT s.paused_queues, s.any_limited, s.any_open, s.all_queues INTO paused_queues, any_limited, any_open, all_queues
     FROM rota._executor_subscriptions s
     WHERE s.executor = p_executor AND s.catalog_version = v_version AND s.queues = p_queues;
     IF FOUND THEN
@@ -1646,14 +1648,16 @@ BEGIN
     IF v_known_count < cardinality(p_queues) THEN
         PERFORM rota._check_queues_exist(p_fn, p_queues);
     END IF;
+    all_queues := v_known_count = (SELECT count(*) FROM rota.queues q);
     IF v_changed_here THEN
         RETURN;
     END IF;
-    INSERT INTO rota._executor_subscriptions AS s (executor, queues, catalog_version, paused_queues, any_open, any_limited)
-    VALUES (p_executor, p_queues, v_version, paused_queues, any_open, any_limited)
+    INSERT INTO rota._executor_subscriptions AS s (executor, queues, catalog_version, paused_queues, any_open,
+                                                   any_limited, all_queues)
+    VALUES (p_executor, p_queues, v_version, paused_queues, any_open, any_limited, all_queues)
     ON CONFLICT (executor) DO UPDATE
     SET queues = EXCLUDED.queues, catalog_version = EXCLUDED.catalog_version, paused_queues = EXCLUDED.paused_queues,
-        any_open = EXCLUDED.any_open, any_limited = EXCLUDED.any_limited;
+        any_open = EXCLUDED.any_open, any_limited = EXCLUDED.any_limited, all_queues = EXCLUDED.all_queues;
 END;
 $fn$;
 
@@ -2001,6 +2005,8 @@ DECLARE
     v_many_queues boolean;
     v_paused_queues text[];
     v_any_open boolean;
+    -- over c_probe_queues_up_to queues: they are all the queues there are
+    v_all_queues boolean;
     v_known_count integer;
     v_any_limited boolean;
     v_lease interval;
@@ -2045,7 +2051,8 @@ BEGIN
     ELSE
         -- Many queues: no list of open queues is built, only the paused ones are listed,
         -- and what the claim must know of them is kept between claims (rota._subscription).
-        SELECT s.paused_queues, s.any_limited, s.any_open INTO v_paused_queues, v_any_limited, v_any_open
+        SELECT s.paused_queues, s.any_limited, s.any_open, s.all_queues
+        INTO v_paused_queues, v_any_limited, v_any_open, v_all_queues
         FROM rota._subscription(c_fn, claim.executor, claim.queues) AS s;
     END IF;
     -- A stopped executor takes nothing until it registers again: its tasks were released.
@@ -2078,7 +2085,7 @@ BEGIN
                                       WHERE x.state = 'queued' AND x.run_at <= now() AND x.id > 0
                                       ORDER BY x.priority, x.run_at, x.id
                                       LIMIT c_scan_rows) AS a
-                    WHERE a.queue IN (SELECT unnest(claim.queues)) AND a.queue <> ALL (v_paused_queues)
+                    WHERE (v_all_queues OR a.queue IN (SELECT unnest(claim.queues))) AND a.queue <> ALL (v_paused_queues)
                     LIMIT v_candidates_per_queue);
                 -- Probe queue by queue below only when this found too few among more ready
                 -- rows than it looked at (these queues' work lies behind other queues' backlog).
