@@ -426,8 +426,7 @@ BEGIN
     SELECT t.state, t.result, t.last_error, t.attempts, t.enqueued_at, t.finished_at
     FROM rota.tasks t WHERE t.id = task_status.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.task_status: unknown task id %', coalesce(task_status.id::text, 'NULL')
-            USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.task_status', task_status.id);
     END IF;
 END;
 $fn$;
@@ -459,7 +458,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.cancel: unknown task id %', coalesce(cancel.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.cancel', cancel.id);
     END IF;
     RETURN v_state;
 END;
@@ -488,7 +487,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = retry.id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.retry: unknown task id %', coalesce(retry.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.retry', retry.id);
     END IF;
     RAISE EXCEPTION 'rota.retry: task % is %, only failed or cancelled tasks can be retried', retry.id, v_state
         USING ERRCODE = 'RO020';

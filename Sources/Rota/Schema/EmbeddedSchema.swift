@@ -893,6 +893,18 @@ BEGIN
 END;
 $fn$;
 
+-- Raises RO002 "<fn>: unknown task id <id>" (NULL as NULL), the one text of every function
+-- given a task id that does not exist or that the session may not see; p_more is appended.
+CREATE OR REPLACE FUNCTION rota._raise_unknown_task(p_fn text, p_id bigint, p_more text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'RO002',
+        MESSAGE = format('%s: unknown task id %s%s', p_fn, coalesce(p_id::text, 'NULL'), ' ' || p_more);
+END;
+$fn$;
+
 -- Raises RO010 unless a batch gives the lease token of each of its p_count tasks.
 CREATE OR REPLACE FUNCTION rota._check_tokens(p_fn text, p_tokens uuid[], p_count integer)
 RETURNS void
@@ -932,8 +944,7 @@ BEGIN
         LIMIT 1
     LOOP
         IF NOT v_task_exists THEN
-            RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_task_id::text, 'NULL')
-                USING ERRCODE = 'RO002';
+            PERFORM rota._raise_unknown_task(p_fn, v_task_id);
         END IF;
         IF v_attempt IS NULL OR v_attempt < 1 OR v_attempt > v_attempts_so_far THEN
             RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
@@ -1378,7 +1389,7 @@ BEGIN
         PERFORM rota._invalid(p_fn, 'run_at', 'must be finite and at most 100 years ahead', p_run_at::text);
     END IF;
     IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
-        RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task(p_fn, p_parent_id, '(parent_id)');
     END IF;
     PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
     PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);
@@ -2545,8 +2556,7 @@ BEGIN
     SELECT t.state, t.result, t.last_error, t.attempts, t.enqueued_at, t.finished_at
     FROM rota.tasks t WHERE t.id = task_status.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.task_status: unknown task id %', coalesce(task_status.id::text, 'NULL')
-            USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.task_status', task_status.id);
     END IF;
 END;
 $fn$;
@@ -2578,7 +2588,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.cancel: unknown task id %', coalesce(cancel.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.cancel', cancel.id);
     END IF;
     RETURN v_state;
 END;
@@ -2607,7 +2617,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = retry.id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.retry: unknown task id %', coalesce(retry.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.retry', retry.id);
     END IF;
     RAISE EXCEPTION 'rota.retry: task % is %, only failed or cancelled tasks can be retried', retry.id, v_state
         USING ERRCODE = 'RO020';
