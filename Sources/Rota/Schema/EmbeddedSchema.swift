@@ -2217,12 +2217,10 @@ BEGIN
 END;
 $fn$;
 
--- What every batch that ends running attempts does after the UPDATE of its task rows
--- (complete, the after-failure rule, the release rule), once per batch and in one lock
--- order: waiting parents (rota._wake_parents), then the outcome counters, awaiters and
--- limit rows. p_ids: the tasks the UPDATE returned; p_queues/p_states/p_attempts_failed
--- go to rota._count_outcomes (p_queues NULL: not counted, as by the release rule);
--- p_child_ids: those with a parent; p_held_ids/p_ready_queues go to rota._release_holds.
+-- What complete, the after-failure rule and the release rule do after the UPDATE of a
+-- batch's task rows, written once so that they keep one lock order: parents
+-- (rota._wake_parents), then counters, awaiters and limit rows. p_ids: the tasks updated;
+-- p_child_ids: those with a parent; p_queues NULL: no outcome counted (the release rule).
 CREATE OR REPLACE FUNCTION rota._after_attempts(p_ids bigint[], p_queues text[], p_states text[],
                                                 p_attempts_failed boolean, p_child_ids bigint[],
                                                 p_held_ids bigint[], p_ready_queues text[])
