@@ -147,6 +147,18 @@ BEGIN
 END;
 $fn$;
 
+-- Raises RO002 "<fn>: unknown task id <id>" (NULL as NULL), the one text of every function
+-- given a task id that does not exist or that the session may not see; p_more is appended.
+CREATE OR REPLACE FUNCTION rota._raise_unknown_task(p_fn text, p_id bigint, p_more text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'RO002',
+        MESSAGE = format('%s: unknown task id %s%s', p_fn, coalesce(p_id::text, 'NULL'), ' ' || p_more);
+END;
+$fn$;
+
 -- Raises RO010 unless a batch gives the lease token of each of its p_count tasks.
 CREATE OR REPLACE FUNCTION rota._check_tokens(p_fn text, p_tokens uuid[], p_count integer)
 RETURNS void
@@ -186,8 +198,7 @@ BEGIN
         LIMIT 1
     LOOP
         IF NOT v_task_exists THEN
-            RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_task_id::text, 'NULL')
-                USING ERRCODE = 'RO002';
+            PERFORM rota._raise_unknown_task(p_fn, v_task_id);
         END IF;
         IF v_attempt IS NULL OR v_attempt < 1 OR v_attempt > v_attempts_so_far THEN
             RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',

@@ -79,7 +79,7 @@ BEGIN
         PERFORM rota._invalid(p_fn, 'run_at', 'must be finite and at most 100 years ahead', p_run_at::text);
     END IF;
     IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
-        RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task(p_fn, p_parent_id, '(parent_id)');
     END IF;
     PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
     PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);

@@ -87,6 +87,33 @@ BEGIN
 END;
 $fn$;
 
+-- What complete, the after-failure rule and the release rule do after the UPDATE of a
+-- batch's task rows, written once so that they keep one lock order: parents
+-- (rota._wake_parents), then counters, awaiters and limit rows. p_ids: the tasks updated;
+-- p_child_ids: those with a parent; p_queues NULL: no outcome counted (the release rule).
+CREATE OR REPLACE FUNCTION rota._after_attempts(p_ids bigint[], p_queues text[], p_states text[],
+                                                p_attempts_failed boolean, p_child_ids bigint[],
+                                                p_held_ids bigint[], p_ready_queues text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    IF p_ids IS NULL THEN
+        RETURN;
+    END IF;
+    IF p_child_ids IS NOT NULL THEN
+        PERFORM rota._wake_parents(p_child_ids);
+    END IF;
+    IF p_queues IS NOT NULL THEN
+        PERFORM rota._count_outcomes(p_queues, p_states, p_attempts_failed);
+    END IF;
+    PERFORM rota._notify_finished(p_ids);
+    IF p_held_ids IS NOT NULL OR p_ready_queues IS NOT NULL THEN
+        PERFORM rota._release_holds(p_held_ids, p_ready_queues);
+    END IF;
+END;
+$fn$;
+
 -- Body of complete and complete_many, for checked input: marks running tasks succeeded
 -- (cancelled if a cancel was requested) under their current attempts and lease tokens;
 -- returns the ids that completed. p_fn names the caller in errors.
@@ -136,14 +163,7 @@ BEGIN
            array_agg(done.id ORDER BY done.id) FILTER (WHERE done.parent_id IS NOT NULL)
     INTO v_done_ids, v_held_ids, v_done_queues, v_done_states, v_child_ids
     FROM done;
-    PERFORM rota._wake_parents(v_child_ids);
-    IF v_done_ids IS NOT NULL THEN
-        PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
-        PERFORM rota._notify_finished(v_done_ids);
-    END IF;
-    IF v_held_ids IS NOT NULL THEN
-        PERFORM rota._release_holds(v_held_ids);
-    END IF;
+    PERFORM rota._after_attempts(v_done_ids, v_done_queues, v_done_states, false, v_child_ids, v_held_ids, NULL);
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
         PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
@@ -241,13 +261,7 @@ BEGIN
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues, v_child_ids
     FROM upd;
-    PERFORM rota._wake_parents(v_child_ids);
-    IF v_ids IS NOT NULL THEN
-        PERFORM rota._count_outcomes(v_queues, v_states, true);
-        PERFORM rota._notify_finished(v_ids);
-    END IF;
-    -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    PERFORM rota._after_attempts(v_ids, v_queues, v_states, true, v_child_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -292,11 +306,9 @@ BEGIN
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_child_ids
     FROM upd;
-    PERFORM rota._wake_parents(v_child_ids);
-    -- the ones a requested cancel ended (it skips the others)
-    PERFORM rota._notify_finished(v_ids);
-    -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    -- no outcome counted (p_queues NULL), not even a cancel it ends; rota._notify_finished
+    -- skips the tasks that are not final
+    PERFORM rota._after_attempts(v_ids, NULL, v_states, NULL, v_child_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -412,8 +424,7 @@ BEGIN
     SELECT t.state, t.result, t.last_error, t.attempts, t.enqueued_at, t.finished_at
     FROM rota.tasks t WHERE t.id = task_status.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.task_status: unknown task id %', coalesce(task_status.id::text, 'NULL')
-            USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.task_status', task_status.id);
     END IF;
 END;
 $fn$;
@@ -445,7 +456,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.cancel: unknown task id %', coalesce(cancel.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.cancel', cancel.id);
     END IF;
     RETURN v_state;
 END;
@@ -474,7 +485,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = retry.id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.retry: unknown task id %', coalesce(retry.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.retry', retry.id);
     END IF;
     RAISE EXCEPTION 'rota.retry: task % is %, only failed or cancelled tasks can be retried', retry.id, v_state
         USING ERRCODE = 'RO020';

@@ -139,10 +139,10 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 BEGIN
-    IF EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = await_task.id AND rota._may_see_task(t.enqueued_by)) THEN
-        PERFORM rota._await(await_task.id);
+    IF NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = await_task.id AND rota._may_see_task(t.enqueued_by)) THEN
+        PERFORM rota._raise_unknown_task('rota.await_task', await_task.id);
     END IF;
-    -- raises RO002 for a task the caller may not see
+    PERFORM rota._await(await_task.id);
     RETURN QUERY SELECT * FROM rota.task_status(await_task.id);
 END;
 $fn$;

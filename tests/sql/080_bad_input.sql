@@ -1,7 +1,7 @@
 -- Bad input: every argument check raises its SQLSTATE with a message naming the argument
 -- and the value, and writes nothing.
 BEGIN;
-SELECT plan(89);
+SELECT plan(93);
 
 SELECT rota.define_queue('q');
 SELECT rota.register_executor('w');
@@ -217,6 +217,18 @@ SELECT throws_ok($s$SELECT rota.fail_many(NULL, ARRAY[1], ARRAY['a'], tokens => 
 SELECT throws_ok($s$SELECT rota.cancel(-1)$s$,
                  'RO002', $m$rota.cancel: unknown task id -1$m$,
                  $d$cancel unknown$d$);
+SELECT throws_ok($s$SELECT rota.cancel(NULL)$s$,
+                 'RO002', $m$rota.cancel: unknown task id NULL$m$,
+                 $d$cancel null$d$);
+SELECT throws_ok($s$SELECT rota.retry(NULL)$s$,
+                 'RO002', $m$rota.retry: unknown task id NULL$m$,
+                 $d$retry null$d$);
+SELECT throws_ok($s$SELECT * FROM rota.task_status(NULL)$s$,
+                 'RO002', $m$rota.task_status: unknown task id NULL$m$,
+                 $d$task_status null$d$);
+SELECT throws_ok($s$SELECT rota.complete(NULL, 1, token => gen_random_uuid())$s$,
+                 'RO002', $m$rota.complete: unknown task id NULL$m$,
+                 $d$complete null id$d$);
 SELECT throws_ok(replace($s$SELECT rota.retry(:id)$s$, ':id', (SELECT id FROM t0)::text),
                  'RO020', replace($m$rota.retry: task 1 is running, only failed or cancelled tasks can be retried$m$, 'task 1 ', 'task ' || (SELECT id FROM t0) || ' '),
                  $d$retry running$d$);

@@ -111,7 +111,7 @@ SELECT throws_ok($$SELECT * FROM rota.start('direct', 'flow', '{}', 'd1', key =>
                  'start: a key in the schedule: namespace');
 SELECT results_eq('SELECT (SELECT count(*) FROM rota.tasks), (SELECT count(*) FROM rota._awaited_tasks)',
                   'SELECT tasks, awaited FROM before', 'bad input: nothing written');
-SELECT throws_ok('SELECT * FROM rota.await_task(-1)', 'RO002', 'rota.task_status: unknown task id -1',
+SELECT throws_ok('SELECT * FROM rota.await_task(-1)', 'RO002', 'rota.await_task: unknown task id -1',
                  'await_task: an unknown task');
 
 SELECT * FROM finish();

@@ -942,6 +942,18 @@ BEGIN
 END;
 $fn$;
 
+-- Raises RO002 "<fn>: unknown task id <id>" (NULL as NULL), the one text of every function
+-- given a task id that does not exist or that the session may not see; p_more is appended.
+CREATE OR REPLACE FUNCTION rota._raise_unknown_task(p_fn text, p_id bigint, p_more text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    RAISE EXCEPTION USING ERRCODE = 'RO002',
+        MESSAGE = format('%s: unknown task id %s%s', p_fn, coalesce(p_id::text, 'NULL'), ' ' || p_more);
+END;
+$fn$;
+
 -- Raises RO010 unless a batch gives the lease token of each of its p_count tasks.
 CREATE OR REPLACE FUNCTION rota._check_tokens(p_fn text, p_tokens uuid[], p_count integer)
 RETURNS void
@@ -981,8 +993,7 @@ BEGIN
         LIMIT 1
     LOOP
         IF NOT v_task_exists THEN
-            RAISE EXCEPTION '%: unknown task id %', p_fn, coalesce(v_task_id::text, 'NULL')
-                USING ERRCODE = 'RO002';
+            PERFORM rota._raise_unknown_task(p_fn, v_task_id);
         END IF;
         IF v_attempt IS NULL OR v_attempt < 1 OR v_attempt > v_attempts_so_far THEN
             RAISE EXCEPTION '%: attempt % of task % was never claimed (it has % attempts)',
@@ -1476,7 +1487,7 @@ BEGIN
         PERFORM rota._invalid(p_fn, 'run_at', 'must be finite and at most 100 years ahead', p_run_at::text);
     END IF;
     IF p_parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = p_parent_id) THEN
-        RAISE EXCEPTION '%: unknown task id % (parent_id)', p_fn, p_parent_id USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task(p_fn, p_parent_id, '(parent_id)');
     END IF;
     PERFORM rota._check_same_length(p_fn, 'keys', cardinality(p_keys), 'payloads', v_count);
     PERFORM rota._check_sizes(p_fn, 'payloads', p_payloads, CASE WHEN p_fn <> 'rota.enqueue_many' THEN 'payload' END);
@@ -2357,6 +2368,33 @@ BEGIN
 END;
 $fn$;
 
+-- What complete, the after-failure rule and the release rule do after the UPDATE of a
+-- batch's task rows, written once so that they keep one lock order: parents
+-- (rota._wake_parents), then counters, awaiters and limit rows. p_ids: the tasks updated;
+-- p_child_ids: those with a parent; p_queues NULL: no outcome counted (the release rule).
+CREATE OR REPLACE FUNCTION rota._after_attempts(p_ids bigint[], p_queues text[], p_states text[],
+                                                p_attempts_failed boolean, p_child_ids bigint[],
+                                                p_held_ids bigint[], p_ready_queues text[])
+RETURNS void
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+BEGIN
+    IF p_ids IS NULL THEN
+        RETURN;
+    END IF;
+    IF p_child_ids IS NOT NULL THEN
+        PERFORM rota._wake_parents(p_child_ids);
+    END IF;
+    IF p_queues IS NOT NULL THEN
+        PERFORM rota._count_outcomes(p_queues, p_states, p_attempts_failed);
+    END IF;
+    PERFORM rota._notify_finished(p_ids);
+    IF p_held_ids IS NOT NULL OR p_ready_queues IS NOT NULL THEN
+        PERFORM rota._release_holds(p_held_ids, p_ready_queues);
+    END IF;
+END;
+$fn$;
+
 -- Body of complete and complete_many, for checked input: marks running tasks succeeded
 -- (cancelled if a cancel was requested) under their current attempts and lease tokens;
 -- returns the ids that completed. p_fn names the caller in errors.
@@ -2406,14 +2444,7 @@ BEGIN
            array_agg(done.id ORDER BY done.id) FILTER (WHERE done.parent_id IS NOT NULL)
     INTO v_done_ids, v_held_ids, v_done_queues, v_done_states, v_child_ids
     FROM done;
-    PERFORM rota._wake_parents(v_child_ids);
-    IF v_done_ids IS NOT NULL THEN
-        PERFORM rota._count_outcomes(v_done_queues, v_done_states, false);
-        PERFORM rota._notify_finished(v_done_ids);
-    END IF;
-    IF v_held_ids IS NOT NULL THEN
-        PERFORM rota._release_holds(v_held_ids);
-    END IF;
+    PERFORM rota._after_attempts(v_done_ids, v_done_queues, v_done_states, false, v_child_ids, v_held_ids, NULL);
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
         PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
@@ -2511,13 +2542,7 @@ BEGIN
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues, v_child_ids
     FROM upd;
-    PERFORM rota._wake_parents(v_child_ids);
-    IF v_ids IS NOT NULL THEN
-        PERFORM rota._count_outcomes(v_queues, v_states, true);
-        PERFORM rota._notify_finished(v_ids);
-    END IF;
-    -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    PERFORM rota._after_attempts(v_ids, v_queues, v_states, true, v_child_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -2562,11 +2587,9 @@ BEGIN
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
     INTO v_ids, v_states, v_ready_queues, v_held_ids, v_child_ids
     FROM upd;
-    PERFORM rota._wake_parents(v_child_ids);
-    -- the ones a requested cancel ended (it skips the others)
-    PERFORM rota._notify_finished(v_ids);
-    -- the slot rows after the task rows, in one call for the batch
-    PERFORM rota._release_holds(v_held_ids, v_ready_queues);
+    -- no outcome counted (p_queues NULL), not even a cancel it ends; rota._notify_finished
+    -- skips the tasks that are not final
+    PERFORM rota._after_attempts(v_ids, NULL, v_states, NULL, v_child_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -2682,8 +2705,7 @@ BEGIN
     SELECT t.state, t.result, t.last_error, t.attempts, t.enqueued_at, t.finished_at
     FROM rota.tasks t WHERE t.id = task_status.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.task_status: unknown task id %', coalesce(task_status.id::text, 'NULL')
-            USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.task_status', task_status.id);
     END IF;
 END;
 $fn$;
@@ -2715,7 +2737,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = cancel.id AND rota._may_see_task(t.enqueued_by);
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.cancel: unknown task id %', coalesce(cancel.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.cancel', cancel.id);
     END IF;
     RETURN v_state;
 END;
@@ -2744,7 +2766,7 @@ BEGIN
     END IF;
     SELECT t.state INTO v_state FROM rota.tasks t WHERE t.id = retry.id;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'rota.retry: unknown task id %', coalesce(retry.id::text, 'NULL') USING ERRCODE = 'RO002';
+        PERFORM rota._raise_unknown_task('rota.retry', retry.id);
     END IF;
     RAISE EXCEPTION 'rota.retry: task % is %, only failed or cancelled tasks can be retried', retry.id, v_state
         USING ERRCODE = 'RO020';
@@ -3254,10 +3276,10 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 BEGIN
-    IF EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = await_task.id AND rota._may_see_task(t.enqueued_by)) THEN
-        PERFORM rota._await(await_task.id);
+    IF NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = await_task.id AND rota._may_see_task(t.enqueued_by)) THEN
+        PERFORM rota._raise_unknown_task('rota.await_task', await_task.id);
     END IF;
-    -- raises RO002 for a task the caller may not see
+    PERFORM rota._await(await_task.id);
     RETURN QUERY SELECT * FROM rota.task_status(await_task.id);
 END;
 $fn$;
