@@ -90,7 +90,8 @@ $fn$;
 -- What complete, the after-failure rule and the release rule do after the UPDATE of a
 -- batch's task rows, written once so that they keep one lock order: parents
 -- (rota._wake_parents), then counters, awaiters and limit rows. p_ids: the tasks updated;
--- p_child_ids: those with a parent; p_queues NULL: no outcome counted (the release rule).
+-- p_child_ids: those with a parent; p_queues NULL: no outcome counted (a release that
+-- ends no cancel).
 CREATE OR REPLACE FUNCTION rota._after_attempts(p_ids bigint[], p_queues text[], p_states text[],
                                                 p_attempts_failed boolean, p_child_ids bigint[],
                                                 p_held_ids bigint[], p_ready_queues text[])
@@ -282,6 +283,7 @@ DECLARE
     v_ready_queues text[];
     v_held_ids bigint[];
     v_child_ids bigint[];
+    v_cancelled_queues text[];
 BEGIN
     WITH upd AS (
         UPDATE rota.tasks t
@@ -303,12 +305,16 @@ BEGIN
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
-    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_child_ids
+           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL),
+           array_agg(upd.queue) FILTER (WHERE upd.state = 'cancelled')
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_child_ids, v_cancelled_queues
     FROM upd;
-    -- no outcome counted (p_queues NULL), not even a cancel it ends; rota._notify_finished
-    -- skips the tasks that are not final
-    PERFORM rota._after_attempts(v_ids, NULL, v_states, NULL, v_child_ids, v_held_ids, v_ready_queues);
+    -- A release is no outcome (nor a retry): only the cancels it ends are counted, as
+    -- cancels of running tasks. rota._notify_finished skips the tasks that are not final.
+    PERFORM rota._after_attempts(v_ids, v_cancelled_queues,
+                                 CASE WHEN v_cancelled_queues IS NOT NULL
+                                      THEN array_fill('cancelled'::text, ARRAY[cardinality(v_cancelled_queues)]) END,
+                                 false, v_child_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;

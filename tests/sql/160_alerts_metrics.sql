@@ -1,7 +1,7 @@
 -- Outcome counters, rota.alerts (each alert appears and clears), alert thresholds, rota.metrics().
 -- One transaction: now() is fixed, so time passing is simulated by moving timestamps back.
 BEGIN;
-SELECT plan(46);
+SELECT plan(48);
 
 CREATE FUNCTION pg_temp.alerts() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT alert || ':' || coalesce(queue, '') || ':' || coalesce(schedule, '') || ':' || coalesce(executor, '')
@@ -47,6 +47,20 @@ UPDATE rota.tasks SET lease_expires_at = now() - interval '1 second' WHERE queue
 SELECT is(rota.reap(), 1, 'reap recovers the expired task');
 SELECT results_eq($$SELECT attempts_failed, dead FROM rota._queue_counts WHERE queue = 'c'$$,
                   $$VALUES (3::bigint, 2::bigint)$$, 'a reaped lease counts as a failed attempt (and here a dead task)');
+
+-- the release rule counts only the cancels it ends (a release is no outcome, nor a retry)
+SELECT rota.define_queue('r');
+SELECT rota.register_executor('w2', ARRAY['r']);
+SELECT rota.enqueue_many('r', 'job', array_fill('{}'::jsonb, ARRAY[2]));
+SELECT count(*) FROM rota.claim('w2', ARRAY['r'], 2);
+SELECT rota.cancel((SELECT min(id) FROM rota.tasks WHERE queue = 'r'));
+SELECT is(rota.stop_executor('w2'), 2, 'a stop releases both running tasks');
+SELECT results_eq($$SELECT sum(succeeded), sum(attempts_failed), sum(retried), sum(dead), sum(cancelled)
+                    FROM rota._queue_counts WHERE queue = 'r'$$,
+                  $$VALUES (0::numeric, 0::numeric, 0::numeric, 0::numeric, 1::numeric)$$,
+                  'it counts the cancel it ends, and nothing for the task it puts back');
+SELECT rota.drop_queue('r', force => true);
+DELETE FROM rota._queue_counts WHERE queue = 'r';
 
 -- Counters survive pruning, and prune folds old minutes into one row per queue
 SELECT pg_temp.pass(interval '3 hours');
