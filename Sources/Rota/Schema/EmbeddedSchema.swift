@@ -3339,6 +3339,32 @@ $fn$;
 COMMENT ON FUNCTION rota.register_executor(text, text[], text, integer, jsonb)
     IS 'Registers an executor (upsert); re-registering clears stopped_at. Claims need a registered executor.';
 
+-- Renews one lease that rota.heartbeat found locked, waiting for the lock at most
+-- lock_timeout; the task's cancel_requested when renewed, NULL when not. The ends of a
+-- parent's children lock it (rota._wake_parents) one batch after the other while a fan-out
+-- runs, so a heartbeat that only skipped locked rows could miss the parent's lease again
+-- and again until it expired. The wait is bounded, so a lock holder that waits for a row
+-- this heartbeat renewed cannot deadlock with it: that renewal is left to the next heartbeat.
+CREATE OR REPLACE FUNCTION rota._renew_locked_lease(p_executor text, p_id bigint, p_token uuid)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET lock_timeout = '100ms'
+AS $fn$
+DECLARE
+    v_cancel_requested boolean;
+BEGIN
+    UPDATE rota.tasks t
+    SET lease_expires_at = now() + least(q.lease, interval '1 day')
+    FROM rota.queues q
+    WHERE t.id = p_id AND t.lease_token = p_token AND t.executor = p_executor AND t.lease_expires_at IS NOT NULL
+      AND q.name = t.queue
+    RETURNING t.cancel_requested INTO v_cancel_requested;
+    RETURN v_cancel_requested;
+EXCEPTION WHEN lock_not_available THEN
+    RETURN NULL;
+END;
+$fn$;
+
 -- Renews the leases of the tasks an executor holds; returns the ids it must abort.
 DROP FUNCTION IF EXISTS rota.heartbeat(text, bigint[]);
 CREATE OR REPLACE FUNCTION rota.heartbeat(executor text, held bigint[] DEFAULT NULL, tokens uuid[] DEFAULT NULL)
@@ -3346,6 +3372,11 @@ RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
+DECLARE
+    v_renewed bigint[];
+    v_abort bigint[];
+    v_id bigint;
+    v_token uuid;
 BEGIN
     IF heartbeat.held IS NULL OR heartbeat.tokens IS NULL THEN
         PERFORM rota._invalid('rota.heartbeat', 'held/tokens',
@@ -3357,12 +3388,11 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM rota._raise_unknown('rota.heartbeat', 'executor', heartbeat.executor, 'RO004');
     END IF;
-    -- SKIP LOCKED: a row locked right now is being completed, failed or reaped; the next
-    -- heartbeat renews it if it is still ours, and waiting could deadlock with a batch.
-    -- Only the tasks the process really runs (the claims whose tokens it holds) are
-    -- renewed: a process restarted under the id of a killed one must not keep the dead
-    -- one's tasks alive forever.
-    RETURN QUERY
+    -- SKIP LOCKED: a row locked right now may be being completed, failed or reaped, and
+    -- waiting here could deadlock with a batch; those rows are tried once more below, one
+    -- by one, with a bounded wait. Only the tasks the process really runs (the claims whose
+    -- tokens it holds) are renewed: a process restarted under the id of a killed one must
+    -- not keep the dead one's tasks alive forever.
     WITH mine AS (
         SELECT t.id, t.queue FROM rota.tasks t
         JOIN unnest(heartbeat.held, heartbeat.tokens) AS h(id, token) ON t.id = h.id AND t.lease_token = h.token
@@ -3375,7 +3405,22 @@ BEGIN
         FROM mine m JOIN rota.queues q ON q.name = m.queue
         WHERE t.id = m.id
         RETURNING t.id, t.cancel_requested)
-    SELECT r.id FROM renewed r WHERE r.cancel_requested
+    SELECT coalesce(array_agg(r.id), '{}'), coalesce(array_agg(r.id) FILTER (WHERE r.cancel_requested), '{}')
+    INTO v_renewed, v_abort
+    FROM renewed r;
+    FOR v_id, v_token IN
+        SELECT h.id, h.token FROM unnest(heartbeat.held, heartbeat.tokens) AS h(id, token)
+        WHERE h.id <> ALL (v_renewed)
+          AND EXISTS (SELECT 1 FROM rota.tasks t
+                      WHERE t.id = h.id AND t.lease_token = h.token AND t.executor = heartbeat.executor
+                        AND t.lease_expires_at IS NOT NULL)
+    LOOP
+        IF rota._renew_locked_lease(heartbeat.executor, v_id, v_token) THEN
+            v_abort := v_abort || v_id;
+        END IF;
+    END LOOP;
+    RETURN QUERY
+    SELECT a.id FROM unnest(v_abort) AS a(id)
     UNION
     SELECT h.id FROM unnest(heartbeat.held, heartbeat.tokens) AS h(id, token)
     WHERE h.id IS NOT NULL
