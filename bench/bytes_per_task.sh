@@ -172,9 +172,12 @@ PY
 echo
 echo "WAL of the drain by record type (pg_waldump; per task; index entries = Btree INSERT_LEAF)"
 lsn_a="$(cut -d' ' -f1 <<<"$s2")"; lsn_b="$(cut -d' ' -f1 <<<"$s3")"
+# the first 25 lines; awk reads on to the end, as `head` did not: a writer left on a closed
+# pipe ends with SIGPIPE, which fails the script (pipefail) before the statements below
 waldump "$lsn_a" "$lsn_b" | awk -v t="$TASKS" '
+    NR > 25 { next }
     NF == 6 { printf "  %-12s %-14s %-26s %8.3f records %8.1f B %7.3f FPI\n", $1, $2, $3, $4 / t, $5 / t, $6 / t; next }
-    { print "  " $0 }' | head -25
+    { print "  " $0 }'
 echo
 echo "statements of the drain (pg_stat_statements, calls per 1,000 tasks)"
 q -F' ' -c "SELECT round(s.calls * 1000.0 / $TASKS, 1), left(regexp_replace(s.query, '\s+', ' ', 'g'), 90)
