@@ -110,15 +110,6 @@ print(f"{label:<22} {b/t:9.1f} {rec/t:8.2f} {fpi/t:6.3f} {com/t:8.3f} {st/t:8.3f
 PY
 }
 
-# Writes the worker CPU ticks (utime + stime) of every worker.
-cpu_ticks() {
-    local total=0 pid
-    for pid in "${workers[@]}"; do
-        total=$(( total + $(awk '{print $14 + $15}' "/proc/$pid/stat") ))
-    done
-    echo "$total"
-}
-
 note "baseline pgbench -N (4 clients, ${BASELINE_SECONDS}s) ..."
 tps_before="$(pgbench_tps "$pg_url" "$BASELINE_SECONDS")"
 
@@ -134,24 +125,21 @@ q -c "VACUUM ANALYZE rota.tasks" >/dev/null
 s2="$(snapshot)"
 
 note "drain with $PROCESSES worker processes (concurrency $CONCURRENCY) ..."
-start_workers "$url" "$PROCESSES" "$CONCURRENCY" "$work"
-wait_drained "$url" "$work"
+start_workers "$url" bench "$PROCESSES" bench
+wait_drained "$url"
 # the idle workers: 1 s to settle, then 5 s of CPU
 sleep 1
-idle0="$(cpu_ticks)"
+idle0="$(cpu_ticks "${workers[@]}")"
 sleep 5
-idle1="$(cpu_ticks)"
+idle1="$(cpu_ticks "${workers[@]}")"
 # the workers' server processes: how many, and their CPU over their life (the drain, 6 s idle)
-backends="$(q -c "SELECT /* bench-poll */ string_agg(pid::text, ' ') FROM pg_stat_activity
-                  WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")"
-backend_ticks=0
-for pid in $backends; do
-    backend_ticks=$(( backend_ticks + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0) ))
-done
+read -ra backends <<<"$(q -c "SELECT /* bench-poll */ string_agg(pid::text, ' ') FROM pg_stat_activity
+                             WHERE datname = current_database() AND backend_type = 'client backend' AND pid <> pg_backend_pid()")"
+backend_ticks="$(cpu_ticks "${backends[@]}")"
 stop_workers
 sleep 1   # the exited backends' statistics are flushed
 s3="$(snapshot)"
-rate="$(drain_rate "$url" 0)"
+rate="$(drain_rate "$url" true 1)"
 q -c "VACUUM rota.tasks" >/dev/null
 s4="$(snapshot)"
 
@@ -169,7 +157,7 @@ report "claim + complete" "$s2" "$s3" $((polls + 1))
 report "vacuum afterwards" "$s3" "$s4" 2
 report "whole life" "$s0" "$s4" $((polls + 7))
 python3 - "$rate" "$tps_before" "$tps_after" "$idle0" "$idle1" "$(getconf CLK_TCK)" "$PROCESSES" \
-    "$(wc -w <<<"$backends")" "$backend_ticks" "$TASKS" <<'PY'
+    "${#backends[@]}" "$backend_ticks" "$TASKS" <<'PY'
 import sys
 rate, before, after, i0, i1, hz, procs, nbackends, bticks, tasks = sys.argv[1:]
 base = (float(before) + float(after)) / 2
@@ -184,9 +172,12 @@ PY
 echo
 echo "WAL of the drain by record type (pg_waldump; per task; index entries = Btree INSERT_LEAF)"
 lsn_a="$(cut -d' ' -f1 <<<"$s2")"; lsn_b="$(cut -d' ' -f1 <<<"$s3")"
+# the first 25 lines; awk reads on to the end, as `head` did not: a writer left on a closed
+# pipe ends with SIGPIPE, which fails the script (pipefail) before the statements below
 waldump "$lsn_a" "$lsn_b" | awk -v t="$TASKS" '
+    NR > 25 { next }
     NF == 6 { printf "  %-12s %-14s %-26s %8.3f records %8.1f B %7.3f FPI\n", $1, $2, $3, $4 / t, $5 / t, $6 / t; next }
-    { print "  " $0 }' | head -25
+    { print "  " $0 }'
 echo
 echo "statements of the drain (pg_stat_statements, calls per 1,000 tasks)"
 q -F' ' -c "SELECT round(s.calls * 1000.0 / $TASKS, 1), left(regexp_replace(s.query, '\s+', ' ', 'g'), 90)

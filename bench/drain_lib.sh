@@ -1,6 +1,8 @@
-# W1 drains for the bench scripts (bytes_per_task.sh, history.sh): `rota worker` processes
-# draining queue `bench` of one database. Source it after scripts/lib.sh; ROTA_BIN must
-# name the rota binary (or be empty: it is built then).
+# Drains for the bench scripts (scale.sh, bytes_per_task.sh, history.sh): `rota worker`
+# processes draining queues of one database, and what a drain cost. Source it after
+# scripts/lib.sh; ROTA_BIN must name the rota binary (or be empty: it is built then). The
+# workers run at concurrency $CONCURRENCY and log into the folder $work (both read when they
+# start); the caller's EXIT trap runs stop_workers.
 # shellcheck shell=bash
 
 if [ -z "${ROTA_BIN:-}" ]; then
@@ -8,33 +10,36 @@ if [ -z "${ROTA_BIN:-}" ]; then
     ROTA_BIN="$ROOT/.build/release/rota"
 fi
 workers=()
-trap 'for pid in "${workers[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
 
-# start_workers URL COUNT CONCURRENCY LOGDIR: COUNT workers on queue `bench` (pids in $workers)
+# start_workers URL QUEUES COUNT TAG: COUNT workers on the comma-separated QUEUES, executor ids
+# TAG-1 .. TAG-COUNT, logs $work/worker-TAG-N.log (pids in $workers)
 start_workers() {
     local i
-    for i in $(seq 1 "$2"); do
-        "$ROTA_BIN" worker --queues bench --concurrency "$3" --database-url "$1" \
-            --log-level warning --executor-id "bench-$i" >"$4/worker-$i.log" 2>&1 &
+    for i in $(seq 1 "$3"); do
+        "$ROTA_BIN" worker --queues "$2" --concurrency "$CONCURRENCY" --database-url "$1" \
+            --log-level warning --executor-id "$4-$i" >"$work/worker-$4-$i.log" 2>&1 &
         workers+=("$!")
     done
 }
 
-# wait_drained URL LOGDIR: until no task of `bench` is queued or running (index probes
-# every 0.2 s); fails when a worker exits. Sets $polls to the number of probes.
+# wait_drained URL [TIMEOUT]: until no task is ready (queued and due) or running, probing every
+# 0.2 s; fails when a worker exits or after TIMEOUT seconds (600). Sets $polls to the number of
+# probes. Each probe is one index lookup (id > 0 lets the first use tasks_ready_any_queue_idx),
+# so a large history costs it nothing; /* bench-poll */ keeps it out of statement counts.
 wait_drained() {
-    local drained pid
+    local deadline=$((SECONDS + ${2:-600})) drained pid
     polls=0
     while :; do
         drained="$(psql -X -Atq -d "$1" -c "
-            SELECT /* bench-poll */ NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'queued' AND queue = 'bench'
+            SELECT /* bench-poll */ NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'queued' AND id > 0 AND run_at <= now()
                                                 ORDER BY priority, run_at, id LIMIT 1)
                AND NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'running' ORDER BY executor LIMIT 1)")"
         polls=$((polls + 1))
         [ "$drained" = t ] && return 0
         for pid in "${workers[@]}"; do
-            kill -0 "$pid" 2>/dev/null || { cat "$2"/worker-*.log >&2; echo "a worker exited" >&2; return 1; }
+            kill -0 "$pid" 2>/dev/null || { tail -n 20 "$work"/worker-*.log >&2; echo "wait_drained: a worker exited" >&2; return 1; }
         done
+        [ "$SECONDS" -lt "$deadline" ] || { echo "wait_drained: not drained in ${2:-600} s" >&2; return 1; }
         sleep 0.2
     done
 }
@@ -43,20 +48,30 @@ wait_drained() {
 stop_workers() {
     local pid
     for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${workers[@]}"; do wait "$pid" || true; done
+    for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
     workers=()
 }
 
-# drain_rate URL FIRST_ID: tasks per second of the tasks with id > FIRST_ID (first start to
-# last finish, database clock); fails unless all of them succeeded.
+# drain_rate URL WHERE [DIGITS]: tasks per second of the tasks WHERE (first start to last
+# finish, database clock), rounded to DIGITS decimals (0); fails unless all of them succeeded.
 drain_rate() {
     local rate
     rate="$(psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "
         SELECT CASE WHEN count(*) FILTER (WHERE state <> 'succeeded') = 0
-                    THEN round(count(*) / extract(epoch FROM max(finished_at) - min(started_at))::numeric, 1) END
-        FROM rota.tasks WHERE id > $2")"
-    [ -n "$rate" ] || { echo "drain_rate: tasks after id $2 did not all succeed" >&2; return 1; }
+                    THEN round(count(*) / extract(epoch FROM max(finished_at) - min(started_at))::numeric, ${3:-0}) END
+        FROM rota.tasks WHERE $2")"
+    [ -n "$rate" ] || { echo "drain_rate: the tasks WHERE $2 did not all succeed" >&2; return 1; }
     echo "$rate"
+}
+
+# cpu_ticks PID...: user + system clock ticks of the processes together (one that has exited
+# counts 0: a server process can end between its listing and this)
+cpu_ticks() {
+    local total=0 pid
+    for pid in "$@"; do
+        total=$((total + $(awk '{print $14 + $15}' "/proc/$pid/stat" 2>/dev/null || echo 0)))
+    done
+    echo "$total"
 }
 
 # pgbench_tps URL SECONDS: `pgbench -N -M prepared`, 4 clients, 2 threads (as rota-bench's baseline)

@@ -42,10 +42,10 @@ w1() {
     sql "$1" "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
               LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null
     sql "$1" "VACUUM ANALYZE rota.tasks" >/dev/null
-    start_workers "$1" "$PROCESSES" "$CONCURRENCY" "$work"
-    wait_drained "$1" "$work"
+    start_workers "$1" bench "$PROCESSES" bench
+    wait_drained "$1"
     stop_workers
-    drain_rate "$1" "$first"
+    drain_rate "$1" "id > $first" 1
 }
 
 # w1_pruning URL [PACE]: w1 while rota.prune runs in another session: back to back, 10,000

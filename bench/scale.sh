@@ -33,7 +33,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=../scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
 
-ROTA="${ROTA:-$ROOT/${ROTA_BENCH_SCRATCH:-.build}/release/rota}"
 CONCURRENCY="${CONCURRENCY:-16}"
 W1_TASKS="${W1_TASKS:-20000}"
 BACKLOG="${BACKLOG:-200000}"
@@ -48,16 +47,12 @@ TICKS="${TICKS:-20}"
 MAX_FIRES="${MAX_FIRES:-200}"
 IDLE_SECONDS="${IDLE_SECONDS:-10}"
 LOAD="${LOAD:-200000}"
-[ -x "$ROTA" ] || { echo "scale: no rota binary at $ROTA (swift build -c release --product rota, or set ROTA)" >&2; exit 1; }
+ROTA_BIN="${ROTA:-$ROOT/${ROTA_BENCH_SCRATCH:-.build}/release/rota}"
+[ -x "$ROTA_BIN" ] || { echo "scale: no rota binary at $ROTA_BIN (swift build -c release --product rota, or set ROTA)" >&2; exit 1; }
+# shellcheck source=bench/drain_lib.sh
+. "$ROOT/bench/drain_lib.sh"
 
 work="$(mktemp -d /tmp/rota-scale.XXXXXX)"
-WORKER_PIDS=()
-stop_workers() {
-    local pid
-    for pid in "${WORKER_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${WORKER_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
-    WORKER_PIDS=()
-}
 trap 'stop_workers' EXIT
 
 q() { local url="$1"; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$url" "$@"; }
@@ -69,39 +64,6 @@ result() {
     echo "scale: $1: $2 $3" >&2
 }
 
-# start_workers URL QUEUES COUNT TAG: COUNT `rota worker` processes on the comma-separated QUEUES
-start_workers() {
-    local i
-    for i in $(seq 1 "$3"); do
-        "$ROTA" worker --queues "$2" --concurrency "$CONCURRENCY" --database-url "$1" --log-level warning \
-            --executor-id "scale-$4-$i" >"$work/worker-$4-$i.log" 2>&1 &
-        WORKER_PIDS+=($!)
-    done
-}
-
-# cpu_ticks PID: user + system clock ticks of a process
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-
-# wait_drained URL [TIMEOUT]: until no task is queued (and ready) or running
-wait_drained() {
-    local deadline=$((SECONDS + ${2:-600})) pid
-    while :; do
-        [ "$(q "$1" -c "SELECT NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'queued' AND run_at <= now())
-                           AND NOT EXISTS (SELECT 1 FROM rota.tasks WHERE state = 'running')")" = t ] && return
-        for pid in "${WORKER_PIDS[@]}"; do
-            kill -0 "$pid" 2>/dev/null || { echo "scale: a worker exited: $(tail -5 "$work"/worker-*.log)" >&2; exit 1; }
-        done
-        [ "$SECONDS" -lt "$deadline" ] || { echo "scale: not drained in time" >&2; exit 1; }
-        sleep 0.1
-    done
-}
-
-# drain_rate URL WHERE: succeeded tasks / (last finished_at - first started_at) of the tasks WHERE
-drain_rate() {
-    q "$1" -c "SELECT round((count(*) / extract(epoch FROM max(finished_at) - min(started_at)))::numeric)
-               FROM rota.tasks t WHERE state = 'succeeded' AND $2"
-}
-
 # w1 TAG: the reference drain: W1_TASKS noop tasks of one queue, 2 workers; sets W1_RATE (tasks/s)
 w1() {
     local url
@@ -109,7 +71,7 @@ w1() {
     q "$url" -c "SELECT rota.define_queue('bench')" \
         -c "SELECT count(*) FROM rota.enqueue_many('bench', 'noop', array_fill('{}'::jsonb, ARRAY[$W1_TASKS]))" \
         -c "VACUUM ANALYZE rota.tasks" >/dev/null
-    start_workers "$url" bench 2 "w1-$1"
+    start_workers "$url" bench 2 "scale-w1-$1"
     wait_drained "$url"
     stop_workers
     W1_RATE="$(drain_rate "$url" "queue = 'bench'")"
@@ -131,7 +93,7 @@ END \$\$;
 VACUUM ANALYZE rota.tasks;
 SQL
     note "backlog: draining with 2 workers"
-    start_workers "$url" bench 2 backlog
+    start_workers "$url" bench 2 scale-backlog
     wait_drained "$url" 1800
     stop_workers
     # claim rate over the first and the last EDGE claims (claim order = started_at)
@@ -167,7 +129,7 @@ END \$\$;
 VACUUM ANALYZE;
 SQL
     list="$(q "$url" -c "SELECT string_agg(name, ',' ORDER BY name) FROM rota.queues")"
-    start_workers "$url" "$list" 2 queues
+    start_workers "$url" "$list" 2 scale-queues
     wait_drained "$url"
     stop_workers
     rate="$(drain_rate "$url" "true")"
@@ -189,7 +151,7 @@ BEGIN
 END \$\$;
 VACUUM ANALYZE;
 SQL
-    start_workers "$url" mk 2 keys
+    start_workers "$url" mk 2 scale-keys
     wait_drained "$url"
     stop_workers
     rate="$(drain_rate "$url" "queue = 'mk'")"
@@ -203,7 +165,7 @@ case_fan_out() {
     local url rate
     url="$(fresh_db rota_bench_scale_fanout)"
     q "$url" -c "SELECT rota.define_queue('fan')" -c "SELECT rota.define_queue('children')" >/dev/null
-    start_workers "$url" fan,children 2 fanout
+    start_workers "$url" fan,children 2 scale-fanout
     # both registered (and idle) before the fire
     until [ "$(q "$url" -c "SELECT count(*) FROM rota.executors WHERE stopped_at IS NULL")" = 2 ]; do sleep 0.1; done
     sleep 1
@@ -281,8 +243,8 @@ SELECT $i, $c, :fired, round(extract(epoch FROM clock_timestamp() - :'t0'::times
     # the ticker when nothing is due for a while: one worker, every schedule's next fire in an hour
     q "$url" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
         -c "UPDATE rota.schedules SET next_fire_at = now() + interval '1 hour'" >/dev/null
-    start_workers "$url" ticks 1 ticker
-    pid="${WORKER_PIDS[0]}"
+    start_workers "$url" ticks 1 scale-ticker
+    pid="${workers[0]}"
     until [ "$(q "$url" -c "SELECT count(*) FROM rota.executors WHERE stopped_at IS NULL")" = 1 ]; do sleep 0.1; done
     sleep 1
     q "$url" -c "SELECT pg_stat_statements_reset()" >/dev/null
@@ -303,9 +265,9 @@ case_latency() {
     q "$url" -c "SELECT rota.define_queue('bulk')" -c "SELECT rota.define_queue('latency')" \
         -c "SELECT count(*) FROM rota.enqueue_many('bulk', 'noop', array_fill('{}'::jsonb, ARRAY[$LOAD]))" \
         -c "VACUUM ANALYZE rota.tasks" >/dev/null
-    start_workers "$url" latency 2 w3
+    start_workers "$url" latency 2 scale-w3
     until [ "$(q "$url" -c "SELECT count(*) FROM rota.executors WHERE stopped_at IS NULL")" = 2 ]; do sleep 0.1; done
-    start_workers "$url" bulk 2 load
+    start_workers "$url" bulk 2 scale-load
     # W1 under way, then 500 enqueues 10 ms apart (one transaction each)
     until [ "$(q "$url" -c "SELECT count(*) > 2000 FROM rota.tasks WHERE state = 'succeeded'")" = t ]; do sleep 0.1; done
     note "latency: 500 enqueues while W1 drains $LOAD tasks"
