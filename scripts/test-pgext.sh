@@ -51,4 +51,12 @@ fi
 echo "== differential test: rota._cron_next_plpgsql vs rota.cron_next_c"
 URL="$(fresh_db rota_test_pgext)"
 psql -X -q -v ON_ERROR_STOP=1 -d "$URL" -c 'CREATE EXTENSION rota_cron' >/dev/null
+# created after rota's install: PUBLIC may not execute it, rota_owner (rota.cron_next) may
+acl="$(psql -X -Atq -v ON_ERROR_STOP=1 -d "$URL" -c "
+    SELECT NOT EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                       WHERE p.oid = 'rota.cron_next_c(text, timestamptz, text)'::regprocedure AND a.grantee = 0)
+       AND has_function_privilege('rota_owner', 'rota.cron_next_c(text, timestamptz, text)', 'EXECUTE')
+       AND rota.cron_next('0 0 * * *', '2026-01-01 12:00:00+00') = '2026-01-02 00:00:00+00'")"
+[ "$acl" = t ] || { echo "test-pgext.sh: rota_cron created after the install: PUBLIC may execute cron_next_c, or rota_owner may not" >&2; exit 1; }
+echo "ok - rota_cron created after the install: no EXECUTE for PUBLIC, rota.cron_next still uses it"
 python3 "$ROOT/tests/differential/cron_diff.py" "$URL"
