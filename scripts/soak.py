@@ -441,6 +441,15 @@ class Soak:
                                                     "unfinished_children": unfinished})
 
     # --- faults --------------------------------------------------------------------------
+    def sigkill(self, worker, fault):
+        """SIGKILLs `worker` and notes when (its tasks' recovery is measured from then)."""
+        worker.process.send_signal(signal.SIGKILL)
+        now = time.time()
+        worker.process.wait()
+        worker.ended = now
+        self.kills.append({"executor": worker.executor, "at": now})
+        self.faults[fault] += 1
+
     def kill_worker(self):
         """SIGKILLs a worker that has run for lease + 2 s: one that can be the reaper of the
         previous victim's tasks (with one replica, the replacement must live to reap them)."""
@@ -449,12 +458,7 @@ class Soak:
         if not candidates:
             return False
         worker = self.random.choice(candidates)
-        worker.process.send_signal(signal.SIGKILL)
-        now = time.time()
-        worker.process.wait()
-        worker.ended = now
-        self.kills.append({"executor": worker.executor, "at": now})
-        self.faults["sigkill_worker"] += 1
+        self.sigkill(worker, "sigkill_worker")
         log(f"killed {worker.executor} (SIGKILL)")
         self.retire(worker)
         self.spawn(worker.slot)
@@ -465,12 +469,7 @@ class Soak:
         starter = self.starter
         if not starter or not starter.alive() or time.time() - starter.started < LEASE + 2:
             return False
-        starter.process.send_signal(signal.SIGKILL)
-        now = time.time()
-        starter.process.wait()
-        starter.ended = now
-        self.kills.append({"executor": starter.executor, "at": now})
-        self.faults["sigkill_starter"] += 1
+        self.sigkill(starter, "sigkill_starter")
         log(f"killed the starter {starter.executor} (SIGKILL)")
         self.spawn_starter()
         return True
@@ -682,7 +681,7 @@ class Soak:
             "scale_steps": self.scale_steps, "not_injected": self.not_injected, "seed": self.args.seed,
             "workers": len(self.retired), "min_succeeded": 100, "min_direct_results": 5,
             "waiting_mismatches": self.waiting_mismatches, "waiting_samples": self.waiting_samples,
-            "direct_starts": [{"executor": s.executor, "starts": soak_checks.read_direct_starts(s.starts)}
+            "direct_starts": [{"executor": s.executor, "ended": s.ended, "starts": soak_checks.read_direct_starts(s.starts)}
                               for s in self.starters],
         }
         with open(os.path.join(self.out, "run.json"), "w") as f:

@@ -23,6 +23,9 @@ RECOVERY_SLACK = 1.0
 # After a database restart the workers reconnect with a backoff before the reaper runs again.
 RECONNECT_ALLOWANCE = 5.0
 LIMITED_QUEUES = {"soak_global", "soak_rate", "soak_keyed"}
+# A result wait looks at its task again at every notification and every reconnection of its
+# listener (backoff at most 2 s): a wait still open this long after its task ended is stuck.
+RESULT_DELIVERY_BOUND = 60.0
 
 
 class Invariant:
@@ -281,7 +284,8 @@ def evaluate(run, db, ledger):
                              "unfinished_children": sum(c["state"] not in FINAL for c in children_of[task["id"]])})
 
     direct = invariant("direct_starts_awaited",
-                       "every direct start but a starter process's last got its outcome awaited; an awaited result "
+                       "every direct start but a starter process's last got its outcome awaited, and that last one "
+                       f"too when its task ended over {RESULT_DELIVERY_BOUND:g} s before the process; an awaited result "
                        "is the task's stored result (an awaited error: the task failed or was cancelled); a task "
                        "started here ran its attempt 1 in the starting process")
     first_executor = {key[0]: row["executor"] for key, row in attempt_rows.items() if key[1] == 1}
@@ -295,8 +299,14 @@ def evaluate(run, db, ledger):
             if task is None:
                 direct.violate({"task": start["id"], "problem": "reported started, not in the database"})
                 continue
-            if start["outcome"] is None and index < len(process["starts"]) - 1:
-                direct.violate({"task": start["id"], "executor": process["executor"], "problem": "outcome never awaited"})
+            if start["outcome"] is None:
+                ended = process.get("ended")
+                cut = index == len(process["starts"]) - 1 and (
+                    task["finished_at"] is None or ended is None or ended - task["finished_at"] <= RESULT_DELIVERY_BOUND)
+                if not cut:
+                    direct.violate({"task": start["id"], "executor": process["executor"], "problem": "outcome never awaited",
+                                    "task_ended_s_before_the_process": rounded(task["finished_at"] and ended
+                                                                               and ended - task["finished_at"])})
             elif start["outcome"] == "result":
                 direct_figures["results"] += 1
                 if task["state"] != "succeeded" or task["result"] != start["result"]:

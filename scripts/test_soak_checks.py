@@ -36,7 +36,7 @@ def clean_history():
         "cancels": [], "monitor_violations": [], "unexpected_exits": [], "not_injected": {}, "seed": 1, "workers": 2, "min_succeeded": 5,
         "scale_steps": [{"replicas": r} for r in (1, 3, 5, 2)],
         "min_direct_results": 1, "waiting_mismatches": [], "waiting_samples": 3,
-        "direct_starts": [{"executor": "s1", "starts": [
+        "direct_starts": [{"executor": "s1", "ended": T0 + 20, "starts": [
             {"id": 40, "started_here": True, "outcome": "result", "result": {"executor": "s1", "attempt": 1},
              "error": None, "interrupted": 1},
             {"id": 41, "started_here": True, "outcome": None, "result": None, "error": None, "interrupted": 0}]}],
@@ -284,6 +284,12 @@ class SoakChecksTests(unittest.TestCase):
         self.assertIn("direct_starts_awaited", self.broken(lambda r, d, l: r["direct_starts"][0]["starts"].append(
             {"id": 7, "started_here": False, "outcome": "result", "result": {"executor": "w2", "attempt": 1},
              "error": None, "interrupted": 0})))
+
+    def test_direct_start_wait_stuck_long_after_the_task_ended(self):
+        self.assertIn("direct_starts_awaited", self.broken(lambda r, d, l: r["direct_starts"][0].update(ended=T0 + 67)))
+
+    def test_direct_start_wait_cut_soon_after_the_task_ended(self):
+        self.assertNotIn("direct_starts_awaited", self.broken(lambda r, d, l: r["direct_starts"][0].update(ended=T0 + 65)))
 
     def test_direct_start_ran_elsewhere_first(self):
         self.assertIn("direct_starts_awaited", self.broken(lambda r, d, l: task_of(d, 40).update(executor="w2")))
