@@ -7,9 +7,11 @@ invariant checked from the database and from the ledgers the workers' handlers w
 It starts a PostgreSQL cluster of its own (a temporary folder, its own port; so that it can
 restart it in fast and immediate mode), `rota worker` processes scaled 1 -> 3 -> 5 -> 2
 (replica 0 in a network namespace of its own, joined by a veth pair, when run as root),
-producers (psql sessions, one transaction each), a canceller and a monitor; it injects
-SIGKILLs, database restarts, a SIGSTOP longer than the lease, a network partition longer
-than the lease, pg_terminate_backend and producers killed mid-transaction at random times.
+producers (psql sessions, one transaction each), a starter (a `rota worker` process that
+starts tasks directly on itself and awaits their results, one after another), a canceller
+and a monitor; it injects SIGKILLs (of workers and of the starter), database restarts, a
+SIGSTOP longer than the lease, a network partition longer than the lease,
+pg_terminate_backend and producers killed mid-transaction at random times.
 Then it drains, stops everything and checks (soak_checks.py). Prints a table of figures and
 writes the same as JSON (`.rota/soak/<run>/result.json`); exits 1 on any violation, or
 when a fault it must inject was not injected.
@@ -47,7 +49,11 @@ SCHEDULES = {  # name: (cron with seconds, payload)
     "soak_every_5s": ("*/5 * * * * *", {"ms": 200}),
     "soak_every_7s": ("*/7 * * * * *", {"ms": 300, "workflow": True}),
 }
-QUEUES = ["soak_plain", "soak_global", "soak_rate", "soak_keyed", "soak_cron", "soak_fan"]
+QUEUES = ["soak_plain", "soak_global", "soak_rate", "soak_keyed", "soak_cron", "soak_fan", "soak_direct"]
+# What the starter starts on soak_direct: a step, a durable sleep, then children and the wait
+# for them (every replica serves soak_direct, so a killed starter's tasks resume elsewhere).
+DIRECT_PAYLOAD = {"kind": "direct", "ms": 40, "sleeps": 1, "sleep_ms": 50, "children": 2}
+FINAL_STATES = "('succeeded', 'failed', 'cancelled')"
 
 
 def log(message):
@@ -164,20 +170,30 @@ class NetworkNamespace:
 
 
 class Worker:
+    """A `rota worker` replica in `slot`; slot "starter": the starter, a worker of soak_direct
+    alone that starts tasks on itself (--start-repeat) and prints each start and result to
+    its own file (`starts-<executor>.txt`)."""
+
     def __init__(self, soak, slot, generation):
         self.slot, self.executor = slot, f"soak-{slot}-{generation}"
         self.ledger = os.path.join(soak.out, f"ledger-{self.executor}.jsonl")
         in_namespace = slot == 0 and soak.netns is not None
         url = soak.cluster.url(soak.netns.host_ip if in_namespace else "127.0.0.1")
-        command = [soak.rota, "worker", "--database-url", url, "--queues", ",".join(QUEUES),
+        queues = ["soak_direct"] if slot == "starter" else QUEUES
+        command = [soak.rota, "worker", "--database-url", url, "--queues", ",".join(queues),
                    "--concurrency", "4", "--heartbeat", str(HEARTBEAT), "--reap", str(REAP),
                    "--timeout", str(HANDLER_TIMEOUT), "--grace", "3", "--poll", "0.5",
                    "--executor-id", self.executor, "--log-level", "warning"]
         if in_namespace:
             command = ["ip", "netns", "exec", soak.netns.name] + command  # exec: the same pid
         self.log = open(os.path.join(soak.out, f"worker-{self.executor}.log"), "w")
+        output = self.log
+        if slot == "starter":
+            command += ["--start-task", "soak", "--start-payload", json.dumps(DIRECT_PAYLOAD), "--start-repeat"]
+            self.starts = os.path.join(soak.out, f"starts-{self.executor}.txt")
+            output = open(self.starts, "w")
         self.process = subprocess.Popen(command, env=dict(os.environ, ROTA_SOAK_LEDGER=self.ledger),
-                                        stdout=self.log, stderr=subprocess.STDOUT)
+                                        stdout=output, stderr=self.log)
         self.started, self.ended, self.stopping, self.frozen = time.time(), None, False, False
 
     def alive(self):
@@ -194,13 +210,15 @@ class Soak:
         os.makedirs(self.out, exist_ok=True)
         self.netns, self.not_injected = None, {}
         self.workers, self.retired, self.generation = {}, [], 0
+        self.starter, self.starters = None, []
         self.lock = threading.Lock()
-        self.faults = {"sigkill_worker": 0, "db_restart_fast": 0, "db_restart_immediate": 0, "sigstop_worker": 0,
-                       "network_partition": 0, "pg_terminate_backend": 0, "producer_killed_mid_transaction": 0}
+        self.faults = {"sigkill_worker": 0, "sigkill_starter": 0, "db_restart_fast": 0, "db_restart_immediate": 0,
+                       "sigstop_worker": 0, "network_partition": 0, "pg_terminate_backend": 0, "producer_killed_mid_transaction": 0}
         self.kills, self.downtimes, self.freezes, self.partitions = [], [], [], []
         self.transactions = []  # {"txn", "intent", "outcome", "enqueues": [{"kind", "key", "id"}]}
         self.cancels, self.cancel_candidates = [], []
         self.monitor_violations, self.unexpected_exits, self.scale_steps = [], [], []
+        self.waiting_mismatches, self.waiting_samples = [], 0
         self.stop_load = threading.Event()
 
     # --- topology ------------------------------------------------------------------------
@@ -232,6 +250,7 @@ class Soak:
             SELECT rota.define_queue('soak_keyed', concurrency_key_limit => {KEY_LIMIT}, {common});
             SELECT rota.define_queue('soak_cron', {common});
             SELECT rota.define_queue('soak_fan', {common});
+            SELECT rota.define_queue('soak_direct', {common});
         """)
         for name, (cron, payload) in SCHEDULES.items():
             psql(self.url, f"SELECT rota.define_schedule('{name}', '{cron}', 'soak_cron', 'soak', "
@@ -242,6 +261,12 @@ class Soak:
         worker = Worker(self, slot, self.generation)
         self.workers[slot] = worker
         return worker
+
+    def spawn_starter(self):
+        self.generation += 1
+        self.starter = Worker(self, "starter", self.generation)
+        self.starters.append(self.starter)
+        return self.starter
 
     def retire(self, worker):
         worker.ended = worker.ended or time.time()
@@ -264,13 +289,17 @@ class Soak:
 
     def watch_workers(self):
         """Replaces workers that died (a SIGKILL replaced at once; any other exit is a finding)."""
-        for worker in list(self.workers.values()):
+        for worker in list(self.workers.values()) + ([self.starter] if self.starter else []):
             if not worker.alive():
                 self.unexpected_exits.append({"executor": worker.executor, "rc": worker.process.returncode,
                                               "at": round(time.time() - self.t0, 1)})
                 log(f"worker {worker.executor} exited by itself (rc {worker.process.returncode})")
-                self.retire(worker)
-                self.spawn(worker.slot)
+                worker.ended = time.time()
+                if worker is self.starter:
+                    self.spawn_starter()
+                else:
+                    self.retire(worker)
+                    self.spawn(worker.slot)
         for worker in self.retired:
             if worker.stopping and worker.alive() and time.time() - worker.ended > 20:
                 worker.process.kill()  # a shutdown that hangs is reported by its log; not a counted fault
@@ -302,6 +331,13 @@ class Soak:
         elif kind == "keyed":
             queue, payload["ms"] = "soak_keyed", r.randint(150, 400)
             options["concurrency_key"] = f"k{r.randint(0, 3)}"
+        elif kind == "sleeper":
+            # half in soak_global: a sleep frees its slot, and the global limit's check cuts
+            # an attempt at its release
+            queue = r.choice(["soak_plain", "soak_global"])
+            payload.update(ms=r.randint(30, 120), sleeps=r.randint(1, 3), sleep_ms=r.randint(20, 200))
+        elif kind == "parent":
+            payload.update(ms=0, children=r.randint(2, 5))
         args = [f"'{queue}'", "'soak'", f"'{json.dumps(payload)}'::jsonb"]
         args += [f"{name} => '{value}'" if isinstance(value, str) else f"{name} => {value}"
                  for name, value in options.items()]
@@ -311,7 +347,7 @@ class Soak:
     # backlog of a restart fill it), so that the drain at the end finishes.
     KINDS = [("plain", 4), ("retry", 2), ("timeout", 0.3), ("cancel", 1), ("workflow", 2), ("complete_in_transaction", 1.5),
              ("idempotent", 1.5),
-             ("global", 2.5), ("rate", 0.7), ("keyed", 2.5)]
+             ("global", 2.5), ("rate", 0.7), ("keyed", 2.5), ("sleeper", 1.5), ("parent", 0.8)]
 
     def producer(self, number):
         sequence = 0
@@ -358,7 +394,8 @@ class Soak:
                     record["outcome"] = "committed"
                     for spec, task_id in zip(record["enqueues"], ids):
                         spec["id"] = task_id
-                        if spec["kind"] == "cancel":
+                        # some parents too: a cancel then ends their unfinished children
+                        if spec["kind"] == "cancel" or (spec["kind"] == "parent" and self.random.random() < 0.25):
                             with self.lock:
                                 self.cancel_candidates.append(task_id)
                 else:
@@ -384,6 +421,11 @@ class Soak:
         sql = f"""SELECT 'global', count(*) FROM rota.tasks WHERE queue = 'soak_global' AND state = 'running'
                   UNION ALL SELECT 'key:' || concurrency_key, count(*) FROM rota.tasks
                   WHERE queue = 'soak_keyed' AND state = 'running' GROUP BY concurrency_key"""
+        # one snapshot: a waiting task's children_open against its children not yet final
+        # (the transaction that ends a child counts it off its waiting parent)
+        waiting = f"""SELECT p.id, p.children_open, count(c.id) FILTER (WHERE c.state NOT IN {FINAL_STATES})
+                      FROM rota.tasks p LEFT JOIN rota.tasks c ON c.parent_id = p.id
+                      WHERE p.state = 'waiting' GROUP BY p.id, p.children_open"""
         while not self.stop_load.wait(1.0):
             answer = try_psql(self.url, sql, timeout=10)
             for line in (answer or "").splitlines():
@@ -391,8 +433,23 @@ class Soak:
                 limit = GLOBAL_LIMIT if what == "global" else KEY_LIMIT
                 if int(count) > limit:
                     self.monitor_violations.append({"at": time.time(), "what": what, "running": int(count)})
+            for line in (try_psql(self.url, waiting, timeout=10) or "").splitlines():
+                task_id, children_open, unfinished = (int(x) for x in line.split("|"))
+                self.waiting_samples += 1
+                if children_open != unfinished:
+                    self.waiting_mismatches.append({"at": time.time(), "id": task_id, "children_open": children_open,
+                                                    "unfinished_children": unfinished})
 
     # --- faults --------------------------------------------------------------------------
+    def sigkill(self, worker, fault):
+        """SIGKILLs `worker` and notes when (its tasks' recovery is measured from then)."""
+        worker.process.send_signal(signal.SIGKILL)
+        now = time.time()
+        worker.process.wait()
+        worker.ended = now
+        self.kills.append({"executor": worker.executor, "at": now})
+        self.faults[fault] += 1
+
     def kill_worker(self):
         """SIGKILLs a worker that has run for lease + 2 s: one that can be the reaper of the
         previous victim's tasks (with one replica, the replacement must live to reap them)."""
@@ -401,16 +458,32 @@ class Soak:
         if not candidates:
             return False
         worker = self.random.choice(candidates)
-        worker.process.send_signal(signal.SIGKILL)
-        now = time.time()
-        worker.process.wait()
-        worker.ended = now
-        self.kills.append({"executor": worker.executor, "at": now})
-        self.faults["sigkill_worker"] += 1
+        self.sigkill(worker, "sigkill_worker")
         log(f"killed {worker.executor} (SIGKILL)")
         self.retire(worker)
         self.spawn(worker.slot)
         return True
+
+    def kill_starter(self):
+        """SIGKILLs the starter once it has run for lease + 2 s; a new one starts at once."""
+        starter = self.starter
+        if not starter or not starter.alive() or time.time() - starter.started < LEASE + 2:
+            return False
+        self.sigkill(starter, "sigkill_starter")
+        log(f"killed the starter {starter.executor} (SIGKILL)")
+        self.spawn_starter()
+        return True
+
+    def stop_starter(self):
+        """SIGTERM: the starter stops starting, drains and exits (its last wait just ends)."""
+        starter, self.starter = self.starter, None
+        starter.process.send_signal(signal.SIGTERM)
+        try:
+            starter.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            starter.process.kill()
+            starter.process.wait()
+        starter.ended = time.time()
 
     def restart_db(self, mode):
         began = time.time()
@@ -452,6 +525,7 @@ class Soak:
         events = [(0.0, "scale", 1), (0.2 * d, "scale", 3), (0.45 * d, "scale", 5), (0.75 * d, "scale", 2)]
         kills = max(20, int(d / 5))
         events += [(r.uniform(begin, end), "kill", None) for _ in range(kills)]
+        events += [(r.uniform(begin, end), "kill_starter", None) for _ in range(max(2, int(d / 40)))]
         restarts = max(3, round(d / 100))
         for i in range(restarts):
             share = (end - begin) / restarts
@@ -477,12 +551,13 @@ class Soak:
     # --- the run -------------------------------------------------------------------------
     def run(self):
         self.setup()
-        self.partitioned, self.pending_kills = False, 0
+        self.partitioned, self.pending_kills, self.pending_starter_kills = False, 0, 0
         events = self.plan()
         self.t0 = time.time()
         log(f"run {self.out}: {self.duration / 60:g} min, seed {self.args.seed}, {len(events)} planned events")
         threads = [threading.Thread(target=self.producer, args=(n,), daemon=True) for n in range(3)]
         threads += [threading.Thread(target=self.canceller, daemon=True), threading.Thread(target=self.monitor, daemon=True)]
+        self.spawn_starter()
         for thread in threads:
             thread.start()
         timers = []  # (at, action, argument): the ends of freezes and partitions
@@ -496,6 +571,8 @@ class Soak:
                 self.act(timer[1], timer[2], timers)
             if self.pending_kills and self.kill_worker():
                 self.pending_kills -= 1
+            if self.pending_starter_kills and self.kill_starter():
+                self.pending_starter_kills -= 1
             self.watch_workers()
             time.sleep(0.05)
         for timer in timers:
@@ -503,6 +580,7 @@ class Soak:
         self.stop_load.set()
         for thread in threads:
             thread.join(timeout=90)
+        self.stop_starter()
         self.load_ended = time.time()
         log("load stopped; pausing schedules and draining")
         self.pause_at = time.time()
@@ -524,6 +602,8 @@ class Soak:
             self.scale(argument)
         elif action == "kill":
             self.pending_kills += 1  # as soon as a worker may be killed
+        elif action == "kill_starter":
+            self.pending_starter_kills += 1
         elif action == "restart":
             self.restart_db(argument)
         elif action == "freeze":
@@ -555,7 +635,7 @@ class Soak:
     def drain(self):
         deadline = time.time() + 120
         while time.time() < deadline:
-            left = try_psql(self.url, "SELECT count(*) FROM rota.tasks WHERE state IN ('queued', 'running')")
+            left = try_psql(self.url, "SELECT count(*) FROM rota.tasks WHERE state IN ('queued', 'running', 'waiting')")
             if left == "0":
                 break
             self.watch_workers()
@@ -569,11 +649,13 @@ class Soak:
     def check(self):
         epoch = "extract(epoch FROM {})::float8"
         db = {
-            "tasks": self.fetch(f"""SELECT id, queue, key, state, attempts, result, concurrency_key,
+            "tasks": self.fetch(f"""SELECT id, queue, key, state, attempts, result, concurrency_key, executor,
+                parent_id, children_open, (payload->>'sleeps')::int AS sleeps, (payload->>'children')::int AS planned_children,
                 payload->>'txn' AS txn, payload->>'kind' AS kind, {epoch.format('started_at')} AS started_at,
                 {epoch.format('finished_at')} AS finished_at, {epoch.format('enqueued_at')} AS enqueued_at
                 FROM rota.tasks"""),
             "attempts": self.fetch(f"""SELECT task_id, attempt, executor, outcome,
+                CASE WHEN outcome = 'released' THEN error END AS reason,
                 {epoch.format('started_at')} AS started_at, {epoch.format('finished_at')} AS finished_at
                 FROM rota.task_attempts"""),
             "fires": self.fetch(f"""SELECT f.schedule, {epoch.format('f.fire_at')} AS fire_at, f.task_id,
@@ -582,6 +664,9 @@ class Soak:
             "effects": self.fetch("SELECT task_id, attempt, executor FROM soak_effects"),
             "effect_steps": self.fetch("SELECT task_id, attempt FROM rota.task_steps WHERE name = 'effect'"),
             "completions": self.fetch("SELECT task_id, attempt, executor FROM soak_completions"),
+            "wait_steps": self.fetch("""SELECT task_id, name, attempt,
+                extract(epoch FROM (output->>'until')::timestamptz)::float8 AS until
+                FROM rota.task_steps WHERE name ~ '^(work|sleep)-[0-9]+$'"""),
         }
         ledger = soak_checks.load_ledgers(self.out)
         run = {
@@ -594,7 +679,10 @@ class Soak:
             "partitions": self.partitions, "transactions": self.transactions, "cancels": self.cancels,
             "monitor_violations": self.monitor_violations, "unexpected_exits": self.unexpected_exits,
             "scale_steps": self.scale_steps, "not_injected": self.not_injected, "seed": self.args.seed,
-            "workers": len(self.retired), "min_succeeded": 100,
+            "workers": len(self.retired), "min_succeeded": 100, "min_direct_results": 5,
+            "waiting_mismatches": self.waiting_mismatches, "waiting_samples": self.waiting_samples,
+            "direct_starts": [{"executor": s.executor, "ended": s.ended, "starts": soak_checks.read_direct_starts(s.starts)}
+                              for s in self.starters],
         }
         with open(os.path.join(self.out, "run.json"), "w") as f:
             json.dump({"run": run, "db": db}, f)
@@ -606,7 +694,7 @@ class Soak:
         return result
 
     def cleanup(self):
-        for worker in list(self.workers.values()) + self.retired:
+        for worker in list(self.workers.values()) + self.retired + self.starters:
             if worker.alive():
                 worker.process.send_signal(signal.SIGCONT)
                 worker.process.kill()

@@ -8,6 +8,7 @@ database's timestamps and the orchestrator's notes are comparable.
 import collections
 import json
 import os
+import re
 import sys
 
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -22,6 +23,9 @@ RECOVERY_SLACK = 1.0
 # After a database restart the workers reconnect with a backoff before the reaper runs again.
 RECONNECT_ALLOWANCE = 5.0
 LIMITED_QUEUES = {"soak_global", "soak_rate", "soak_keyed"}
+# A result wait looks at its task again at every notification and every reconnection of its
+# listener (backoff at most 2 s): a wait still open this long after its task ended is stuck.
+RESULT_DELIVERY_BOUND = 60.0
 
 
 class Invariant:
@@ -125,11 +129,14 @@ def evaluate(run, db, ledger):
     # --- the ledger ---------------------------------------------------------------------
     starts = collections.defaultdict(list)
     ends = {}
+    step_runs = []  # a step's closure ran
     for stamp in ledger:
         if stamp["ev"] == "start":
             starts[(stamp["task"], stamp["attempt"])].append(stamp)
-        else:
+        elif stamp["ev"] == "end":
             ends[(stamp["task"], stamp["attempt"])] = stamp
+        elif stamp["ev"] == "step":
+            step_runs.append(stamp)
 
     once = invariant("one_executor_per_attempt", "no attempt of a task started twice, or in two executors, "
                      "and every attempt that ran was handed out by a claim")
@@ -192,6 +199,125 @@ def evaluate(run, db, ledger):
             completions.violate({"task": task["id"], "state": task["state"], "rows": rows})
     for task_id, rows in completion_rows.items():
         completions.violate({"task": task_id, "problem": "completion row of no such task", "rows": rows})
+
+    # --- workflow waits: durable sleeps, children, direct starts ------------------------
+    wait_steps = collections.defaultdict(dict)
+    for step in db.get("wait_steps", []):
+        wait_steps[step["task_id"]][step["name"]] = step
+    rerun = invariant("recorded_steps_not_run_again",
+                      "a step's closure never ran in an attempt after the one that recorded it "
+                      "(the run resumed after a durable sleep or wait skips it)")
+    for stamp in step_runs:
+        recorded = wait_steps[stamp["task"]].get(stamp["name"])
+        if recorded and stamp["attempt"] > recorded["attempt"]:
+            rerun.violate({"task": stamp["task"], "step": stamp["name"], "ran_in_attempt": stamp["attempt"],
+                           "recorded_by_attempt": recorded["attempt"]})
+
+    def released_by(prefix):
+        return {(a["task_id"], a["attempt"]) for a in db["attempts"]
+                if a["outcome"] == "released" and (a.get("reason") or "").startswith(prefix)}
+    sleep_releases = released_by("released by rota.sleep")
+    wait_releases = released_by("released by rota.wait_for_children")
+    sleeps = invariant("durable_sleeps_once_and_honoured",
+                       "each durable sleep was recorded by the attempt it released (rota.sleep), a task that "
+                       "succeeded recorded all its steps and sleeps and was released once per sleep, and no "
+                       "later attempt started before the sleep's end")
+    releases_per_task = collections.Counter(task_id for task_id, _ in sleep_releases)
+    for task in tasks.values():
+        planned = task.get("sleeps") or 0
+        if not planned:
+            continue
+        recorded = wait_steps[task["id"]]
+        if task["state"] == "succeeded":
+            missing = [name for k in range(1, planned + 1) for name in (f"work-{k}", f"sleep-{k}") if name not in recorded]
+            if missing or releases_per_task[task["id"]] != planned:
+                sleeps.violate({"task": task["id"], "sleeps": planned, "missing_steps": missing,
+                                "released_by_sleep": releases_per_task[task["id"]]})
+        for k in range(1, planned + 1):
+            step = recorded.get(f"sleep-{k}")
+            if step is None:
+                continue
+            if (task["id"], step["attempt"]) not in sleep_releases:
+                sleeps.violate({"task": task["id"], "step": f"sleep-{k}", "attempt": step["attempt"],
+                                "problem": "recorded without the release of its attempt"})
+            for attempt in range(step["attempt"] + 1, task["attempts"] + 1):
+                began = starts.get((task["id"], attempt))
+                if began and began[0]["t"] < step["until"] - CLOCK_GRANULARITY:
+                    sleeps.violate({"task": task["id"], "step": f"sleep-{k}", "attempt": attempt,
+                                    "started_early_s": round(step["until"] - began[0]["t"], 3)})
+
+    children_of = collections.defaultdict(list)
+    for task in tasks.values():
+        if task.get("parent_id") is not None:
+            children_of[task["parent_id"]].append(task)
+    parents = invariant("parents_completed_after_children",
+                        "a succeeded parent's result lists exactly its children, as many as it enqueued, all "
+                        "ended before the parent's completion; its count of succeeded children and sum of their "
+                        "values match the children's stored outcomes")
+    for task in tasks.values():
+        planned = task.get("planned_children")
+        if not planned or task["state"] != "succeeded":
+            continue
+        children = sorted(children_of[task["id"]], key=lambda c: c["id"])
+        result = task["result"] or {}
+        ids = [c["id"] for c in children]
+        if len(children) != planned or sorted(result.get("children") or []) != ids:
+            parents.violate({"task": task["id"], "planned": planned, "children": ids, "in_result": result.get("children")})
+        for child in children:
+            if child["state"] not in FINAL or child["finished_at"] is None or child["finished_at"] > task["finished_at"]:
+                parents.violate({"task": task["id"], "child": child["id"], "child_state": child["state"],
+                                 "child_finished_at": child["finished_at"], "parent_finished_at": task["finished_at"]})
+        succeeded = [c for c in children if c["state"] == "succeeded"]
+        value_sum = sum((c["result"] or {}).get("value") or 0 for c in succeeded)
+        if result.get("children_succeeded") != len(succeeded) or result.get("value_sum") != value_sum:
+            parents.violate({"task": task["id"], "children_succeeded": [result.get("children_succeeded"), len(succeeded)],
+                             "value_sum": [result.get("value_sum"), value_sum]})
+
+    waiting = invariant("waiting_parents_consistent",
+                        "in every sample a waiting task's count of open children equalled its children not yet "
+                        "final, and no task was left waiting at the end")
+    for sample in run.get("waiting_mismatches", []):
+        waiting.violate(sample)
+    for task in tasks.values():
+        if task["state"] == "waiting":
+            waiting.violate({"task": task["id"], "children_open": task.get("children_open"),
+                             "unfinished_children": sum(c["state"] not in FINAL for c in children_of[task["id"]])})
+
+    direct = invariant("direct_starts_awaited",
+                       "every direct start but a starter process's last got its outcome awaited, and that last one "
+                       f"too when its task ended over {RESULT_DELIVERY_BOUND:g} s before the process; an awaited result "
+                       "is the task's stored result (an awaited error: the task failed or was cancelled); a task "
+                       "started here ran its attempt 1 in the starting process")
+    first_executor = {key[0]: row["executor"] for key, row in attempt_rows.items() if key[1] == 1}
+    direct_figures = collections.Counter()
+    for process in run.get("direct_starts", []):
+        for index, start in enumerate(process["starts"]):
+            direct_figures["starts"] += 1
+            direct_figures["started_here"] += start["started_here"]
+            direct_figures["interrupted_waits"] += start.get("interrupted", 0)
+            task = tasks.get(start["id"])
+            if task is None:
+                direct.violate({"task": start["id"], "problem": "reported started, not in the database"})
+                continue
+            if start["outcome"] is None:
+                ended = process.get("ended")
+                cut = index == len(process["starts"]) - 1 and (
+                    task["finished_at"] is None or ended is None or ended - task["finished_at"] <= RESULT_DELIVERY_BOUND)
+                if not cut:
+                    direct.violate({"task": start["id"], "executor": process["executor"], "problem": "outcome never awaited",
+                                    "task_ended_s_before_the_process": rounded(task["finished_at"] and ended
+                                                                               and ended - task["finished_at"])})
+            elif start["outcome"] == "result":
+                direct_figures["results"] += 1
+                if task["state"] != "succeeded" or task["result"] != start["result"]:
+                    direct.violate({"task": start["id"], "awaited": start["result"], "state": task["state"],
+                                    "stored": task["result"]})
+            elif start["outcome"] == "error" and task["state"] not in ("failed", "cancelled"):
+                direct.violate({"task": start["id"], "awaited_error": start["error"], "state": task["state"]})
+            if start["started_here"]:
+                ran_first = first_executor.get(task["id"], task.get("executor") if task["attempts"] == 1 else None)
+                if ran_first != process["executor"]:
+                    direct.violate({"task": start["id"], "started_in": process["executor"], "attempt_1_in": ran_first})
 
     # --- limits at every instant, from the stamps ---------------------------------------
     def interval(key):
@@ -384,6 +510,19 @@ def evaluate(run, db, ledger):
         ("recovery_bound_s", bound),
         ("peak_global_running", peak_global),
         ("peak_key_running", peak_key),
+        ("sleepers_succeeded", sum(1 for t in tasks.values() if t.get("sleeps") and t["state"] == "succeeded")),
+        ("durable_sleeps_released", len(sleep_releases)),
+        ("parents_succeeded", sum(1 for t in tasks.values() if t.get("planned_children") and t["state"] == "succeeded")),
+        ("parents_cancelled", sum(1 for t in tasks.values() if t.get("planned_children") and t["state"] == "cancelled")),
+        ("children", sum(len(c) for c in children_of.values())),
+        ("waits_for_children_released", len(wait_releases)),
+        ("waiting_parents_sampled", run.get("waiting_samples", 0)),
+        ("step_closures_run", len(step_runs)),
+        ("starter_processes", len(run.get("direct_starts", []))),
+        ("direct_starts", direct_figures["starts"]),
+        ("  started_here", direct_figures["started_here"]),
+        ("  results_awaited", direct_figures["results"]),
+        ("  waits_interrupted_and_resumed", direct_figures["interrupted_waits"]),
     ])
     for kind, count in run["faults"].items():
         figures[f"fault_{kind}"] = count
@@ -409,6 +548,12 @@ def evaluate(run, db, ledger):
     require("recoveries of killed workers' tasks measured", len(recoveries) >= 1)
     require("scaling 1 -> 3 -> 5 -> 2", [s["replicas"] for s in run["scale_steps"]] == [1, 3, 5, 2])
     require("every limited queue ran", bool(by_queue["soak_global"] and by_queue["soak_keyed"] and rate_starts))
+    require("the starter SIGKILLed", faults.get("sigkill_starter", 0) >= 1)
+    require("durable sleeps that released their task", len(sleep_releases) >= 1)
+    require("parents that waited for their children and succeeded",
+            len(wait_releases) >= 1 and figures["parents_succeeded"] >= 1)
+    require(f"at least {run['min_direct_results']} direct starts' results awaited",
+            direct_figures["results"] >= run["min_direct_results"])
 
     violations = sum(i.violations for i in invariants.values())
     return {"figures": figures, "invariants": [i.as_dict() for i in invariants.values()],
@@ -435,6 +580,37 @@ def table(result):
         lines.append(f"RUN INCOMPLETE: {what}")
     lines.append("RESULT: " + ("FAIL" if result["failed"] else "PASS") + f" ({result['violations']} violations)")
     return "\n".join(lines)
+
+
+DIRECT_START_LINE = re.compile(r"direct start: task (\d+) (?:\(started here: (true|false)\)|result (.*)|error (.*)"
+                               r"|(wait interrupted): .*)$")
+
+
+def read_direct_starts(path):
+    """A starter's output (DirectStartProbe, --start-repeat): per task it started, in order,
+    whether it started there and the outcome awaited (`result` with the result, `error`, or
+    None when the process ended first). A line cut by a SIGKILL is left out."""
+    starts = []
+    with open(path) as lines:
+        for line in lines:
+            found = DIRECT_START_LINE.match(line.rstrip("\n")) if line.endswith("\n") else None
+            if not found:
+                continue
+            task_id, here, result, error, interrupted = found.groups()
+            if here is not None:
+                starts.append({"id": int(task_id), "started_here": here == "true", "outcome": None, "result": None,
+                               "error": None, "interrupted": 0})
+                continue
+            start = starts[-1] if starts and starts[-1]["id"] == int(task_id) else None
+            if start is None:
+                continue
+            if interrupted:
+                start["interrupted"] += 1
+            elif result is not None:
+                start["outcome"], start["result"] = "result", json.loads(result)
+            else:
+                start["outcome"], start["error"] = "error", error
+    return starts
 
 
 def load_ledgers(folder):

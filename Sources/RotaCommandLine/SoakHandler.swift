@@ -18,21 +18,46 @@ enum SoakHandler {
     /// caller's table `soak_effects`, another durable step; `complete_in_transaction`: a
     /// durable step, then the completion committed with a row in `soak_completions`;
     /// `fanout`: children enqueued into queue `soak_fan` in one transactional step (keys
-    /// derived from the task's key).
+    /// derived from the task's key). The workflow waits, which may come together: `sleeps`:
+    /// that many steps `work-<n>` (`ms` shared among them), each followed by a durable sleep
+    /// of `sleep_ms`; `children`: that many children (``TaskContext/enqueueChild(task:payload:key:queue:)``,
+    /// in this task's queue, each with a `value`, the second one failing its first attempt),
+    /// then the wait for them, whose outcomes make the result.
     struct Payload: Codable, Sendable {
         var ms: Int
+        var kind: String?
         var fail: Int?
         var workflow: Bool?
         var completeInTransaction: Bool?
         var fanout: Int?
+        var sleeps: Int?
+        var sleepMs: Int?
+        var children: Int?
+        var value: Int?
 
         enum CodingKeys: String, CodingKey {
-            case ms, fail, workflow, fanout
+            case ms, kind, fail, workflow, fanout, sleeps, children, value
             case completeInTransaction = "complete_in_transaction"
+            case sleepMs = "sleep_ms"
         }
     }
-    /// Who completed the task: the soak checks that it is the attempt that holds it.
-    struct Result: Codable, Sendable { var executor: String; var attempt: Int }
+    /// Who completed the task: the soak checks that it is the attempt that holds it. A child
+    /// returns its payload's `value`; a parent its children's ids, how many succeeded and the
+    /// sum of their values, as `waitForChildren` gave them.
+    struct Result: Codable, Sendable {
+        var executor: String
+        var attempt: Int
+        var value: Int?
+        var children: [Int64]?
+        var childrenSucceeded: Int?
+        var valueSum: Int?
+
+        enum CodingKeys: String, CodingKey {
+            case executor, attempt, value, children
+            case childrenSucceeded = "children_succeeded"
+            case valueSum = "value_sum"
+        }
+    }
     struct Ledger: Sendable {
         var fd: Int32
         /// Appends one line in one `write`: with `O_APPEND` the lines of concurrent handlers
@@ -63,7 +88,7 @@ enum SoakHandler {
                                                  "executor": context.executorID, "queue": context.queue]
             ledger.append(stamp.merging(["ev": "start", "t": Date().timeIntervalSince1970]) { $1 })
             do {
-                let result = try await run(payload, context)
+                let result = try await run(payload, context, ledger)
                 ledger.append(stamp.merging(["ev": "end", "t": Date().timeIntervalSince1970, "outcome": "ok"]) { $1 })
                 return result
             } catch {
@@ -74,7 +99,10 @@ enum SoakHandler {
         }
     }
 
-    private static func run(_ payload: Payload, _ context: TaskContext) async throws -> Result {
+    private static func run(_ payload: Payload, _ context: TaskContext, _ ledger: Ledger) async throws -> Result {
+        if payload.sleeps != nil || payload.children != nil {
+            return try await waits(payload, context, ledger)
+        }
         if payload.workflow == true {
             _ = try await context.step("prepare") {
                 try await Task.sleep(for: .milliseconds(payload.ms / 3))
@@ -117,6 +145,38 @@ enum SoakHandler {
             try await Task.sleep(for: .milliseconds(payload.ms))
         }
         if context.attempt <= payload.fail ?? 0 { throw FailedOnPurpose(attempt: context.attempt) }
-        return Result(executor: context.executorID, attempt: context.attempt)
+        return Result(executor: context.executorID, attempt: context.attempt, value: payload.value)
+    }
+
+    /// Durable sleeps between steps, then children and the wait for them. Every run of a
+    /// step's closure appends a `step` line, so that the soak sees a step recorded before a
+    /// sleep or wait never run again.
+    private static func waits(_ payload: Payload, _ context: TaskContext, _ ledger: Ledger) async throws -> Result {
+        let sleeps = payload.sleeps ?? 0
+        for index in stride(from: 1, through: sleeps, by: 1) {
+            _ = try await context.step("work-\(index)") {
+                ledger.append(["ev": "step", "task": context.taskID, "attempt": context.attempt, "name": "work-\(index)",
+                               "executor": context.executorID, "t": Date().timeIntervalSince1970])
+                try await Task.sleep(for: .milliseconds(payload.ms / sleeps))
+                return context.attempt
+            }
+            try await context.sleep(for: .milliseconds(payload.sleepMs ?? 50))
+        }
+        var result = Result(executor: context.executorID, attempt: context.attempt)
+        let count = payload.children ?? 0
+        guard count > 0 else { return result }
+        for index in 1...count {
+            let child = Payload(ms: 20 + 10 * index, kind: "child", fail: index == 2 ? 1 : nil,
+                                value: Int(context.taskID % 1000) * 10 + index)
+            try await context.enqueueChild(task: "soak", payload: child, key: "child-\(index)")
+        }
+        let children = try await context.waitForChildren()
+        result.children = children.map(\.id)
+        result.childrenSucceeded = children.filter { $0.state == .succeeded }.count
+        result.valueSum = try children.filter { $0.state == .succeeded }.reduce(0) { sum, child in
+            let outcome = try JSONDecoder().decode(Result.self, from: Data((child.result ?? "{}").utf8))
+            return sum + (outcome.value ?? 0)
+        }
+        return result
     }
 }

@@ -33,6 +33,9 @@ public struct WorkerOptions: ParsableArguments {
     public var startTask: String?
     @Option(help: ArgumentHelp("The JSON payload of --start-task.", visibility: .hidden))
     public var startPayload: String = "{}"
+    @Flag(help: ArgumentHelp("Diagnostics: with --start-task, start another task after each result until the worker stops.",
+                             visibility: .hidden))
+    public var startRepeat = false
 
     public init() {}
 
@@ -40,6 +43,7 @@ public struct WorkerOptions: ParsableArguments {
         if queueList.isEmpty { throw ValidationError("--queues needs at least one queue name") }
         if concurrency < 1 { throw ValidationError("--concurrency must be at least 1") }
         if workflowConnections < 1 { throw ValidationError("--workflow-connections must be at least 1") }
+        if startRepeat && startTask == nil { throw ValidationError("--start-repeat needs --start-task") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("--log-level: unknown level \(logLevel)") }
         if let metricsPort, !(0...65535).contains(metricsPort) {
             throw ValidationError("--metrics-port must be between 0 and 65535 (got \(metricsPort))")
@@ -92,7 +96,7 @@ public struct WorkerOptions: ParsableArguments {
         services.append(.init(service: worker))
         if let client, let startTask, let queue = queueList.first {
             services.append(.init(service: DirectStartProbe(client: client, queue: queue, task: startTask,
-                                                            payload: startPayload),
+                                                            payload: startPayload, repeating: startRepeat),
                                   successTerminationBehavior: .ignore))
         }
         if let metricsPort {
