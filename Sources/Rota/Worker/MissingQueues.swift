@@ -6,6 +6,9 @@ struct MissingQueues {
 
     init(backoff: Backoff) { self.backoff = backoff }
 
+    /// Whether no queue is missing.
+    var isEmpty: Bool { entries.isEmpty }
+
     /// Whether `queue` is missing.
     func contains(_ queue: String) -> Bool { entries[queue] != nil }
 

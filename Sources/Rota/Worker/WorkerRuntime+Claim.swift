@@ -12,34 +12,19 @@ extension WorkerRuntime {
                 var claimed = 0
                 var sawFreeCapacity = false
                 do {
-                    // One claim statement for the queues with at least half of their capacity
-                    // free and one for the others (a worker on many queues must not pay a
-                    // round trip per queue; a statement takes at most the smallest free
-                    // capacity of its queues, so busy queues do not shrink the roomy ones'
-                    // claims); a queue that went missing is looked for on its own, so it
-                    // cannot fail the others' claim.
-                    let running = inFlight.countsByQueue
-                    var free: [String: Int] = [:]
-                    for queue in queueNames where missing.isDue(queue) {
-                        let room = (configuration.queues[queue] ?? 0) - (running[queue] ?? 0)
-                        if room > 0 { free[queue] = room }
-                    }
-                    sawFreeCapacity = !free.isEmpty
-                    let present = queueNames.filter { free[$0] != nil && !missing.contains($0) }
-                    let roomy = present.filter { 2 * free[$0]! >= configuration.queues[$0] ?? 0 }
-                    let tight = present.filter { 2 * free[$0]! < configuration.queues[$0] ?? 0 }
-                    var groups = [roomy, tight].filter { !$0.isEmpty }
-                    groups += queueNames.filter { free[$0] != nil && missing.contains($0) }.map { [$0] }
+                    var groups = claimGroups.groups(running: inFlight.countsByQueue, missing: missing)
+                    sawFreeCapacity = !groups.isEmpty
                     while !groups.isEmpty, !isShuttingDown {
-                        let group = groups.removeFirst()
+                        let claim = groups.removeFirst()
+                        let group = claim.queues
                         let tasks: [ClaimedTask]
                         do {
                             // the smallest free capacity of the group, so that no queue gets more than its own
-                            tasks = try await claimStatements.claim(executor: executorID, queues: group,
-                                                                    max: group.compactMap { free[$0] }.min() ?? 1)
+                            tasks = try await claimStatements.claim(executor: executorID, queues: group, max: claim.max)
                         } catch let error as RotaError where error.code == .unknownQueue {
                             if group.count > 1 {
-                                groups = group.map { [$0] } + groups  // find which one, queue by queue
+                                // find which one, queue by queue
+                                groups = group.map { ClaimGroups.Group(queues: [$0], max: claim.max) } + groups
                                 continue
                             }
                             // Dropped while the worker runs: keep serving the other queues.

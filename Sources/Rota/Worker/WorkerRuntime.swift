@@ -13,6 +13,8 @@ final class WorkerRuntime: Sendable {
     let metrics = WorkerMetrics()
     let executorID: String
     let queueNames: [String]
+    /// The claim statements of a look for work, from the queues' capacities.
+    let claimGroups: ClaimGroups
 
     /// Claims (one statement at a time, never behind a slow heartbeat).
     let claimStatements: Statements
@@ -53,7 +55,8 @@ final class WorkerRuntime: Sendable {
         self.logger = logger
         self.health = health
         self.executorID = configuration.executorID
-        self.queueNames = configuration.queues.keys.sorted()
+        self.claimGroups = ClaimGroups(capacity: configuration.queues)
+        self.queueNames = claimGroups.queueNames
         func statements(_ role: String) -> Statements {
             var connectionLogger = logger
             connectionLogger[metadataKey: "connection"] = "\(role)"
