@@ -112,19 +112,33 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     c_fn constant text := 'rota.wait_for_children';
-    v_children integer;
     v_open integer;
 BEGIN
-    -- The row lock first, then the count in a fresh snapshot: a child ending meanwhile
-    -- either committed before the count (not counted) or waits for this lock in
-    -- rota._wake_parents and then finds the task waiting (counted off there).
+    -- Fenced off before anything is locked: a stale or foreign attempt locks no child.
+    IF NOT EXISTS (SELECT 1 FROM rota.tasks t
+                   WHERE t.id = wait_for_children.id AND t.attempts = wait_for_children.attempt
+                     AND t.lease_token = wait_for_children.token AND t.lease_expires_at IS NOT NULL) THEN
+        PERFORM rota._check_attempts(c_fn, ARRAY[wait_for_children.id], ARRAY[wait_for_children.attempt],
+                                     ARRAY[wait_for_children.token]);
+        RETURN NULL;
+    END IF;
+    -- The unfinished children first, FOR SHARE (the UPDATE that ends a child conflicts with
+    -- it), in id order, and children before their parent as everywhere else (an ending child
+    -- locks itself and then its waiting parent; rota.cancel locks descendants first). An end
+    -- in flight is waited for and then left out (it ended); no child can end before this
+    -- transaction has published the wait, and one that ends after finds its parent waiting
+    -- and counts itself off (rota._wake_parents). So the ends of a running parent's children
+    -- need no lock on it and go side by side while it still enqueues them; the price is a
+    -- row lock per unfinished child, once, when the parent waits.
+    SELECT count(*) INTO v_open
+    FROM (SELECT 1 FROM rota.tasks c
+          WHERE c.parent_id = wait_for_children.id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
+          ORDER BY c.id
+          FOR SHARE) AS l;
     IF NOT rota._lock_attempt(c_fn, wait_for_children.id, wait_for_children.attempt, wait_for_children.token) THEN
         RETURN NULL;
     END IF;
-    SELECT count(*), count(*) FILTER (WHERE c.state NOT IN ('succeeded', 'failed', 'cancelled'))
-    INTO v_children, v_open
-    FROM rota.tasks c WHERE c.parent_id = wait_for_children.id;
-    IF v_children = 0 THEN
+    IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota.tasks c WHERE c.parent_id = wait_for_children.id) THEN
         RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
             USING ERRCODE = 'RO023',
                   HINT = 'Enqueue children first (rota.enqueue_child, or parent_id in rota.enqueue).';
@@ -161,10 +175,11 @@ COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
 -- those, so that tasks without one cost nothing here; others are left out anyway), right
 -- after their task rows and before any counter or limit row: a parent's own completion
 -- locks its row first and those rows after it, so the two cannot wait on each other.
--- Parents that may still wait (not final) are locked FOR NO KEY UPDATE in id order before
--- their count is read in a fresh snapshot, so two last children ending at once are counted
--- one after the other, and a parent that starts to wait meanwhile (rota.wait_for_children
--- locks it first) counts a child that ends meanwhile exactly once.
+-- Waiting parents are locked FOR NO KEY UPDATE in id order before their count is read in a
+-- fresh snapshot, so two last children ending at once are counted one after the other.
+-- A parent that is not waiting is not locked: it cannot start to wait while a child of it
+-- is ending (rota.wait_for_children locks its unfinished children first, and waits for this
+-- transaction), so the ends of a fan-out's children do not queue on their parent's row.
 CREATE OR REPLACE FUNCTION rota._wake_parents(p_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -189,7 +204,7 @@ BEGIN
         RETURN;
     END IF;
     PERFORM 1 FROM rota.tasks p
-    WHERE p.id = ANY (v_parent_ids) AND p.state NOT IN ('succeeded', 'failed', 'cancelled')
+    WHERE p.id = ANY (v_parent_ids) AND p.state = 'waiting'
     ORDER BY p.id
     FOR NO KEY UPDATE;
     WITH woken AS (
