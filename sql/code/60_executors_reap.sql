@@ -43,11 +43,12 @@ COMMENT ON FUNCTION rota.register_executor(text, text[], text, integer, jsonb)
     IS 'Registers an executor (upsert); re-registering clears stopped_at. Claims need a registered executor.';
 
 -- Renews one lease that rota.heartbeat found locked, waiting for the lock at most
--- lock_timeout; the task's cancel_requested when renewed, NULL when not. The ends of a
--- parent's children lock it (rota._wake_parents) one batch after the other while a fan-out
--- runs, so a heartbeat that only skipped locked rows could miss the parent's lease again
--- and again until it expired. The wait is bounded, so a lock holder that waits for a row
--- this heartbeat renewed cannot deadlock with it: that renewal is left to the next heartbeat.
+-- lock_timeout; the task's cancel_requested when renewed, NULL when not. A heartbeat that
+-- only skipped locked rows could miss a lease again and again while other transactions
+-- lock the row one after the other (as the ends of a parent's children did before
+-- rota.wait_for_children took that lock upon itself). The wait is bounded, so a lock holder
+-- that waits for a row this heartbeat renewed cannot deadlock with it: that renewal is
+-- left to the next heartbeat.
 CREATE OR REPLACE FUNCTION rota._renew_locked_lease(p_executor text, p_id bigint, p_token uuid)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
