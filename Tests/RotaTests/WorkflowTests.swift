@@ -74,6 +74,30 @@ final class WorkflowTests: XCTestCase {
         await client.close()
     }
 
+    func testAStepNamedLikeADurableSleepFailsTheTask() async throws {
+        let url = try await database()
+        let client = RotaClient(connectionString: url)
+        try await client.defineQueue("wf_sleep_name", options: fastRetries())
+        let ran = Recorder<Int>()
+        var handlers = RotaHandlers()
+        handlers.register("named") { (_: EmptyPayload, context) in
+            _ = try await context.step("sleep-2") { () -> Counted in
+                ran.append(1)
+                return Counted(n: 1)
+            }
+        }
+        try await withWorker(url: url, queues: ["wf_sleep_name": 1], handlers: handlers) { _, _ in
+            let id = try await client.enqueue(queue: "wf_sleep_name", task: "named")
+            try await waitUntil("the task failed") { try await client.state(of: id) == "failed" }
+            let found = try await client.task(id: id)
+            let task = try XCTUnwrap(found)
+            XCTAssertEqual(task.attemptCount, 1, "a reserved name is a bug: no retry")
+            XCTAssertEqual(ran.all, [], "the step did not run")
+            XCTAssertTrue(task.lastError?.contains(#"step "sleep-2" of task named"#) == true
+                            && task.lastError?.contains("durable sleeps' own") == true, task.lastError ?? "no error")
+        }
+    }
+
     func testAStepNameUsedTwiceFailsTheTask() async throws {
         let url = try await database()
         let client = RotaClient(connectionString: url)

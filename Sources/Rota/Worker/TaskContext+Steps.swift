@@ -8,10 +8,11 @@ extension TaskContext {
     /// database writes that must happen exactly once.
     ///
     /// - Parameter name: unique within the task (a name used twice fails the task): 1 to 128
-    ///   characters of `[A-Za-z0-9_.:-]`, not starting with a punctuation character.
+    ///   characters of `[A-Za-z0-9_.:-]`, not starting with a punctuation character; `sleep-1`,
+    ///   `sleep-2`, ... are the durable sleeps' (``sleep(for:)``).
     /// - Throws: ``RotaTaskError/nonRetryable(_:)`` when the name was used before in this
-    ///   run, when the recorded output does not decode as `T`, or when the output cannot be
-    ///   recorded (over 1 MiB, or a bad name).
+    ///   run or is a sleep's, when the recorded output does not decode as `T`, or when the
+    ///   output cannot be recorded (over 1 MiB, or a bad name).
     public func step<T: Codable & Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
         try await steps.step(name, body)
     }

@@ -43,6 +43,7 @@ final class WorkflowSteps: Sendable {
 
     /// A plain step: the recorded output, else the closure's, recorded.
     func step<T: Codable & Sendable>(_ name: String, _ body: () async throws -> T) async throws -> T {
+        try refuseSleepStepName(name)
         if let recorded: T = try await recordedOutput(of: name) { return recorded }
         let value = try await body()
         let output = try encode(value, "step \"\(name)\"")
@@ -60,6 +61,7 @@ final class WorkflowSteps: Sendable {
     /// statements and the checkpoint committed in one transaction (rolled back when the
     /// attempt no longer owns its task).
     func transaction<T: Codable & Sendable>(_ name: String, _ body: (RotaTransaction) async throws -> T) async throws -> T {
+        try refuseSleepStepName(name)
         if let recorded: T = try await recordedOutput(of: name) { return recorded }
         return try await inTransaction("transactional step \"\(name)\"", body) { transaction, value in
             let output = try encode(value, "step \"\(name)\"")
@@ -149,6 +151,18 @@ final class WorkflowSteps: Sendable {
                 "step \"\(name)\" of task \(task) (id \(taskID)): its recorded output \(json.prefix(200)) "
                     + "does not decode as \(T.self): \(error)")
         }
+    }
+
+    /// Fails the task without retries for a step named like a durable sleep (`sleep-1`,
+    /// `sleep-2`, ...): it would take a sleep's record for its output, or a sleep its own.
+    private func refuseSleepStepName(_ name: String) throws {
+        let number = name.dropFirst("sleep-".count)
+        guard name.hasPrefix("sleep-"), !number.isEmpty, number.allSatisfy(\.isASCII), number.allSatisfy(\.isNumber) else {
+            return
+        }
+        throw RotaTaskError.nonRetryable(
+            "step \"\(name)\" of task \(task) (id \(taskID)): the names sleep-1, sleep-2, ... are the durable "
+                + "sleeps' own; give the step another name")
     }
 
     /// The step name of this attempt's next durable sleep: sleeps are numbered in the order
