@@ -19,12 +19,14 @@ DECLARE
     v_changed_here boolean;
     v_known_count integer;
 BEGIN
-    SELECT c.version, c.xmin = pg_current_xact_id_if_assigned()::xid INTO v_version, v_changed_here
-    FROM rota._queue_catalog c WHERE c.singleton;
-    SELECT s.paused_queues, s.any_limited, s.any_open, s.all_queues INTO paused_queues, any_limited, any_open, all_queues
-    FROM rota._executor_subscriptions s
-    WHERE s.executor = p_executor AND s.catalog_version = v_version AND s.queues = p_queues;
-    IF FOUND THEN
+    SELECT c.version, c.xmin = pg_current_xact_id_if_assigned()::xid,
+           s.paused_queues, s.any_limited, s.any_open, s.all_queues
+    INTO v_version, v_changed_here, paused_queues, any_limited, any_open, all_queues
+    FROM rota._queue_catalog c
+    LEFT JOIN rota._executor_subscriptions s
+           ON s.executor = p_executor AND s.catalog_version = c.version AND s.queues = p_queues
+    WHERE c.singleton;
+    IF any_open IS NOT NULL THEN
         RETURN;
     END IF;
     -- a semi-join: `= ANY` of a long array costs a walk of the array per row

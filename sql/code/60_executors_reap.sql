@@ -112,12 +112,12 @@ BEGIN
     SELECT coalesce(array_agg(r.id), '{}'), coalesce(array_agg(r.id) FILTER (WHERE r.cancel_requested), '{}')
     INTO v_renewed, v_abort
     FROM renewed r;
+    -- (an anti-join, and only when some were left: a heartbeat may hold thousands of tasks;
+    -- a held task that is no longer ours is not renewed there either, and is reported below)
     FOR v_id, v_token IN
         SELECT h.id, h.token FROM unnest(heartbeat.held, heartbeat.tokens) AS h(id, token)
-        WHERE h.id <> ALL (v_renewed)
-          AND EXISTS (SELECT 1 FROM rota.tasks t
-                      WHERE t.id = h.id AND t.lease_token = h.token AND t.executor = heartbeat.executor
-                        AND t.lease_expires_at IS NOT NULL)
+        WHERE cardinality(v_renewed) < cardinality(heartbeat.held)
+          AND NOT EXISTS (SELECT 1 FROM unnest(v_renewed) AS r(id) WHERE r.id = h.id)
     LOOP
         IF rota._renew_locked_lease(heartbeat.executor, v_id, v_token) THEN
             v_abort := v_abort || v_id;

@@ -1640,12 +1640,14 @@ DECLARE
     v_changed_here boolean;
     v_known_count integer;
 BEGIN
-    SELECT c.version, c.xmin = pg_current_xact_id_if_assigned()::xid INTO v_version, v_changed_here
-    FROM rota._queue_catalog c WHERE c.singleton;
-    SELECT s.paused_queues, s.any_limited, s.any_open, s.all_queues INTO paused_queues, any_limited, any_open, all_queues
-    FROM rota._executor_subscriptions s
-    WHERE s.executor = p_executor AND s.catalog_version = v_version AND s.queues = p_queues;
-    IF FOUND THEN
+    SELECT c.version, c.xmin = pg_current_xact_id_if_assigned()::xid,
+           s.paused_queues, s.any_limited, s.any_open, s.all_queues
+    INTO v_version, v_changed_here, paused_queues, any_limited, any_open, all_queues
+    FROM rota._queue_catalog c
+    LEFT JOIN rota._executor_subscriptions s
+           ON s.executor = p_executor AND s.catalog_version = c.version AND s.queues = p_queues
+    WHERE c.singleton;
+    IF any_open IS NOT NULL THEN
         RETURN;
     END IF;
     -- a semi-join: `= ANY` of a long array costs a walk of the array per row
@@ -3424,12 +3426,12 @@ BEGIN
     SELECT coalesce(array_agg(r.id), '{}'), coalesce(array_agg(r.id) FILTER (WHERE r.cancel_requested), '{}')
     INTO v_renewed, v_abort
     FROM renewed r;
+    -- (an anti-join, and only when some were left: a heartbeat may hold thousands of tasks;
+    -- a held task that is no longer ours is not renewed there either, and is reported below)
     FOR v_id, v_token IN
         SELECT h.id, h.token FROM unnest(heartbeat.held, heartbeat.tokens) AS h(id, token)
-        WHERE h.id <> ALL (v_renewed)
-          AND EXISTS (SELECT 1 FROM rota.tasks t
-                      WHERE t.id = h.id AND t.lease_token = h.token AND t.executor = heartbeat.executor
-                        AND t.lease_expires_at IS NOT NULL)
+        WHERE cardinality(v_renewed) < cardinality(heartbeat.held)
+          AND NOT EXISTS (SELECT 1 FROM unnest(v_renewed) AS r(id) WHERE r.id = h.id)
     LOOP
         IF rota._renew_locked_lease(heartbeat.executor, v_id, v_token) THEN
             v_abort := v_abort || v_id;

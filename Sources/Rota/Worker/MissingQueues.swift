@@ -9,6 +9,9 @@ struct MissingQueues {
     /// Whether no queue is missing.
     var isEmpty: Bool { entries.isEmpty }
 
+    /// The missing queues.
+    var queues: Dictionary<String, (failures: Int, retryAt: ContinuousClock.Instant)>.Keys { entries.keys }
+
     /// Whether `queue` is missing.
     func contains(_ queue: String) -> Bool { entries[queue] != nil }
 

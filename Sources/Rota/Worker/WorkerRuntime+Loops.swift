@@ -27,9 +27,8 @@ extension WorkerRuntime {
                 }
             }
         }
-        let untilCancelled = WakeSignal()
         while !Task.isCancelled {
-            await untilCancelled.wait(timeout: .seconds(3600))
+            try? await Task.sleep(for: .seconds(3600))
         }
         listener.shutdown()
     }
