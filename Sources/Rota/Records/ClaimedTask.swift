@@ -35,4 +35,12 @@ struct ClaimedTask: Sendable {
         leaseToken = try row.decode("lease_token")
         lease = .microseconds(try row.decode("lease_microseconds", as: Int64.self))
     }
+
+    /// The `lease_microseconds` column a claim's row needs, from the rows of `alias` (a call
+    /// of `rota.claim` or `rota.start`): `lease_expires_at - now()` in the claiming
+    /// transaction, where `now()` is the instant the lease was started from (the database
+    /// clock only).
+    static func leaseColumn(of alias: String) -> String {
+        "(extract(epoch FROM \(alias).lease_expires_at - now()) * 1000000)::bigint AS lease_microseconds"
+    }
 }

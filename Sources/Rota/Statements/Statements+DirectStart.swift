@@ -16,12 +16,7 @@ extension Statements {
         call.add("max_attempts", options.maxAttempts, as: "int")
         call.add("concurrency_key", options.concurrencyKey)
         call.add("parent_id", options.parentID, as: "bigint")
-        // the lease as claim(executor:queue:max:) measures it
-        let row = try await run(
-            """
-            SELECT s.*, (extract(epoch FROM s.lease_expires_at - now()) * 1000000)::bigint AS lease_microseconds
-            FROM \(call.sql) s
-            """, call.parameters)[0]
+        let row = try await run("SELECT s.*, \(ClaimedTask.leaseColumn(of: "s")) FROM \(call.sql) s", call.parameters)[0]
         let id: Int64 = try row.decode("id")
         return (id, try row.decode("started") ? try ClaimedTask(row: row) : nil)
     }

@@ -6,14 +6,10 @@ extension Statements {
     }
 
     /// `rota.claim` of up to `max` tasks of `queues`, each with the length of the lease it
-    /// started: `lease_expires_at - now()` in the claim's own transaction, where `now()` is
-    /// the instant the lease was started from (the database clock only).
+    /// started (``ClaimedTask/leaseColumn(of:)``).
     func claim(executor: String, queues: [String], max: Int) async throws -> [ClaimedTask] {
-        try await run(
-            """
-            SELECT c.*, (extract(epoch FROM c.lease_expires_at - now()) * 1000000)::bigint AS lease_microseconds
-            FROM rota.claim($1, $2::text[], $3::int) c
-            """, [executor, queues, max]).map(ClaimedTask.init(row:))
+        try await run("SELECT c.*, \(ClaimedTask.leaseColumn(of: "c")) FROM rota.claim($1, $2::text[], $3::int) c",
+                      [executor, queues, max]).map(ClaimedTask.init(row:))
     }
 
     /// `rota.heartbeat`: renews the leases of `held` (task ids, with the lease tokens of
