@@ -194,7 +194,9 @@ $fn$;
 COMMENT ON FUNCTION rota.reap()
     IS 'Recovers running tasks whose lease expired (up to 10000 per call): queued with backoff, failed when out of attempts, cancelled if a cancel was requested.';
 
--- Deletes finished tasks older than their queue's retention, at most max_rows per call.
+-- Deletes finished tasks older than their queue's retention, at most max_rows per call; a
+-- call that finds fewer due (the history is caught up) also deletes the count rows of idle
+-- keys and folds old counter buckets.
 CREATE OR REPLACE FUNCTION rota.prune(max_rows integer DEFAULT 10000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -207,16 +209,24 @@ BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
     END IF;
-    WITH victims AS (
-        SELECT t.id FROM rota.tasks t
-        JOIN rota.queues q ON q.name = t.queue
-        -- the bound of retention: a row from before it existed cannot overflow the cutoff
-        WHERE t.state IN ('succeeded', 'failed', 'cancelled')
-          AND t.finished_at < now() - least(q.retention, interval '10 years')
-        LIMIT prune.max_rows
-        FOR UPDATE OF t SKIP LOCKED)
-    DELETE FROM rota.tasks t USING victims v WHERE t.id = v.id;
+    -- Oldest first, queue by queue, through tasks_finished_idx, and deleted by primary key:
+    -- a call reads the rows it deletes and one probe per queue, however long the history.
+    DELETE FROM rota.tasks t WHERE t.id = ANY (ARRAY(
+        SELECT v.id FROM rota.queues q
+        CROSS JOIN LATERAL (
+            SELECT t.id FROM rota.tasks t
+            -- the bound of retention: a row from before it existed cannot overflow the cutoff
+            WHERE t.state IN ('succeeded', 'failed', 'cancelled') AND t.queue = q.name
+              AND t.finished_at < now() - least(q.retention, interval '10 years')
+            ORDER BY t.finished_at
+            LIMIT prune.max_rows
+            FOR UPDATE OF t SKIP LOCKED) AS v
+        LIMIT prune.max_rows));
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
+    IF v_deleted = prune.max_rows THEN
+        -- more is due: the next call comes at once and sweeps once the history is caught up
+        RETURN v_deleted;
+    END IF;
     -- Count rows of idle keys: nothing running, nothing queued. Locked first, skipping rows
     -- in use (a claim, a completion, or a producer's open enqueue holding KEY SHARE), then
     -- checked again in a new snapshot: every producer that held a row has committed by

@@ -1,0 +1,43 @@
+-- What rota.prune reads (migration 0016): the finished tasks it deletes, through
+-- tasks_finished_idx, oldest first, and nothing of a history that is not yet due; a call
+-- with nothing due is one probe per queue, however long the history. Counted with this
+-- transaction's own statistics (pg_stat_get_xact_*).
+BEGIN;
+SELECT plan(7);
+
+CREATE FUNCTION pg_temp.seq_reads() RETURNS bigint LANGUAGE sql AS
+$$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks'::regclass) $$;
+CREATE FUNCTION pg_temp.heap_fetches() RETURNS bigint LANGUAGE sql AS
+$$ SELECT pg_stat_get_xact_tuples_fetched('rota.tasks'::regclass) $$;
+CREATE FUNCTION pg_temp.finished_scans() RETURNS bigint LANGUAGE sql AS
+$$ SELECT pg_stat_get_xact_numscans('rota.tasks_finished_idx'::regclass) $$;
+
+SELECT rota.define_queue('hist', retention => '1 day');
+SELECT rota.define_queue('other', retention => '1 hour');
+-- 20,000 finished tasks, none past its retention yet
+INSERT INTO rota.tasks (queue, task, state, attempts, max_attempts, executor, enqueued_at, started_at, finished_at)
+SELECT 'hist', 'old', (ARRAY['succeeded', 'failed', 'cancelled'])[1 + g % 3], 1, 5, 'w',
+       now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour' + g * interval '1 millisecond'
+FROM generate_series(1, 20000) AS g;
+ANALYZE rota.tasks;
+
+SELECT pg_temp.seq_reads() AS seq0, pg_temp.heap_fetches() AS fetch0, pg_temp.finished_scans() AS scans0 \gset
+SELECT is(rota.prune(1000), 0, 'nothing due: nothing deleted');
+SELECT is(pg_temp.seq_reads() - :seq0, 0::bigint, 'nothing due: no sequential scan of the history');
+SELECT cmp_ok(pg_temp.heap_fetches() - :fetch0, '<=', 2::bigint, 'nothing due: at most a probe per queue');
+SELECT cmp_ok(pg_temp.finished_scans() - :scans0, '>=', 1::bigint, 'nothing due: tasks_finished_idx was probed');
+
+-- the 5 oldest are now past the retention, plus 2 of another queue
+UPDATE rota.tasks SET finished_at = finished_at - interval '2 days'
+WHERE id IN (SELECT id FROM rota.tasks WHERE queue = 'hist' ORDER BY finished_at LIMIT 5);
+INSERT INTO rota.tasks (queue, task, state, attempts, max_attempts, executor, enqueued_at, started_at, finished_at)
+SELECT 'other', 'old', 'succeeded', 1, 5, 'w', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours'
+FROM generate_series(1, 2);
+SELECT pg_temp.seq_reads() AS seq0, pg_temp.heap_fetches() AS fetch0 \gset
+SELECT is(rota.prune(1000), 7, 'due: the tasks past each queue''s retention are deleted');
+SELECT cmp_ok(pg_temp.heap_fetches() - :fetch0 + pg_temp.seq_reads() - :seq0, '<=', 30::bigint,
+              'due: about the rows it deletes are read, not the history');
+SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'hist'), 19995::bigint, 'the rest of the history stays');
+
+SELECT * FROM finish();
+ROLLBACK;
