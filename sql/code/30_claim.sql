@@ -72,8 +72,8 @@ DECLARE
     v_seen bigint[] := '{}';
     v_window_ids bigint[];
     v_window_keys text[];
-    v_fresh text[];
     v_locked_keys text[];
+    v_unlocked_keys text[];
     v_locked_runs integer[];
     v_key text;
     v_next integer;
@@ -81,7 +81,6 @@ DECLARE
     v_keys text[] := '{}';
     v_bases integer[] := '{}';
     v_taken integer[] := '{}';
-    v_started_keys text[];
 BEGIN
     ids := '{}';
     key_slots := '{}';
@@ -94,38 +93,38 @@ BEGIN
               FOR UPDATE SKIP LOCKED) AS c;
         EXIT WHEN v_window_ids IS NULL;
         v_seen := v_seen || v_window_ids;
-        SELECT array_agg(DISTINCT k) INTO v_fresh
-        FROM unnest(v_window_keys) AS k WHERE k IS NOT NULL AND k <> ALL (v_keys);
-        IF v_fresh IS NOT NULL THEN
-            SELECT array_agg(c.concurrency_key), array_agg(c.running) INTO v_locked_keys, v_locked_runs
-            FROM (SELECT c.concurrency_key, c.running FROM rota._key_counts c
-                  WHERE c.queue = p_queue AND c.concurrency_key = ANY (v_fresh)
-                  FOR NO KEY UPDATE SKIP LOCKED) AS c;
+        -- the window's new keys, each with its count row locked here, or as not locked
+        -- (locked elsewhere, or without a row yet: rare)
+        SELECT array_agg(f.k) FILTER (WHERE c.running IS NOT NULL), array_agg(c.running) FILTER (WHERE c.running IS NOT NULL),
+               array_agg(f.k) FILTER (WHERE c.running IS NULL)
+        INTO v_locked_keys, v_locked_runs, v_unlocked_keys
+        FROM (SELECT DISTINCT k FROM unnest(v_window_keys) AS k WHERE k IS NOT NULL AND k <> ALL (v_keys)) AS f(k)
+        LEFT JOIN LATERAL (SELECT c.running FROM rota._key_counts c
+                           WHERE c.queue = p_queue AND c.concurrency_key = f.k
+                           FOR NO KEY UPDATE SKIP LOCKED) AS c ON true;
+        IF v_locked_keys IS NOT NULL OR v_unlocked_keys IS NOT NULL THEN
             v_keys := v_keys || coalesce(v_locked_keys, '{}');
             v_bases := v_bases || coalesce(v_locked_runs, '{}');
-            -- the rest: locked elsewhere, or without a row yet (rare)
-            FOR v_key IN SELECT k FROM unnest(v_fresh) AS k WHERE k <> ALL (coalesce(v_locked_keys, '{}')) LOOP
+            FOREACH v_key IN ARRAY coalesce(v_unlocked_keys, '{}') LOOP
                 v_next := rota._take_key_count(p_queue, v_key, p_limit);
                 v_keys := v_keys || v_key;
                 v_bases := v_bases || coalesce(v_next - 1, p_limit);
             END LOOP;
             v_taken := v_taken || array_fill(0, ARRAY[cardinality(v_keys) - cardinality(v_taken)]);
         END IF;
-        -- in claim order: keyless tasks, and keyed ones while their key has room
-        SELECT ids || coalesce(array_agg(s.id ORDER BY s.ord), '{}'),
-               key_slots || coalesce(array_agg(s.slot ORDER BY s.ord), '{}'),
-               array_agg(s.k) FILTER (WHERE s.k IS NOT NULL)
-        INTO ids, key_slots, v_started_keys
-        FROM (SELECT w.id, w.k, w.ord, r.base + r.taken + w.n AS slot
-              FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
-                    FROM unnest(v_window_ids, v_window_keys) WITH ORDINALITY AS u(id, k, ord)) AS w
-              LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = w.k
-              WHERE w.k IS NULL OR w.n <= p_limit - r.base - r.taken) AS s;
-        IF v_started_keys IS NOT NULL THEN
-            SELECT array_agg(r.taken + (SELECT count(*) FROM unnest(v_started_keys) AS g WHERE g = r.k) ORDER BY r.i)
-            INTO v_taken
-            FROM unnest(v_keys, v_taken) WITH ORDINALITY AS r(k, taken, i);
-        END IF;
+        -- in claim order: keyless tasks, and keyed ones while their key has room; and
+        -- what each key has taken since
+        WITH s AS MATERIALIZED (
+            SELECT w.id, w.k, w.ord, r.base + r.taken + w.n AS slot
+            FROM (SELECT u.id, u.k, u.ord, row_number() OVER (PARTITION BY u.k ORDER BY u.ord) AS n
+                  FROM unnest(v_window_ids, v_window_keys) WITH ORDINALITY AS u(id, k, ord)) AS w
+            LEFT JOIN unnest(v_keys, v_bases, v_taken) AS r(k, base, taken) ON r.k = w.k
+            WHERE w.k IS NULL OR w.n <= p_limit - r.base - r.taken)
+        SELECT ids || coalesce((SELECT array_agg(s.id ORDER BY s.ord) FROM s), '{}'),
+               key_slots || coalesce((SELECT array_agg(s.slot ORDER BY s.ord) FROM s), '{}'),
+               coalesce((SELECT array_agg(r.taken + (SELECT count(*) FROM s WHERE s.k = r.k) ORDER BY r.i)
+                         FROM unnest(v_keys, v_taken) WITH ORDINALITY AS r(k, taken, i)), '{}')
+        INTO ids, key_slots, v_taken;
     END LOOP;
     IF cardinality(array_remove(key_slots, NULL)) > 0 THEN
         UPDATE rota._key_counts c SET running = c.running + v_taken[array_position(v_keys, c.concurrency_key)]
@@ -433,27 +432,25 @@ BEGIN
                                            WHERE x <> ALL (v_paused_queues));
                 END IF;
             END IF;
-            IF v_probe THEN
-                -- the best few candidates of each queue (ordered index scans), merged
-                v_pick := ARRAY(WITH pick AS (
-                    SELECT c.id FROM unnest(v_open_queues) AS qn(name)
-                    CROSS JOIN LATERAL (
-                        SELECT x.id, x.priority, x.run_at FROM rota.tasks x
-                        WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
-                        ORDER BY x.priority, x.run_at, x.id
-                        LIMIT v_candidates_per_queue) AS c
-                    ORDER BY c.priority, c.run_at, c.id
-                    LIMIT v_candidates_per_queue)
-                    SELECT pick.id FROM pick);
-            END IF;
-            -- One CASE, so that no partial index (their predicates say state = 'queued')
-            -- can be proven for this statement: its only index path is then the primary
-            -- key. Otherwise a generic plan built while few tasks were queued (a fresh
-            -- install, statistics taken while the queues were empty) reads every queued
-            -- row by run_at and filters on id, which costs a claim the whole backlog.
+            -- The candidates (when probing: the best few of each queue, ordered index
+            -- scans, merged), locked in the same statement. One CASE, so that no partial
+            -- index (their predicates say state = 'queued') can be proven for the lock:
+            -- its only index path is then the primary key. Otherwise a generic plan built
+            -- while few tasks were queued (a fresh install, statistics taken while the
+            -- queues were empty) reads every queued row by run_at and filters on id, which
+            -- costs a claim the whole backlog.
             SELECT array_agg(c.id) INTO v_ids
             FROM (SELECT t.id FROM rota.tasks t
-                  WHERE t.id = ANY (v_pick)
+                  WHERE t.id = ANY (CASE WHEN v_probe THEN ARRAY(
+                                        SELECT c.id FROM unnest(v_open_queues) AS qn(name)
+                                        CROSS JOIN LATERAL (
+                                            SELECT x.id, x.priority, x.run_at FROM rota.tasks x
+                                            WHERE x.state = 'queued' AND x.queue = qn.name AND x.run_at <= now()
+                                            ORDER BY x.priority, x.run_at, x.id
+                                            LIMIT v_candidates_per_queue) AS c
+                                        ORDER BY c.priority, c.run_at, c.id
+                                        LIMIT v_candidates_per_queue)
+                                    ELSE v_pick END)
                     AND CASE WHEN t.state = 'queued' THEN t.run_at <= now() ELSE false END
                   ORDER BY t.priority, t.run_at, t.id
                   LIMIT claim.max
@@ -474,12 +471,15 @@ BEGIN
         ORDER BY x.ord
     LOOP
         EXIT WHEN v_still_wanted <= 0;
-        -- Cheap probe first, so that idle polls lock no slot or token rows.
-        -- (ORDER BY + LIMIT 1 keeps the generic plan on the ready index.)
-        PERFORM 1 FROM (SELECT t.id FROM rota.tasks t
-                        WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
-                        ORDER BY t.priority, t.run_at, t.id LIMIT 1) AS probe;
-        CONTINUE WHEN NOT FOUND;
+        -- Cheap probe first, so that idle polls lock no slot or token rows. (ORDER BY +
+        -- LIMIT 1 keeps the generic plan on the ready index.) A queue with a key limit
+        -- alone has none: its first window finds the same nothing.
+        IF v_queue.concurrency IS NOT NULL OR v_queue.rate_limit IS NOT NULL THEN
+            PERFORM 1 FROM (SELECT t.id FROM rota.tasks t
+                            WHERE t.state = 'queued' AND t.queue = v_queue.name AND t.run_at <= now()
+                            ORDER BY t.priority, t.run_at, t.id LIMIT 1) AS probe;
+            CONTINUE WHEN NOT FOUND;
+        END IF;
         SELECT l.slots, l.tokens, l.startable, v_holding_over_limit OR l.over_limit
         INTO v_slots, v_tokens, v_startable, v_holding_over_limit
         FROM rota._take_slots_and_tokens(v_queue, v_still_wanted, NOT v_holding_over_limit) AS l;

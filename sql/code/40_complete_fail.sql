@@ -29,6 +29,12 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._release_holds(p_held_ids bigint[], p_ready_queues text[] DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+-- Only index scans and nested loops: the count rows are then updated in the order of their
+-- sorted input (see there).
+SET enable_seqscan = off
+SET enable_bitmapscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
     v_over_queues text[];
@@ -54,21 +60,18 @@ BEGIN
         USING unnest(v_over_queues, v_over_slots) AS o(queue, slot)
         WHERE s.queue = o.queue AND s.slot = o.slot AND s.task_id IS NULL AND s.over_limit;
     END IF;
-    -- One count per task that holds one. The rows are locked in key order, so two batches
-    -- sharing keys wait on each other instead of deadlocking; claimers hold them only
-    -- briefly and never wait, and producers' KEY SHARE locks do not conflict.
-    WITH held AS (
-        SELECT t.queue, t.concurrency_key, count(*) AS n FROM rota.tasks t
-        WHERE t.id = ANY (p_held_ids) AND t.key_slot IS NOT NULL AND t.concurrency_key IS NOT NULL
-        GROUP BY t.queue, t.concurrency_key),
-    locked AS (
-        SELECT k.queue, k.concurrency_key, h.n FROM rota._key_counts k
-        JOIN held h ON h.queue = k.queue AND h.concurrency_key = k.concurrency_key
-        ORDER BY k.queue, k.concurrency_key
-        FOR NO KEY UPDATE OF k)
-    UPDATE rota._key_counts k SET running = k.running - l.n
-    FROM locked l
-    WHERE k.queue = l.queue AND k.concurrency_key = l.concurrency_key;
+    -- One count per task that holds one. The UPDATE locks the rows itself, in key order
+    -- (the sorted input drives primary-key lookups: the plan settings above leave no other
+    -- plan), so two batches sharing keys wait on each other instead of deadlocking;
+    -- claimers hold them only briefly and never wait, and producers' KEY SHARE locks do
+    -- not conflict. A separate SELECT ... FOR NO KEY UPDATE first would write one more WAL
+    -- record per key.
+    UPDATE rota._key_counts k SET running = k.running - h.n
+    FROM (SELECT t.queue, t.concurrency_key, count(*) AS n FROM rota.tasks t
+          WHERE t.id = ANY (p_held_ids) AND t.key_slot IS NOT NULL AND t.concurrency_key IS NOT NULL
+          GROUP BY t.queue, t.concurrency_key
+          ORDER BY t.queue, t.concurrency_key) AS h
+    WHERE k.queue = h.queue AND k.concurrency_key = h.concurrency_key;
     -- Queues with a freed slot and ready work are woken too: else only the process that
     -- freed it would claim again at once, and the others would wait for their poll,
     -- piling a limited queue's work onto one replica. A freed key count wakes them only

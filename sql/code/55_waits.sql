@@ -207,6 +207,11 @@ BEGIN
     WHERE p.id = ANY (v_parent_ids) AND p.state = 'waiting'
     ORDER BY p.id
     FOR NO KEY UPDATE;
+    -- no parent waits (the usual case while a fan-out is still enqueuing); none can start
+    -- to before this commits, since a wait first locks every unfinished child FOR SHARE
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
     WITH woken AS (
         UPDATE rota.tasks p
         SET state = CASE WHEN p.children_open > e.n THEN 'waiting' ELSE 'queued' END,
