@@ -4,7 +4,7 @@ import RotaTestSupport
 import ServiceLifecycle
 import XCTest
 
-/// The worker's maintenance loop reports failures of `rota.reap` and `rota.prune` as
+/// The worker's reap and prune loops report failures of `rota.reap` and `rota.prune` as
 /// errors: while they fail, tasks of dead executors are not recovered and old tasks pile up.
 final class MaintenanceLoggingTests: XCTestCase {
     struct Record: Sendable {

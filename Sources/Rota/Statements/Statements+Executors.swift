@@ -25,18 +25,20 @@ extension Statements {
                       [queues]).first?.decode("delay", as: Double?.self)
     }
 
-    /// `rota.complete_many`.
-    func completeMany(ids: [Int64], attempts: [Int], results: [PostgresJSON?], tokens: [String]) async throws {
+    /// `rota.complete_many`: how many tasks it completed (a fenced-off one is not).
+    func completeMany(ids: [Int64], attempts: [Int], results: [PostgresJSON?], tokens: [String]) async throws -> Int {
         try await run("SELECT id FROM rota.complete_many($1::bigint[], $2::int[], $3::jsonb[], $4::uuid[]) AS id",
-                      [ids, attempts, results, tokens])
+                      [ids, attempts, results, tokens]).count
     }
 
-    /// `rota.fail_many`.
+    /// `rota.fail_many`: how many tasks it finished (failed for good or cancelled); the
+    /// others went back to their queue, or were fenced off.
     func failMany(ids: [Int64], attempts: [Int], errors: [String], retryIns: [PostgresInterval?],
-                  retryables: [Bool], tokens: [String]) async throws {
+                  retryables: [Bool], tokens: [String]) async throws -> Int {
         try await run("""
             SELECT * FROM rota.fail_many($1::bigint[], $2::int[], $3::text[], $4::interval[], $5::boolean[], $6::uuid[])
             """, [ids, attempts, errors, retryIns, retryables, tokens])
+            .filter { try $0.decode("state", as: String.self) != "queued" }.count
     }
 
     /// `rota.reap`: how many tasks of dead executors it recovered.

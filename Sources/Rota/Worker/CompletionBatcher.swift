@@ -26,10 +26,12 @@ final class CompletionBatcher: Sendable {
     private let maxBatch: Int
     private let backoff: Backoff
     private let logger: Logger
-    private let onFlushed: @Sendable () -> Void
+    /// Called after each written batch with how many tasks it finished (succeeded, failed
+    /// for good, cancelled): retried and fenced-off outcomes finish nothing.
+    private let onFlushed: @Sendable (_ finished: Int) -> Void
 
     init(statements: Statements, window: Duration, maxBatch: Int, backoff: Backoff,
-         logger: Logger, onFlushed: @escaping @Sendable () -> Void) {
+         logger: Logger, onFlushed: @escaping @Sendable (_ finished: Int) -> Void) {
         self.statements = statements
         self.window = window
         self.maxBatch = max(1, maxBatch)
@@ -65,10 +67,10 @@ final class CompletionBatcher: Sendable {
                 return batch
             }
             do {
-                try await write(batch)
+                let finished = try await write(batch)
                 failures = 0
                 state.withLock { $0.flushing -= 1 }
-                onFlushed()
+                onFlushed(finished)
                 if !state.withLock({ $0.pending.isEmpty }) { wake.signal() }
             } catch {
                 state.withLock { state in
@@ -95,40 +97,43 @@ final class CompletionBatcher: Sendable {
         return true
     }
 
-    /// Writes a batch; connection errors and lost deadlocks propagate (the batch is retried:
-    /// a child's completion can deadlock with its parent's cancellation), other errors are
-    /// narrowed down to the one outcome at fault, which is failed or dropped with a log.
-    private func write(_ batch: [Outcome]) async throws {
+    /// Writes a batch and returns how many tasks it finished; connection errors and lost
+    /// deadlocks propagate (the batch is retried: a child's completion can deadlock with its
+    /// parent's cancellation), other errors are narrowed down to the one outcome at fault,
+    /// which is failed or dropped with a log.
+    private func write(_ batch: [Outcome]) async throws -> Int {
         do {
-            try await writeStatements(batch)
+            return try await writeStatements(batch)
         } catch let error as RotaError where !error.isConnectionError && !error.isTransientConflict {
-            guard batch.count > 1 else {
-                try await handleRejected(batch[0], error)
-                return
-            }
+            guard batch.count > 1 else { return try await handleRejected(batch[0], error) }
+            var finished = 0
             for outcome in batch {
                 do {
-                    try await writeStatements([outcome])
+                    finished += try await writeStatements([outcome])
                 } catch let error as RotaError where !error.isConnectionError && !error.isTransientConflict {
-                    try await handleRejected(outcome, error)
+                    finished += try await handleRejected(outcome, error)
                 }
             }
+            return finished
         }
     }
 
-    private func handleRejected(_ outcome: Outcome, _ error: RotaError) async throws {
+    private func handleRejected(_ outcome: Outcome, _ error: RotaError) async throws -> Int {
         switch outcome {
         case .completed(let id, let attempt, let token, _):
             // e.g. a result over the size limit: the task fails for good with the reason.
             logger.error("result rejected, failing the task", metadata: ["task": "\(id)", "error": "\(error)"])
-            try await writeStatements([.failed(id: id, attempt: attempt, token: token,
-                                               error: "result rejected: \(error.message)", retryIn: nil, retryable: false)])
+            return try await writeStatements([.failed(id: id, attempt: attempt, token: token,
+                                                      error: "result rejected: \(error.message)", retryIn: nil,
+                                                      retryable: false)])
         case .failed(let id, _, _, _, _, _):
             logger.error("failure outcome rejected, dropped", metadata: ["task": "\(id)", "error": "\(error)"])
+            return 0
         }
     }
 
-    private func writeStatements(_ batch: [Outcome]) async throws {
+    /// Returns how many tasks the statements finished.
+    private func writeStatements(_ batch: [Outcome]) async throws -> Int {
         var completeIDs: [Int64] = [], completeAttempts: [Int] = [], completeTokens: [String] = []
         var results: [PostgresJSON?] = []
         var failIDs: [Int64] = [], failAttempts: [Int] = [], failTokens: [String] = [], errors: [String] = []
@@ -149,13 +154,15 @@ final class CompletionBatcher: Sendable {
                 retryables.append(retryable)
             }
         }
+        var finished = 0
         if !completeIDs.isEmpty {
-            try await statements.completeMany(ids: completeIDs, attempts: completeAttempts, results: results,
-                                              tokens: completeTokens)
+            finished += try await statements.completeMany(ids: completeIDs, attempts: completeAttempts,
+                                                          results: results, tokens: completeTokens)
         }
         if !failIDs.isEmpty {
-            try await statements.failMany(ids: failIDs, attempts: failAttempts, errors: errors, retryIns: retryIns,
-                                          retryables: retryables, tokens: failTokens)
+            finished += try await statements.failMany(ids: failIDs, attempts: failAttempts, errors: errors,
+                                                      retryIns: retryIns, retryables: retryables, tokens: failTokens)
         }
+        return finished
     }
 }

@@ -16,8 +16,16 @@ public struct RotaWorkerConfiguration: Sendable {
     public var heartbeatInterval: Duration?
     /// How often `rota.reap()` recovers tasks of dead executors; `nil`: the heartbeat interval.
     public var reapInterval: Duration?
-    /// How often `rota.prune()` deletes old finished tasks.
+    /// How often the worker looks for finished tasks past their queue's retention when it
+    /// last found none (at least every 100 ms); it also looks once as it starts. While it
+    /// finds some, it deletes them (`rota.prune`) in batches of 1,000 paced by ``pruneRate``.
     public var pruneInterval: Duration = .seconds(60)
+    /// While finished tasks past their queue's retention are due, the rows per second this
+    /// worker deletes at least; it adds 1.5 rows for each task it finishes, so deletion keeps
+    /// pace with any load (each task finished now is due one retention later) and a backlog
+    /// is cleared at this rate plus half the completion rate. Deleting at a steady pace
+    /// instead of back to back costs the other sessions little; 0: only the 1.5 per task.
+    public var pruneRate: Int = 2_000
     /// On graceful shutdown, how long in-flight handlers may run before they are cancelled
     /// and their tasks released.
     public var shutdownGracePeriod: Duration = .seconds(30)

@@ -143,7 +143,7 @@ extension WorkerRuntime {
         case .completed(let result):
             completions.add(.completed(id: task.id, attempt: task.attempt, token: task.leaseToken, result: result))
         case .completedInTransaction:
-            break  // committed with the handler's transaction
+            finishedTasks.add(1)  // committed with the handler's transaction
         case .failed(let message, let retryIn, let retryable):
             completions.add(.failed(id: task.id, attempt: task.attempt, token: task.leaseToken, error: message,
                                     retryIn: retryIn, retryable: retryable))

@@ -85,16 +85,11 @@ extension WorkerRuntime {
         }
     }
 
-    /// Recovers tasks of dead executors (`rota.reap`) every reap interval and deletes old
-    /// finished tasks (`rota.prune`) every prune interval. Every replica does this; the
-    /// functions are safe to run concurrently.
-    func maintenanceLoop() async {
-        let clock = ContinuousClock()
-        var lastPrune = clock.now
+    /// Recovers tasks of dead executors (`rota.reap`) every reap interval. Every replica does
+    /// this; the function is safe to run concurrently.
+    func reapLoop() async {
         while !Task.isCancelled {
             do { try await Task.sleep(for: configuration.reapInterval ?? heartbeatInterval) } catch { return }
-            // Errors, not debug messages: while reaping fails, tasks of dead executors are
-            // not recovered; while pruning fails, finished tasks pile up.
             do {
                 let reaped = try await maintenanceStatements.reap()
                 if reaped > 0 {
@@ -102,27 +97,51 @@ extension WorkerRuntime {
                     claimWake.signal()
                 }
             } catch {
+                // An error, not a debug message: while reaping fails, tasks of dead executors
+                // are not recovered.
                 logger.error("rota.reap failed: tasks of dead executors are not being recovered",
                              metadata: ["error": "\(error)"])
             }
-            if clock.now - lastPrune >= configuration.pruneInterval {
-                lastPrune = clock.now
-                // Full batches mean more is due: keep going (within a time budget, so
-                // reaping is not held up) so that pruning keeps up with any completion rate.
-                let batch = 10_000
-                let budgetEnd = clock.now + .seconds(5)
-                do {
-                    while !Task.isCancelled {
-                        let pruned = try await maintenanceStatements.prune(batch: batch)
-                        if pruned < batch || clock.now >= budgetEnd { break }
-                    }
-                } catch {
-                    logger.error("rota.prune failed: old finished tasks are not being deleted",
-                                 metadata: ["error": "\(error)"])
-                }
-            }
         }
     }
+
+    /// Deletes old finished tasks (`rota.prune`) one batch at a time, as fast as
+    /// ``PruneBudget`` allows: the configured floor rate plus 1.5 rows per task this worker
+    /// finishes, so that the history stays bounded under any load and a backlog is cleared
+    /// without a burst that would slow every other session down. A short batch means nothing
+    /// more is due: it looks again after the prune interval. The first look is at start, so
+    /// that a replica starting after downtime catches up. Every replica does this; concurrent
+    /// prunes skip each other's rows. Stops at graceful shutdown: the drain matters more.
+    func pruneLoop() async {
+        let rest = max(configuration.pruneInterval, Self.shortestPruneRest)
+        var budget = PruneBudget(floorRate: configuration.pruneRate, now: .now)
+        while !Task.isCancelled && !isShuttingDown {
+            budget.accrue(finished: finishedTasks.take(), now: .now)
+            guard budget.allowsBatch else {
+                // At most a second, so that tasks finishing after a quiet spell (which the
+                // estimate did not know of) speed it up soon.
+                await pruneWake.wait(timeout: min(budget.delayUntilBatch ?? .seconds(1), .seconds(1), rest))
+                continue
+            }
+            do {
+                if try await maintenanceStatements.prune(batch: PruneBudget.batch) >= PruneBudget.batch {
+                    budget.spendBatch()  // a full batch: more is due
+                    continue
+                }
+            } catch {
+                // An error, not a debug message: while pruning fails, finished tasks pile up.
+                logger.error("rota.prune failed: old finished tasks are not being deleted",
+                             metadata: ["error": "\(error)"])
+            }
+            await pruneWake.wait(timeout: rest)
+            _ = finishedTasks.take()
+            budget.resume(now: .now)
+        }
+    }
+
+    /// The shortest wait between looks for old finished tasks when none were due: a zero
+    /// prune interval would make every worker look for nothing in a busy loop.
+    static let shortestPruneRest: Duration = .milliseconds(100)
 
     /// Fires due cron schedules (`rota.fire_due`), sleeping until the next fire time or a
     /// change of schedules. Any number of replicas may do this: each fire happens once.

@@ -20,7 +20,8 @@ final class WorkerRuntime: Sendable {
     let claimStatements: Statements
     /// Heartbeats, on a connection of their own so leases are renewed on time.
     let heartbeatStatements: Statements
-    /// Reaping, pruning and schedules.
+    /// Reaping, pruning and schedules: statements short enough to share a connection (a
+    /// prune deletes one batch per call), so each worker has one maintenance session.
     let maintenanceStatements: Statements
     /// The connections handlers' steps and transactions share.
     let workflowConnections: ConnectionPool
@@ -39,6 +40,10 @@ final class WorkerRuntime: Sendable {
     let scheduleWake = WakeSignal()
     /// Wakes the heartbeat loop when a claim brings a lease shorter than the one it waits for.
     let heartbeatWake = WakeSignal()
+    /// Wakes the prune loop at shutdown.
+    let pruneWake = WakeSignal()
+    /// The tasks finished since the prune loop last looked: it deletes more while they come.
+    let finishedTasks = FinishedTaskCounter()
     private let shuttingDown = Atomic<Bool>(false)
     /// When graceful shutdown began: the grace period counts from then.
     private let shutdownBegan = Mutex<ContinuousClock.Instant?>(nil)
@@ -76,11 +81,15 @@ final class WorkerRuntime: Sendable {
                                              connectionString: configuration.connectionString, logger: workflowLogger,
                                              backoff: configuration.backoff, connectTimeout: .seconds(1))
         let claimWake = self.claimWake
+        let finishedTasks = self.finishedTasks
         completions = CompletionBatcher(statements: statements("complete"),
                                         window: configuration.completionBatchWindow,
                                         maxBatch: configuration.maxCompletionBatch,
                                         backoff: configuration.backoff, logger: logger,
-                                        onFlushed: { claimWake.signal() })
+                                        onFlushed: { finished in
+                                            finishedTasks.add(finished)
+                                            claimWake.signal()
+                                        })
     }
 
     var isShuttingDown: Bool { shuttingDown.load(ordering: .relaxed) }
@@ -94,6 +103,7 @@ final class WorkerRuntime: Sendable {
                     metadata: ["running": "\(inFlight.count)"])
         claimWake.signal()
         scheduleWake.signal()
+        pruneWake.signal()
     }
 
     /// The lease the heartbeat must keep: the shortest of the running tasks' leases, else
@@ -135,7 +145,8 @@ final class WorkerRuntime: Sendable {
             background.addTask { await self.runDirectStarts() }
             background.addTask { await self.heartbeatLoop() }
             background.addTask { await self.leaseWatchdog() }
-            background.addTask { await self.maintenanceLoop() }
+            background.addTask { await self.reapLoop() }
+            background.addTask { await self.pruneLoop() }
             background.addTask { await self.completions.run() }
             if configuration.runsSchedules { background.addTask { await self.scheduleLoop() } }
 
