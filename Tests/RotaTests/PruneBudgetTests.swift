@@ -68,7 +68,7 @@ final class PruneBudgetTests: XCTestCase {
         var budget = PruneBudget(floorRate: 2_000, now: start)
         budget.accrue(finished: 5_000, now: at(2))
         XCTAssertGreaterThan(budget.tokens, Double(2 * batch))
-        // A short batch, then a rest of a minute in which the worker finished more tasks:
+        // A call that deleted nothing, then a rest of a minute in which the worker finished more tasks:
         // neither the tokens left nor the minute nor those tasks become a burst.
         budget.resume(now: at(62))
         XCTAssertTrue(budget.allowsBatch)

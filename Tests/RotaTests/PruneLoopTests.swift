@@ -33,11 +33,11 @@ final class PruneLoopTests: XCTestCase {
             $0.pruneRate = 1_000_000  // the bucket's cap, 10 batches, is what paces it
             $0.pruneInterval = .milliseconds(200)
         }) { _, _ in
-            // 20 full batches: the pruner keeps going while they come back full.
+            // 20 batches: the pruner keeps going while its calls delete rows.
             try await waitUntil("the backlog of 20,000 expired tasks was deleted") {
                 try await expired(queue: "p_backlog", client: client) == 0
             }
-            // The last batch came back short: the worker rests for the interval and looks again.
+            // The last call deleted nothing: the worker rests for the interval and looks again.
             try await insertExpired(3_000, queue: "p_backlog", client: client)
             try await waitUntil("tasks that expired later were deleted after the interval") {
                 try await expired(queue: "p_backlog", client: client) == 0

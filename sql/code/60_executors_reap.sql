@@ -194,9 +194,9 @@ $fn$;
 COMMENT ON FUNCTION rota.reap()
     IS 'Recovers running tasks whose lease expired (up to 10000 per call): queued with backoff, failed when out of attempts, cancelled if a cancel was requested.';
 
--- Deletes finished tasks older than their queue's retention, at most max_rows per call; a
--- call that finds fewer due (the history is caught up) also deletes the count rows of idle
--- keys and folds old counter buckets.
+-- Deletes finished tasks older than their queue's retention, at most max_rows per call;
+-- then, on a call that found none due or once a minute, deletes the count rows of idle keys
+-- and folds old counter buckets.
 CREATE OR REPLACE FUNCTION rota.prune(max_rows integer DEFAULT 10000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -223,8 +223,14 @@ BEGIN
             FOR UPDATE OF t SKIP LOCKED) AS v
         LIMIT prune.max_rows));
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
-    IF v_deleted = prune.max_rows THEN
-        -- more is due: the next call comes at once and sweeps once the history is caught up
+    -- Housekeeping, which reads every count row and every old counter bucket: on a call
+    -- that found nothing due, else at most once a minute (the workers' paced calls each
+    -- take what expired since the last); never by two callers at once.
+    UPDATE rota._prune_housekeeping h SET done_at = now()
+    WHERE h.singleton = (SELECT l.singleton FROM rota._prune_housekeeping l
+                         WHERE v_deleted = 0 OR l.done_at < now() - interval '1 minute'
+                         FOR UPDATE SKIP LOCKED);
+    IF NOT FOUND THEN
         RETURN v_deleted;
     END IF;
     -- Count rows of idle keys: nothing running, nothing queued. Locked first, skipping rows

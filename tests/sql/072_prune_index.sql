@@ -1,9 +1,10 @@
 -- What rota.prune reads (migration 0016): the finished tasks it deletes, through
 -- tasks_finished_idx, oldest first, and nothing of a history that is not yet due; a call
 -- with nothing due is one probe per queue, however long the history. Counted with this
--- transaction's own statistics (pg_stat_get_xact_*).
+-- transaction's own statistics (pg_stat_get_xact_*). Its housekeeping (idle key rows)
+-- runs on a call that found nothing due, else once a minute.
 BEGIN;
-SELECT plan(7);
+SELECT plan(11);
 
 CREATE FUNCTION pg_temp.seq_reads() RETURNS bigint LANGUAGE sql AS
 $$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks'::regclass) $$;
@@ -38,6 +39,31 @@ SELECT is(rota.prune(1000), 7, 'due: the tasks past each queue''s retention are 
 SELECT cmp_ok(pg_temp.heap_fetches() - :fetch0 + pg_temp.seq_reads() - :seq0, '<=', 30::bigint,
               'due: about the rows it deletes are read, not the history');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'hist'), 19995::bigint, 'the rest of the history stays');
+
+-- housekeeping: a call that deletes rows does it once a minute (now() is this transaction's
+-- start, so a minute never passes here), a call that finds nothing due each time
+SELECT rota.define_queue('kq', concurrency_key_limit => 1, retention => '1 hour');
+SELECT rota.register_executor('w');
+CREATE FUNCTION pg_temp.idle_key(k text) RETURNS void LANGUAGE sql AS $$
+    SELECT rota.enqueue('kq', 'j', concurrency_key => k);
+    SELECT rota.complete(c.id, c.attempt, token => c.lease_token) FROM rota.claim('w', ARRAY['kq']) AS c;
+$$;
+CREATE FUNCTION pg_temp.expire(n integer) RETURNS void LANGUAGE sql AS $$
+    INSERT INTO rota.tasks (queue, task, state, attempts, max_attempts, executor, enqueued_at, started_at, finished_at)
+    SELECT 'other', 'old', 'succeeded', 1, 5, 'w', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours'
+    FROM generate_series(1, n);
+$$;
+SELECT pg_temp.idle_key('a');
+SELECT pg_temp.expire(3);
+UPDATE rota._prune_housekeeping SET done_at = now() - interval '61 seconds';  -- the last, a minute ago
+SELECT is(rota.prune(1000), 3, 'housekeeping: expired tasks deleted');
+SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 0::bigint, 'the first such call of the minute sweeps idle keys');
+SELECT pg_temp.idle_key('b');
+SELECT pg_temp.expire(3);
+SELECT rota.prune(1000);
+SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 1::bigint, 'the next within the minute does not');
+SELECT rota.prune(1000);
+SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 0::bigint, 'a call that finds nothing due does');
 
 SELECT * FROM finish();
 ROLLBACK;

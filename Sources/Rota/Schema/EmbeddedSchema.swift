@@ -795,11 +795,20 @@ $migration$);
 -- the whole history: every replica, every prune interval, 10,000,000 rows for a table of
 -- that size. Finished tasks are now indexed by queue and finish time, and a call reads
 -- the rows it deletes plus one probe per queue. The price is one index entry per finished
--- task (its completion writes it with the row's new version).
+-- task (its completion writes it with the row's new version). Workers now call it paced,
+-- many times a minute while tasks expire; its housekeeping (idle key rows, old counter
+-- buckets), which reads every count row, is done at most once a minute, whoever calls.
 SELECT rota._migrate(16, 'retention_index', $migration$
 
 CREATE INDEX IF NOT EXISTS tasks_finished_idx ON rota.tasks (queue, finished_at)
     WHERE state IN ('succeeded', 'failed', 'cancelled');
+
+-- One row: when rota.prune last did its housekeeping.
+CREATE TABLE rota._prune_housekeeping (
+    singleton boolean PRIMARY KEY DEFAULT true CONSTRAINT prune_housekeeping_singleton CHECK (singleton),
+    done_at   timestamptz NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO rota._prune_housekeeping DEFAULT VALUES;
 
 $migration$);
 
@@ -3530,9 +3539,9 @@ $fn$;
 COMMENT ON FUNCTION rota.reap()
     IS 'Recovers running tasks whose lease expired (up to 10000 per call): queued with backoff, failed when out of attempts, cancelled if a cancel was requested.';
 
--- Deletes finished tasks older than their queue's retention, at most max_rows per call; a
--- call that finds fewer due (the history is caught up) also deletes the count rows of idle
--- keys and folds old counter buckets.
+-- Deletes finished tasks older than their queue's retention, at most max_rows per call;
+-- then, on a call that found none due or once a minute, deletes the count rows of idle keys
+-- and folds old counter buckets.
 CREATE OR REPLACE FUNCTION rota.prune(max_rows integer DEFAULT 10000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -3559,8 +3568,14 @@ BEGIN
             FOR UPDATE OF t SKIP LOCKED) AS v
         LIMIT prune.max_rows));
     GET DIAGNOSTICS v_deleted = ROW_COUNT;
-    IF v_deleted = prune.max_rows THEN
-        -- more is due: the next call comes at once and sweeps once the history is caught up
+    -- Housekeeping, which reads every count row and every old counter bucket: on a call
+    -- that found nothing due, else at most once a minute (the workers' paced calls each
+    -- take what expired since the last); never by two callers at once.
+    UPDATE rota._prune_housekeeping h SET done_at = now()
+    WHERE h.singleton = (SELECT l.singleton FROM rota._prune_housekeeping l
+                         WHERE v_deleted = 0 OR l.done_at < now() - interval '1 minute'
+                         FOR UPDATE SKIP LOCKED);
+    IF NOT FOUND THEN
         RETURN v_deleted;
     END IF;
     -- Count rows of idle keys: nothing running, nothing queued. Locked first, skipping rows

@@ -58,12 +58,12 @@ struct PruneBudget: Sendable {
         return .nanoseconds(Int64((missing / rate * 1e9).rounded(.up)))
     }
 
-    /// A full batch was deleted.
+    /// A call was made (it deleted some rows, at most a batch).
     mutating func spendBatch() {
         tokens -= Double(Self.batch)
     }
 
-    /// After a rest of a prune interval (nothing more was due, or the call failed): what
+    /// After a rest of a prune interval (nothing was due, or the call failed): what
     /// accrued before it is dropped — nothing was due to spend it on, and kept it would
     /// become a burst — and one batch is allowed, the look that ends the rest.
     mutating func resume(now: ContinuousClock.Instant) {

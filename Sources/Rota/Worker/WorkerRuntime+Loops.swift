@@ -108,8 +108,11 @@ extension WorkerRuntime {
     /// Deletes old finished tasks (`rota.prune`) one batch at a time, as fast as
     /// ``PruneBudget`` allows: the configured floor rate plus 1.5 rows per task this worker
     /// finishes, so that the history stays bounded under any load and a backlog is cleared
-    /// without a burst that would slow every other session down. A short batch means nothing
-    /// more is due: it looks again after the prune interval. The first look is at start, so
+    /// without a burst that would slow every other session down. Every call spends a batch's
+    /// tokens, whatever it deleted, so that a history that is caught up (rows expiring as
+    /// tasks finish one retention later) is pruned in paced calls, each taking what expired
+    /// since the last. A call that deletes nothing means nothing is due: it looks again after
+    /// the prune interval. The first look is at start, so
     /// that a replica starting after downtime catches up. Every replica does this; concurrent
     /// prunes skip each other's rows. Stops at graceful shutdown: the drain matters more.
     func pruneLoop() async {
@@ -124,8 +127,8 @@ extension WorkerRuntime {
                 continue
             }
             do {
-                if try await maintenanceStatements.prune(batch: PruneBudget.batch) >= PruneBudget.batch {
-                    budget.spendBatch()  // a full batch: more is due
+                if try await maintenanceStatements.prune(batch: PruneBudget.batch) > 0 {
+                    budget.spendBatch()
                     continue
                 }
             } catch {
