@@ -41,9 +41,12 @@ note() { echo "bench/history: $*" >&2; }
 sql() { psql -X -Atq -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
 size() { sql "$1" "SELECT pg_size_pretty(pg_total_relation_size('rota.tasks')) || ' (' || (SELECT count(*) FROM rota.tasks) || ' rows)'"; }
 
-# w1 URL [SQL]: enqueue TASKS, VACUUM ANALYZE, run SQL, drain; prints the rate (tasks/s)
+# w1 URL [SQL]: enqueue TASKS, VACUUM ANALYZE, run SQL, drain; prints the rate (tasks/s). A
+# CHECKPOINT first, so that every round starts alike (not inside the checkpoint that
+# filling or pruning the history set off).
 w1() {
     local first
+    sql "$1" "CHECKPOINT" >/dev/null
     first="$(sql "$1" "SELECT coalesce(max(id), 0) FROM rota.tasks")"
     sql "$1" "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
               LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null

@@ -203,15 +203,17 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 DECLARE
+    v_ids bigint[];
     v_deleted integer;
     v_idle_rows tid[];
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
     END IF;
-    -- Oldest first, queue by queue, through tasks_finished_idx, and deleted by primary key:
-    -- a call reads the rows it deletes and one probe per queue, however long the history.
-    DELETE FROM rota.tasks t WHERE t.id = ANY (ARRAY(
+    -- Oldest first, queue by queue, through tasks_finished_idx, each row locked (SKIP LOCKED:
+    -- concurrent prunes take other rows): a call reads the rows it deletes and one probe
+    -- per queue, however long the history.
+    v_ids := ARRAY(
         SELECT v.id FROM rota.queues q
         CROSS JOIN LATERAL (
             SELECT t.id FROM rota.tasks t
@@ -221,8 +223,9 @@ BEGIN
             ORDER BY t.finished_at
             LIMIT prune.max_rows
             FOR UPDATE OF t SKIP LOCKED) AS v
-        LIMIT prune.max_rows));
-    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+        LIMIT prune.max_rows);
+    -- the task's attempts and steps go with it (rota._delete_tasks)
+    v_deleted := rota._delete_tasks(v_ids);
     -- Housekeeping, which reads every count row and every old counter bucket: on a call
     -- that found nothing due, else at most once a minute (the workers' paced calls each
     -- take what expired since the last); never by two callers at once.

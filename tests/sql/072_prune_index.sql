@@ -4,7 +4,7 @@
 -- transaction's own statistics (pg_stat_get_xact_*). Its housekeeping (idle key rows)
 -- runs on a call that found nothing due, else once a minute.
 BEGIN;
-SELECT plan(11);
+SELECT plan(12);
 
 CREATE FUNCTION pg_temp.seq_reads() RETURNS bigint LANGUAGE sql AS
 $$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks'::regclass) $$;
@@ -34,11 +34,18 @@ WHERE id IN (SELECT id FROM rota.tasks WHERE queue = 'hist' ORDER BY finished_at
 INSERT INTO rota.tasks (queue, task, state, attempts, max_attempts, executor, enqueued_at, started_at, finished_at)
 SELECT 'other', 'old', 'succeeded', 1, 5, 'w', now() - interval '2 hours', now() - interval '2 hours', now() - interval '2 hours'
 FROM generate_series(1, 2);
+-- one of them with an attempt and a step: they go with it (no foreign key cascades them)
+INSERT INTO rota.task_attempts (task_id, attempt, outcome) SELECT min(id), 1, 'failed' FROM rota.tasks WHERE queue = 'other';
+INSERT INTO rota.task_steps (task_id, name, attempt) SELECT min(id), 's', 1 FROM rota.tasks WHERE queue = 'other';
+SELECT min(id) AS with_history FROM rota.tasks WHERE queue = 'other' \gset
 SELECT pg_temp.seq_reads() AS seq0, pg_temp.heap_fetches() AS fetch0 \gset
 SELECT is(rota.prune(1000), 7, 'due: the tasks past each queue''s retention are deleted');
 SELECT cmp_ok(pg_temp.heap_fetches() - :fetch0 + pg_temp.seq_reads() - :seq0, '<=', 30::bigint,
               'due: about the rows it deletes are read, not the history');
 SELECT is((SELECT count(*) FROM rota.tasks WHERE queue = 'hist'), 19995::bigint, 'the rest of the history stays');
+SELECT is((SELECT count(*) FROM rota.task_attempts WHERE task_id = :with_history)
+          + (SELECT count(*) FROM rota.task_steps WHERE task_id = :with_history), 0::bigint,
+          'a pruned task''s attempts and steps are deleted with it');
 
 -- housekeeping: a call that deletes rows does it once a minute (now() is this transaction's
 -- start, so a minute never passes here), a call that finds nothing due each time

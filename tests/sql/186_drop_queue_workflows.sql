@@ -2,7 +2,7 @@
 -- with force, its unfinished tasks end cancelled before they go, so that a parent in another
 -- queue waiting for them resumes and an awaited task's waiter is notified.
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 
 SELECT rota.register_executor('w1');
 SELECT rota.define_queue('dq_parents');
@@ -22,8 +22,10 @@ SELECT throws_ok($$SELECT rota.drop_queue('dq_parents')$$, 'RO030',
                  'rota.drop_queue: queue ''dq_parents'' is not empty (1 queued, running or waiting tasks)',
                  'a waiting task keeps its queue from being dropped without force');
 
--- one child is running and awaited
+-- one child is running and awaited, with a recorded step and a failed attempt behind it
 SELECT is((SELECT id FROM rota.claim('w1', ARRAY['dq_children'], 1)), pg_temp.id('child-1'), 'a child runs');
+INSERT INTO rota.task_steps (task_id, name, attempt) VALUES (pg_temp.id('child-1'), 'fetched', 1);
+INSERT INTO rota.task_attempts (task_id, attempt, outcome) VALUES (pg_temp.id('child-1'), 0, 'failed');
 SELECT is((SELECT state FROM rota.await_task(pg_temp.id('child-1'))), 'running', 'the running child is awaited');
 
 SELECT lives_ok($$SELECT rota.drop_queue('dq_children', force => true)$$, 'drop_queue with force');
@@ -32,6 +34,9 @@ SELECT results_eq(format($$SELECT (SELECT state FROM rota.tasks WHERE id = %s),
                                   (SELECT count(*)::int FROM rota._awaited_tasks)$$, pg_temp.id('parent')),
                   $$VALUES ('queued', 0, 0)$$,
                   'the waiting parent is queued again, the children are gone, and no awaited mark is left');
+SELECT is((SELECT count(*) FROM rota.task_steps WHERE task_id = pg_temp.id('child-1'))
+          + (SELECT count(*) FROM rota.task_attempts WHERE task_id = pg_temp.id('child-1')), 0::bigint,
+          'the dropped tasks'' steps and attempts are gone too');
 
 SELECT * FROM finish();
 ROLLBACK;

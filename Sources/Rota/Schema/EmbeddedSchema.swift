@@ -124,7 +124,7 @@ END;
 $fn$;
 
 
-SELECT rota._require_schema_at_most(16);
+SELECT rota._require_schema_at_most(17);
 -- State: numbered, forward-only, each applied once.
 -- Migration 1: the durable queue and its executors.
 --
@@ -813,6 +813,21 @@ INSERT INTO rota._prune_housekeeping DEFAULT VALUES;
 $migration$);
 
 
+-- 0017 history deletes: the attempts and steps of a task went with it through ON DELETE
+-- CASCADE foreign keys, which run two queries for every deleted task (one per table): 70 %
+-- of what rota.prune spent per row (10,000 expired tasks: 75 ms with them, 23 ms without).
+-- rota.prune and rota.drop_queue, the only deletes of tasks, now delete them set-based.
+-- Nothing can add an attempt or a step to a deleted task: every insert of one holds its
+-- task's row lock while the task runs (the UPDATE that records the attempt; FOR SHARE in
+-- record_step, FOR UPDATE in sleep), and prune deletes only finished tasks it has locked.
+SELECT rota._migrate(17, 'history_deletes', $migration$
+
+ALTER TABLE rota.task_attempts DROP CONSTRAINT IF EXISTS task_attempts_task_id_fkey;
+ALTER TABLE rota.task_steps DROP CONSTRAINT IF EXISTS task_steps_task_id_fkey;
+
+$migration$);
+
+
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.
@@ -1344,6 +1359,27 @@ COMMENT ON FUNCTION rota.define_queue(text, integer, integer, interval, integer,
                                       interval, numeric, numeric, interval, integer, interval)
     IS 'Creates or updates a queue (idempotent); keeps its paused flag.';
 
+-- Deletes tasks with their attempts and steps, which no foreign key cascades (migration
+-- 0017: that ran two queries per task); the caller holds the tasks' row locks or ends
+-- them itself. Returns how many tasks it deleted.
+CREATE OR REPLACE FUNCTION rota._delete_tasks(p_ids bigint[])
+RETURNS integer
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_deleted integer;
+BEGIN
+    IF coalesce(cardinality(p_ids), 0) = 0 THEN
+        RETURN 0;
+    END IF;
+    DELETE FROM rota.task_attempts a WHERE a.task_id = ANY (p_ids);
+    DELETE FROM rota.task_steps s WHERE s.task_id = ANY (p_ids);
+    DELETE FROM rota.tasks t WHERE t.id = ANY (p_ids);
+    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+    RETURN v_deleted;
+END;
+$fn$;
+
 -- Deletes a queue; with force also its tasks, else only when nothing is queued or running.
 CREATE OR REPLACE FUNCTION rota.drop_queue(name text, force boolean DEFAULT false)
 RETURNS void
@@ -1382,7 +1418,7 @@ BEGIN
     SELECT array_agg(ended.id ORDER BY ended.id) INTO v_ended_ids FROM ended;
     PERFORM rota._wake_parents(v_ended_ids);
     PERFORM rota._notify_finished(v_ended_ids);
-    DELETE FROM rota.tasks t WHERE t.queue = drop_queue.name;
+    PERFORM rota._delete_tasks(ARRAY(SELECT t.id FROM rota.tasks t WHERE t.queue = drop_queue.name));
     DELETE FROM rota._queue_slots s WHERE s.queue = drop_queue.name;
     DELETE FROM rota._queue_rate_tokens r WHERE r.queue = drop_queue.name;
     DELETE FROM rota._key_counts k WHERE k.queue = drop_queue.name;
@@ -3548,15 +3584,17 @@ LANGUAGE plpgsql VOLATILE
 AS $fn$
 #variable_conflict use_column
 DECLARE
+    v_ids bigint[];
     v_deleted integer;
     v_idle_rows tid[];
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
     END IF;
-    -- Oldest first, queue by queue, through tasks_finished_idx, and deleted by primary key:
-    -- a call reads the rows it deletes and one probe per queue, however long the history.
-    DELETE FROM rota.tasks t WHERE t.id = ANY (ARRAY(
+    -- Oldest first, queue by queue, through tasks_finished_idx, each row locked (SKIP LOCKED:
+    -- concurrent prunes take other rows): a call reads the rows it deletes and one probe
+    -- per queue, however long the history.
+    v_ids := ARRAY(
         SELECT v.id FROM rota.queues q
         CROSS JOIN LATERAL (
             SELECT t.id FROM rota.tasks t
@@ -3566,8 +3604,9 @@ BEGIN
             ORDER BY t.finished_at
             LIMIT prune.max_rows
             FOR UPDATE OF t SKIP LOCKED) AS v
-        LIMIT prune.max_rows));
-    GET DIAGNOSTICS v_deleted = ROW_COUNT;
+        LIMIT prune.max_rows);
+    -- the task's attempts and steps go with it (rota._delete_tasks)
+    v_deleted := rota._delete_tasks(v_ids);
     -- Housekeeping, which reads every count row and every old counter bucket: on a call
     -- that found nothing due, else at most once a minute (the workers' paced calls each
     -- take what expired since the last); never by two callers at once.
