@@ -6,6 +6,10 @@
 -- task (its completion writes it with the row's new version). Workers now call it paced,
 -- many times a minute while tasks expire; its housekeeping (idle key rows, old counter
 -- buckets), which reads every count row, is done at most once a minute, whoever calls.
+-- Upgrading a database with a long history: building the index holds off writes to
+-- rota.tasks until it is built (4.7 s for 8,800,000 finished tasks on a 2-core machine).
+-- To avoid that, build it first with the same statement and CONCURRENTLY (outside a
+-- transaction); this migration then finds it and goes on.
 SELECT rota._migrate(16, 'retention_index', $migration$
 
 CREATE INDEX IF NOT EXISTS tasks_finished_idx ON rota.tasks (queue, finished_at)
