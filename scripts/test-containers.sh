@@ -274,6 +274,11 @@ await "the seeded files cleaned up" 60 sql_true \
 # Every replica runs tasks. Not necessarily reports.generate: the 60 reports come from one
 # fan-out burst through the queue's 4 global slots, and a replica that frees a slot tends to
 # win it again, so one replica (often the one that ran the fan-out) may get none of them.
+# Awaited, as the fires go on every 10 s: a replica whose connections failed at start (the
+# container network's DNS once failed to resolve the database's name for 20 s) reconnects
+# with backoff and then takes its share.
+await "every replica ran tasks" 60 sql_true \
+    "SELECT count(DISTINCT executor) >= 3 FROM rota.tasks WHERE state = 'succeeded'" || true
 spread() { sql "SELECT string_agg(n::text, '/' ORDER BY n DESC) FROM (SELECT count(*) AS n FROM rota.tasks
                 WHERE state = 'succeeded' ${1:-} GROUP BY executor) e"; }
 expect "work spread over the 3 replicas" "tasks per replica: $(spread); of them reports.generate: $(spread "AND task = 'reports.generate'")" \
