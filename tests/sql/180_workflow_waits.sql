@@ -2,7 +2,7 @@
 -- and the durable wait for them (rota.wait_for_children), cancelling a parent, and bad input
 -- refused with a stable code and nothing written.
 BEGIN;
-SELECT plan(51);
+SELECT plan(57);
 
 SELECT rota.register_executor('w1');
 SELECT rota.define_queue('wf', concurrency => 1, max_attempts => 2);
@@ -163,6 +163,30 @@ SELECT results_eq($$SELECT key, state, cancel_requested FROM rota.tasks WHERE ke
 SELECT is(rota.record_step((SELECT id FROM rota.tasks WHERE key = 'doomed/1'), 1, 's', '{}',
                            token((SELECT id FROM rota.tasks WHERE key = 'doomed/1'), 1)), false,
           'the running child is fenced off from checkpoints');
+
+-- ---------------------------------------------------------------- a child retried while its parent waits
+-- It is open again for the parent, so its second end does not wake the parent before its
+-- sibling ends.
+SELECT rota.define_queue('rk', max_attempts => 1);
+INSERT INTO ids VALUES ('rparent', rota.enqueue('rk', 'parent', key => 'rparent'));
+SELECT is((SELECT id FROM rota.claim('w1', ARRAY['rk'])), pg_temp.id('rparent'), 'retried child: the parent runs');
+INSERT INTO ids SELECT 'rchild-' || g, rota.enqueue_child(pg_temp.id('rparent'), 1, token(pg_temp.id('rparent'), 1),
+                                                          'child', 'rparent/' || g)
+FROM generate_series(1, 2) AS g;
+SELECT is(rota.wait_for_children(pg_temp.id('rparent'), 1, token(pg_temp.id('rparent'), 1)), 2,
+          'retried child: the parent waits for its 2 children');
+SELECT rota.claim('w1', ARRAY['rk'], 2);
+SELECT rota.fail(pg_temp.id('rchild-1'), 1, 'boom', token => token(pg_temp.id('rchild-1'), 1));
+SELECT rota.retry(pg_temp.id('rchild-1'));
+SELECT is((SELECT children_open FROM rota.tasks WHERE id = pg_temp.id('rparent')), 2,
+          'retried child: open again for its waiting parent');
+SELECT is((SELECT id FROM rota.claim('w1', ARRAY['rk'])), pg_temp.id('rchild-1'), 'retried child: it runs again');
+SELECT rota.complete(pg_temp.id('rchild-1'), 2, token => token(pg_temp.id('rchild-1'), 2));
+SELECT is((SELECT state FROM rota.tasks WHERE id = pg_temp.id('rparent')), 'waiting',
+          'retried child: its end leaves the parent waiting for the sibling');
+SELECT rota.complete(pg_temp.id('rchild-2'), 1, token => token(pg_temp.id('rchild-2'), 1));
+SELECT is((SELECT state FROM rota.tasks WHERE id = pg_temp.id('rparent')), 'queued',
+          'retried child: the sibling''s end wakes the parent');
 
 -- ---------------------------------------------------------------- views, metrics, constraints
 INSERT INTO ids VALUES ('watcher', rota.enqueue('kids', 'parent', key => 'watcher'));

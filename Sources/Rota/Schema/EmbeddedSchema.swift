@@ -2827,14 +2827,20 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_queue text;
+    v_parent_id bigint;
     v_state text;
 BEGIN
     UPDATE rota.tasks t
     SET state = 'queued', attempts_refunded = t.attempts, run_at = now(), finished_at = NULL,
         cancel_requested = false, result = NULL
     WHERE t.id = retry.id AND t.state IN ('failed', 'cancelled')
-    RETURNING t.queue INTO v_queue;
+    RETURNING t.queue, t.parent_id INTO v_queue, v_parent_id;
     IF FOUND THEN
+        -- A parent waiting for its children counted this one as ended: it is open again, so
+        -- that its next end does not count twice and wake the parent before its siblings
+        -- end. Child, then parent: the lock order of every other path.
+        UPDATE rota.tasks p SET children_open = p.children_open + 1
+        WHERE p.id = v_parent_id AND p.state = 'waiting';
         PERFORM pg_notify('rota_enqueue', v_queue);
         RETURN;
     END IF;
