@@ -196,7 +196,7 @@ COMMENT ON FUNCTION rota.reap()
 
 -- Deletes finished tasks older than their queue's retention, at most max_rows per call;
 -- then, on a call that found none due or once a minute, deletes the count rows of idle keys
--- and folds old counter buckets.
+-- among the next max_rows and folds old counter buckets.
 CREATE OR REPLACE FUNCTION rota.prune(max_rows integer DEFAULT 10000)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE
@@ -205,6 +205,11 @@ AS $fn$
 DECLARE
     v_ids bigint[];
     v_deleted integer;
+    v_from_queue text;
+    v_from_key text;
+    v_read integer;
+    v_last_queue text;
+    v_last_key text;
     v_idle_rows tid[];
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
@@ -226,31 +231,43 @@ BEGIN
         LIMIT prune.max_rows);
     -- the task's attempts and steps go with it (rota._delete_tasks)
     v_deleted := rota._delete_tasks(v_ids);
-    -- Housekeeping, which reads every count row and every old counter bucket: on a call
-    -- that found nothing due, else at most once a minute (the workers' paced calls each
-    -- take what expired since the last); never by two callers at once.
-    UPDATE rota._prune_housekeeping h SET done_at = now()
-    WHERE h.singleton = (SELECT l.singleton FROM rota._prune_housekeeping l
-                         WHERE v_deleted = 0 OR l.done_at < now() - interval '1 minute'
-                         FOR UPDATE SKIP LOCKED);
+    -- Housekeeping: on a call that found nothing due, else at most once a minute (the
+    -- workers' paced calls each take what expired since the last); never by two callers
+    -- at once.
+    SELECT h.swept_queue, h.swept_key INTO v_from_queue, v_from_key
+    FROM rota._prune_housekeeping h
+    WHERE v_deleted = 0 OR h.done_at < now() - interval '1 minute'
+    FOR UPDATE SKIP LOCKED;
     IF NOT FOUND THEN
         RETURN v_deleted;
     END IF;
-    -- Count rows of idle keys: nothing running, nothing queued. Locked first, skipping rows
-    -- in use (a claim, a completion, or a producer's open enqueue holding KEY SHARE), then
-    -- checked again in a new snapshot: every producer that held a row has committed by
-    -- then, so its queued task is seen, and a producer that comes later waits for this
-    -- delete and creates the row again (rota._keep_key_count). The queued-task probe is a
-    -- LATERAL ... LIMIT 1, so that it stays one index probe per row (an anti join could
-    -- hash every queued task of every queue).
-    SELECT array_agg(i.ctid) INTO v_idle_rows
-    FROM (SELECT k.ctid FROM rota._key_counts k
-          LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
-                             WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key
-                             LIMIT 1) AS q ON true
-          WHERE k.running = 0 AND q.one IS NULL
-          LIMIT prune.max_rows
-          FOR UPDATE OF k SKIP LOCKED) AS i;
+    -- Count rows of idle keys (nothing running, nothing queued) among the next max_rows in
+    -- key order, from where the last sweep stopped: a call's cost does not grow with the
+    -- number of keys. Idle rows are locked first, skipping rows in use (a claim, a
+    -- completion, or a producer's open enqueue holding KEY SHARE), then checked again in a
+    -- new snapshot: every producer that held a row has committed by then, so its queued
+    -- task is seen, and a producer that comes later waits for this delete and creates the
+    -- row again (rota._keep_key_count). The queued-task probe is a LATERAL ... LIMIT 1, so
+    -- that it stays one index probe per row (an anti join could hash every queued task of
+    -- every queue). Names are never empty, so ('', '') is below every key.
+    WITH w AS MATERIALIZED (
+        SELECT k.queue, k.concurrency_key FROM rota._key_counts k
+        WHERE (k.queue, k.concurrency_key) > (coalesce(v_from_queue, ''), coalesce(v_from_key, ''))
+        ORDER BY k.queue, k.concurrency_key
+        LIMIT prune.max_rows)
+    SELECT (SELECT count(*) FROM w), l.queue, l.concurrency_key INTO v_read, v_last_queue, v_last_key
+    FROM (SELECT w.queue, w.concurrency_key FROM w ORDER BY w.queue DESC, w.concurrency_key DESC LIMIT 1) AS l;
+    IF FOUND THEN
+        SELECT array_agg(i.ctid) INTO v_idle_rows
+        FROM (SELECT k.ctid FROM rota._key_counts k
+              LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                                 WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key
+                                 LIMIT 1) AS q ON true
+              WHERE (k.queue, k.concurrency_key) > (coalesce(v_from_queue, ''), coalesce(v_from_key, ''))
+                AND (k.queue, k.concurrency_key) <= (v_last_queue, v_last_key)
+                AND k.running = 0 AND q.one IS NULL
+              FOR UPDATE OF k SKIP LOCKED) AS i;
+    END IF;
     IF v_idle_rows IS NOT NULL THEN
         DELETE FROM rota._key_counts k
         WHERE k.ctid = ANY (ARRAY(
@@ -261,9 +278,14 @@ BEGIN
             WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
     END IF;
     PERFORM rota._fold_counts(prune.max_rows);
+    -- the next sweep goes on after the last row read, or from the first after the last one
+    UPDATE rota._prune_housekeeping h
+    SET done_at = now(),
+        swept_queue = CASE WHEN coalesce(v_read, 0) = prune.max_rows THEN v_last_queue END,
+        swept_key = CASE WHEN coalesce(v_read, 0) = prune.max_rows THEN v_last_key END;
     RETURN v_deleted;
 END;
 $fn$;
-COMMENT ON FUNCTION rota.prune(integer) IS 'Deletes up to max_rows finished tasks older than their queue''s retention; returns how many.';
+COMMENT ON FUNCTION rota.prune(integer) IS 'Deletes up to max_rows finished tasks older than their queue''s retention; returns how many. Once a minute, or when none is due, also deletes idle key count rows among the next max_rows and folds old counter buckets.';
 
 $code$);

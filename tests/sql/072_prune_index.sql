@@ -2,9 +2,10 @@
 -- tasks_finished_idx, oldest first, and nothing of a history that is not yet due; a call
 -- with nothing due is one probe per queue, however long the history. Counted with this
 -- transaction's own statistics (pg_stat_get_xact_*). Its housekeeping (idle key rows)
--- runs on a call that found nothing due, else once a minute.
+-- runs on a call that found nothing due, else once a minute, and reads at most max_rows
+-- count rows, going on from where the last one stopped.
 BEGIN;
-SELECT plan(12);
+SELECT plan(17);
 
 CREATE FUNCTION pg_temp.seq_reads() RETURNS bigint LANGUAGE sql AS
 $$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks'::regclass) $$;
@@ -71,6 +72,21 @@ SELECT rota.prune(1000);
 SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 1::bigint, 'the next within the minute does not');
 SELECT rota.prune(1000);
 SELECT is((SELECT count(*) FROM rota._key_counts WHERE queue = 'kq'), 0::bigint, 'a call that finds nothing due does');
+
+-- the sweep reads max_rows count rows per call in key order, from where the last stopped,
+-- and starts again from the first after the last row
+SELECT pg_temp.idle_key(k) FROM unnest(ARRAY['k1', 'k2', 'k4', 'k5']) AS k;
+SELECT rota.enqueue('kq', 'j', concurrency_key => 'k3');  -- queued: its row stays
+CREATE FUNCTION pg_temp.keys() RETURNS text LANGUAGE sql AS $$
+    SELECT string_agg(concurrency_key, ',' ORDER BY concurrency_key) FROM rota._key_counts WHERE queue = 'kq' $$;
+SELECT rota.prune(2);
+SELECT is(pg_temp.keys(), 'k3,k4,k5', 'sweep: the first call reads the first 2 rows and deletes the idle ones');
+SELECT rota.prune(2);
+SELECT is(pg_temp.keys(), 'k3,k5', 'sweep: the next goes on after them (k3 has queued work)');
+SELECT is((SELECT swept_key FROM rota._prune_housekeeping), 'k4', 'sweep: it stopped after the last row it read');
+SELECT rota.prune(2);
+SELECT is(pg_temp.keys(), 'k3', 'sweep: the last call reads what is left');
+SELECT is((SELECT swept_key FROM rota._prune_housekeeping), NULL, 'sweep: and the next starts from the first row');
 
 SELECT * FROM finish();
 ROLLBACK;
