@@ -484,6 +484,14 @@ DECLARE
     v_parent_id bigint;
     v_state text;
 BEGIN
+    -- The parent's row first (a child's parent never changes): a parent's wait_for_children
+    -- counts its unfinished children again once it holds its own row, so this retry either
+    -- commits before that count, which sees the child open, or waits for the wait to
+    -- commit and finds the parent waiting below. The child is finished, so no path that
+    -- locks a running child and then its parent waits for it.
+    PERFORM 1 FROM rota.tasks p
+    WHERE p.id = (SELECT c.parent_id FROM rota.tasks c WHERE c.id = retry.id)
+    FOR NO KEY UPDATE;
     UPDATE rota.tasks t
     SET state = 'queued', attempts_refunded = t.attempts, run_at = now(), finished_at = NULL,
         cancel_requested = false, result = NULL
@@ -492,7 +500,7 @@ BEGIN
     IF FOUND THEN
         -- A parent waiting for its children counted this one as ended: it is open again, so
         -- that its next end does not count twice and wake the parent before its siblings
-        -- end. Child, then parent: the lock order of every other path.
+        -- end.
         UPDATE rota.tasks p SET children_open = p.children_open + 1
         WHERE p.id = v_parent_id AND p.state = 'waiting';
         PERFORM pg_notify('rota_enqueue', v_queue);

@@ -138,6 +138,15 @@ BEGIN
     IF NOT rota._lock_attempt(c_fn, wait_for_children.id, wait_for_children.attempt, wait_for_children.token) THEN
         RETURN NULL;
     END IF;
+    -- Once more, now that this holds its own row: a rota.retry of an ended child (which
+    -- locks the parent first) that committed since the count above is counted, and its
+    -- child locked like the others; a later one waits for this commit and finds the parent
+    -- waiting. The children locked above are already held.
+    SELECT count(*) INTO v_open
+    FROM (SELECT 1 FROM rota.tasks c
+          WHERE c.parent_id = wait_for_children.id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
+          ORDER BY c.id
+          FOR SHARE) AS l;
     IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota.tasks c WHERE c.parent_id = wait_for_children.id) THEN
         RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
             USING ERRCODE = 'RO023',

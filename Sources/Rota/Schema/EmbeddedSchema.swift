@@ -2848,6 +2848,14 @@ DECLARE
     v_parent_id bigint;
     v_state text;
 BEGIN
+    -- The parent's row first (a child's parent never changes): a parent's wait_for_children
+    -- counts its unfinished children again once it holds its own row, so this retry either
+    -- commits before that count, which sees the child open, or waits for the wait to
+    -- commit and finds the parent waiting below. The child is finished, so no path that
+    -- locks a running child and then its parent waits for it.
+    PERFORM 1 FROM rota.tasks p
+    WHERE p.id = (SELECT c.parent_id FROM rota.tasks c WHERE c.id = retry.id)
+    FOR NO KEY UPDATE;
     UPDATE rota.tasks t
     SET state = 'queued', attempts_refunded = t.attempts, run_at = now(), finished_at = NULL,
         cancel_requested = false, result = NULL
@@ -2856,7 +2864,7 @@ BEGIN
     IF FOUND THEN
         -- A parent waiting for its children counted this one as ended: it is open again, so
         -- that its next end does not count twice and wake the parent before its siblings
-        -- end. Child, then parent: the lock order of every other path.
+        -- end.
         UPDATE rota.tasks p SET children_open = p.children_open + 1
         WHERE p.id = v_parent_id AND p.state = 'waiting';
         PERFORM pg_notify('rota_enqueue', v_queue);
@@ -3127,6 +3135,15 @@ BEGIN
     IF NOT rota._lock_attempt(c_fn, wait_for_children.id, wait_for_children.attempt, wait_for_children.token) THEN
         RETURN NULL;
     END IF;
+    -- Once more, now that this holds its own row: a rota.retry of an ended child (which
+    -- locks the parent first) that committed since the count above is counted, and its
+    -- child locked like the others; a later one waits for this commit and finds the parent
+    -- waiting. The children locked above are already held.
+    SELECT count(*) INTO v_open
+    FROM (SELECT 1 FROM rota.tasks c
+          WHERE c.parent_id = wait_for_children.id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
+          ORDER BY c.id
+          FOR SHARE) AS l;
     IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota.tasks c WHERE c.parent_id = wait_for_children.id) THEN
         RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
             USING ERRCODE = 'RO023',
