@@ -15,10 +15,12 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM rota._awaited_tasks w WHERE w.task_id = ANY (p_ids)) THEN
         RETURN;
     END IF;
+    -- the task's state by a primary-key probe per awaited row (as a join, the filter on
+    -- the state could read all finished tasks through tasks_finished_idx: rota._wake_parents)
     WITH gone AS (
         DELETE FROM rota._awaited_tasks w
-        USING rota.tasks t
-        WHERE w.task_id = ANY (p_ids) AND t.id = w.task_id AND t.state IN ('succeeded', 'failed', 'cancelled')
+        WHERE w.task_id = ANY (p_ids)
+          AND (SELECT t.state FROM rota.tasks t WHERE t.id = w.task_id) IN ('succeeded', 'failed', 'cancelled')
         RETURNING w.task_id)
     SELECT array_agg(gone.task_id ORDER BY gone.task_id) INTO v_finished FROM gone;
     PERFORM pg_notify('rota_task_finished', x::text) FROM unnest(v_finished) AS x;
