@@ -5,7 +5,7 @@
 -- runs on a call that found nothing due, else once a minute, and reads at most max_rows
 -- count rows, going on from where the last one stopped.
 BEGIN;
-SELECT plan(17);
+SELECT plan(19);
 
 CREATE FUNCTION pg_temp.seq_reads() RETURNS bigint LANGUAGE sql AS
 $$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks'::regclass) $$;
@@ -85,8 +85,15 @@ SELECT rota.prune(2);
 SELECT is(pg_temp.keys(), 'k3,k5', 'sweep: the next goes on after them (k3 has queued work)');
 SELECT is((SELECT swept_key FROM rota._prune_housekeeping), 'k4', 'sweep: it stopped after the last row it read');
 SELECT rota.prune(2);
-SELECT is(pg_temp.keys(), 'k3', 'sweep: the last call reads what is left');
-SELECT is((SELECT swept_key FROM rota._prune_housekeeping), NULL, 'sweep: and the next starts from the first row');
+SELECT is(pg_temp.keys(), 'k3', 'sweep: at the end, a call goes on from the first row within its budget');
+SELECT is((SELECT swept_key FROM rota._prune_housekeeping), 'k3', 'sweep: and stops after the last row it read');
+SELECT rota.prune(2);
+SELECT is((SELECT swept_key FROM rota._prune_housekeeping), NULL, 'sweep: once every row was read, the next starts from the first');
+-- a budget as large as the table sweeps it all in one call, wherever the last one stopped
+INSERT INTO rota._key_counts (queue, concurrency_key) VALUES ('kq', 'k1'), ('kq', 'k2');  -- idle
+UPDATE rota._prune_housekeeping SET swept_queue = 'kq', swept_key = 'k3';
+SELECT rota.prune(10);
+SELECT is(pg_temp.keys(), 'k3', 'sweep: a budget larger than the table reads every row');
 
 SELECT * FROM finish();
 ROLLBACK;

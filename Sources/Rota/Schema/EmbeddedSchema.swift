@@ -3627,6 +3627,54 @@ $fn$;
 COMMENT ON FUNCTION rota.reap()
     IS 'Recovers running tasks whose lease expired (up to 10000 per call): queued with backoff, failed when out of attempts, cancelled if a cancel was requested.';
 
+-- Deletes the count rows of idle keys (nothing running, nothing queued) among the first
+-- p_max count rows after (p_after_queue, p_after_key) in key order (NULL: from the first);
+-- returns how many rows it read and the last one. Idle rows are locked first, skipping rows
+-- in use (a claim, a completion, or a producer's open enqueue holding KEY SHARE), then
+-- checked again in a new snapshot: every producer that held a row has committed by then, so
+-- its queued task is seen, and a producer that comes later waits for this delete and creates
+-- the row again (rota._keep_key_count). The queued-task probe is a LATERAL ... LIMIT 1, so
+-- that it stays one index probe per row (an anti join could hash every queued task of every
+-- queue). Names are never empty, so ('', '') is below every key.
+CREATE OR REPLACE FUNCTION rota._sweep_idle_keys(p_after_queue text, p_after_key text, p_max integer,
+                                                 OUT rows_read integer, OUT last_queue text, OUT last_key text)
+LANGUAGE plpgsql VOLATILE
+AS $fn$
+DECLARE
+    v_idle_rows tid[];
+BEGIN
+    WITH w AS MATERIALIZED (
+        SELECT k.queue, k.concurrency_key FROM rota._key_counts k
+        WHERE (k.queue, k.concurrency_key) > (coalesce(p_after_queue, ''), coalesce(p_after_key, ''))
+        ORDER BY k.queue, k.concurrency_key
+        LIMIT p_max)
+    SELECT (SELECT count(*) FROM w), l.queue, l.concurrency_key INTO rows_read, last_queue, last_key
+    FROM (SELECT w.queue, w.concurrency_key FROM w ORDER BY w.queue DESC, w.concurrency_key DESC LIMIT 1) AS l;
+    IF NOT FOUND THEN
+        rows_read := 0;
+        RETURN;
+    END IF;
+    SELECT array_agg(i.ctid) INTO v_idle_rows
+    FROM (SELECT k.ctid FROM rota._key_counts k
+          LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                             WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key
+                             LIMIT 1) AS q ON true
+          WHERE (k.queue, k.concurrency_key) > (coalesce(p_after_queue, ''), coalesce(p_after_key, ''))
+            AND (k.queue, k.concurrency_key) <= (last_queue, last_key)
+            AND k.running = 0 AND q.one IS NULL
+          FOR UPDATE OF k SKIP LOCKED) AS i;
+    IF v_idle_rows IS NOT NULL THEN
+        DELETE FROM rota._key_counts k
+        WHERE k.ctid = ANY (ARRAY(
+            SELECT c.ctid FROM rota._key_counts c
+            LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
+                               WHERE t.state = 'queued' AND t.queue = c.queue AND t.concurrency_key = c.concurrency_key
+                               LIMIT 1) AS q ON true
+            WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
+    END IF;
+END;
+$fn$;
+
 -- Deletes finished tasks older than their queue's retention, at most max_rows per call;
 -- then, on a call that found none due or once a minute, deletes the count rows of idle keys
 -- among the next max_rows and folds old counter buckets.
@@ -3640,10 +3688,8 @@ DECLARE
     v_deleted integer;
     v_from_queue text;
     v_from_key text;
-    v_read integer;
-    v_last_queue text;
-    v_last_key text;
-    v_idle_rows tid[];
+    v_budget integer;
+    v_sweep record;
 BEGIN
     IF prune.max_rows IS NULL OR prune.max_rows < 1 THEN
         PERFORM rota._invalid('rota.prune', 'max_rows', 'must be >= 1', prune.max_rows::text);
@@ -3674,48 +3720,20 @@ BEGIN
     IF NOT FOUND THEN
         RETURN v_deleted;
     END IF;
-    -- Count rows of idle keys (nothing running, nothing queued) among the next max_rows in
-    -- key order, from where the last sweep stopped: a call's cost does not grow with the
-    -- number of keys. Idle rows are locked first, skipping rows in use (a claim, a
-    -- completion, or a producer's open enqueue holding KEY SHARE), then checked again in a
-    -- new snapshot: every producer that held a row has committed by then, so its queued
-    -- task is seen, and a producer that comes later waits for this delete and creates the
-    -- row again (rota._keep_key_count). The queued-task probe is a LATERAL ... LIMIT 1, so
-    -- that it stays one index probe per row (an anti join could hash every queued task of
-    -- every queue). Names are never empty, so ('', '') is below every key.
-    WITH w AS MATERIALIZED (
-        SELECT k.queue, k.concurrency_key FROM rota._key_counts k
-        WHERE (k.queue, k.concurrency_key) > (coalesce(v_from_queue, ''), coalesce(v_from_key, ''))
-        ORDER BY k.queue, k.concurrency_key
-        LIMIT prune.max_rows)
-    SELECT (SELECT count(*) FROM w), l.queue, l.concurrency_key INTO v_read, v_last_queue, v_last_key
-    FROM (SELECT w.queue, w.concurrency_key FROM w ORDER BY w.queue DESC, w.concurrency_key DESC LIMIT 1) AS l;
-    IF FOUND THEN
-        SELECT array_agg(i.ctid) INTO v_idle_rows
-        FROM (SELECT k.ctid FROM rota._key_counts k
-              LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
-                                 WHERE t.state = 'queued' AND t.queue = k.queue AND t.concurrency_key = k.concurrency_key
-                                 LIMIT 1) AS q ON true
-              WHERE (k.queue, k.concurrency_key) > (coalesce(v_from_queue, ''), coalesce(v_from_key, ''))
-                AND (k.queue, k.concurrency_key) <= (v_last_queue, v_last_key)
-                AND k.running = 0 AND q.one IS NULL
-              FOR UPDATE OF k SKIP LOCKED) AS i;
-    END IF;
-    IF v_idle_rows IS NOT NULL THEN
-        DELETE FROM rota._key_counts k
-        WHERE k.ctid = ANY (ARRAY(
-            SELECT c.ctid FROM rota._key_counts c
-            LEFT JOIN LATERAL (SELECT 1 AS one FROM rota.tasks t
-                               WHERE t.state = 'queued' AND t.queue = c.queue AND t.concurrency_key = c.concurrency_key
-                               LIMIT 1) AS q ON true
-            WHERE c.ctid = ANY (v_idle_rows) AND c.running = 0 AND q.one IS NULL));
+    -- Count rows of idle keys among the next max_rows in key order, from where the last
+    -- sweep stopped, on from the first row when the end comes first; the next sweep goes on
+    -- after the last row read, or from the first once all were read.
+    v_budget := prune.max_rows;
+    SELECT * INTO v_sweep FROM rota._sweep_idle_keys(v_from_queue, v_from_key, v_budget);
+    IF v_sweep.rows_read < v_budget AND v_from_queue IS NOT NULL THEN
+        v_budget := v_budget - v_sweep.rows_read;
+        SELECT * INTO v_sweep FROM rota._sweep_idle_keys(NULL, NULL, v_budget);
     END IF;
     PERFORM rota._fold_counts(prune.max_rows);
-    -- the next sweep goes on after the last row read, or from the first after the last one
     UPDATE rota._prune_housekeeping h
     SET done_at = now(),
-        swept_queue = CASE WHEN coalesce(v_read, 0) = prune.max_rows THEN v_last_queue END,
-        swept_key = CASE WHEN coalesce(v_read, 0) = prune.max_rows THEN v_last_key END;
+        swept_queue = CASE WHEN v_sweep.rows_read = v_budget THEN v_sweep.last_queue END,
+        swept_key = CASE WHEN v_sweep.rows_read = v_budget THEN v_sweep.last_key END;
     RETURN v_deleted;
 END;
 $fn$;
