@@ -60,7 +60,8 @@ COMMENT ON VIEW rota.queue_activity IS 'Per queue and minute of the last hour: s
 
 -- Every metric of the database in the OpenMetrics text format, for a Prometheus scrape.
 -- Bounded work: queued and running tasks through their partial indexes, finished tasks
--- only through the outcome counters (never the history), schedules, live executors.
+-- only through the outcome counters (never the history), schedules, live executors, and
+-- this database's sessions (pg_stat_activity) for the oldest open snapshot.
 -- format => 'prometheus' gives the older Prometheus text format (0.0.4) instead: counter
 -- families are named with their _total suffix there, and there is no # EOF.
 CREATE OR REPLACE FUNCTION rota.metrics(format text DEFAULT 'openmetrics')
@@ -103,7 +104,9 @@ WITH families(ord, name, type, help) AS (VALUES
     (30, 'rota_executor_alive', 'gauge', '1 when the executor heartbeats, 0 when it is dead (not stopped).'),
     (31, 'rota_executor_running_tasks', 'gauge', 'Tasks the executor holds.'),
     (32, 'rota_executor_last_heartbeat_timestamp_seconds', 'gauge', 'The executor''s last heartbeat.'),
-    (40, 'rota_alert', 'gauge', '1 for each active alert of rota.alerts.')),
+    (40, 'rota_alert', 'gauge', '1 for each active alert of rota.alerts.'),
+    (50, 'rota_database_oldest_snapshot_age_seconds', 'gauge',
+     'Age of the oldest transaction of another session of this database that holds a snapshot (0 when none; NaN when rota_owner may not read other sessions: grant it pg_read_all_stats): while it stays open, claimed tasks'' index entries cannot be cleaned up and every claim steps over them.')),
 queues AS (
     SELECT o.*, q.alert_stuck_after, q.alert_failures_per_minute, q.alert_failure_ratio, q.alert_failure_window,
            q.alert_dead_per_hour, q.alert_unreaped_after,
@@ -162,7 +165,15 @@ samples(name, labels, value) AS (
                      concat_ws(',', 'alert="' || a.alert || '"', 'queue="' || rota._metric_label(a.queue) || '"',
                                'schedule="' || rota._metric_label(a.schedule) || '"',
                                'executor="' || rota._metric_label(a.executor) || '"'), 1
-              FROM rota.alerts a)
+              FROM rota.alerts a
+    -- client sessions only: vacuum's own snapshot does not hold back cleanup
+    UNION ALL SELECT 'rota_database_oldest_snapshot_age_seconds', 'database="' || rota._metric_label(current_database()) || '"',
+                     CASE WHEN pg_has_role('pg_read_all_stats', 'USAGE')
+                          THEN coalesce(extract(epoch FROM greatest(max(now() - a.xact_start), interval '0')), 0)
+                          ELSE 'NaN' END
+              FROM pg_stat_activity a
+              WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()
+                AND a.backend_type = 'client backend' AND a.backend_xmin IS NOT NULL)
 SELECT string_agg(pg_catalog.format(E'# TYPE %1$s %2$s\n# HELP %1$s %3$s\n',
                                      f.name || CASE WHEN f.type = 'counter' AND metrics.format = 'prometheus'
                                                     THEN '_total' ELSE '' END,
@@ -178,6 +189,6 @@ LEFT JOIN (SELECT s.name,
 END;
 $fn$;
 COMMENT ON FUNCTION rota.metrics(text)
-    IS 'Queues, schedules, executors and active alerts in the OpenMetrics text format (or format => ''prometheus''), for a Prometheus scrape; reads no finished-task history.';
+    IS 'Queues, schedules, executors, active alerts and the oldest open snapshot of the database in the OpenMetrics text format (or format => ''prometheus''), for a Prometheus scrape; reads no finished-task history.';
 
 $code$);

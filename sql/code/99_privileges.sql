@@ -14,7 +14,9 @@ SELECT rota._apply_code('privileges', $code$
 --     SQL helpers from being inlined;
 --   * nobody but the roles below may execute a function (nothing for PUBLIC);
 --   * tables and sequences are reachable through the functions only; rota_reader reads
---     the views.
+--     the views;
+--   * rota_owner is a member of pg_read_all_stats when the installer may grant it (for
+--     rota.metrics' oldest open snapshot).
 -- rota._grant_privileges() puts all of this right on every install (sql/install.sql runs
 -- it after the code files, also when none changed), changing only what differs, so an
 -- unchanged install writes nothing to the catalog.
@@ -78,6 +80,16 @@ DECLARE
 BEGIN
     IF (SELECT n.nspowner FROM pg_namespace n WHERE n.oid = v_schema) <> v_owner THEN
         ALTER SCHEMA rota OWNER TO rota_owner;
+    END IF;
+    -- rota.metrics reports the oldest open snapshot among the database's sessions, which
+    -- it sees only with pg_read_all_stats; an installer that may not grant it (not a
+    -- superuser) leaves that metric NaN.
+    IF NOT pg_has_role(v_owner, 'pg_read_all_stats', 'MEMBER') THEN
+        BEGIN
+            GRANT pg_read_all_stats TO rota_owner;
+        EXCEPTION WHEN insufficient_privilege THEN
+            NULL;
+        END;
     END IF;
     -- USAGE for the four roles, nothing for PUBLIC
     IF EXISTS (SELECT 1 FROM pg_namespace n, aclexplode(n.nspacl) a

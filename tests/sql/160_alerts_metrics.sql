@@ -1,7 +1,7 @@
 -- Outcome counters, rota.alerts (each alert appears and clears), alert thresholds, rota.metrics().
 -- One transaction: now() is fixed, so time passing is simulated by moving timestamps back.
 BEGIN;
-SELECT plan(48);
+SELECT plan(51);
 
 CREATE FUNCTION pg_temp.alerts() RETURNS SETOF text LANGUAGE sql AS $$
     SELECT alert || ':' || coalesce(queue, '') || ':' || coalesce(schedule, '') || ':' || coalesce(executor, '')
@@ -181,6 +181,17 @@ SELECT matches(rota.metrics('prometheus'), E'\n# TYPE rota_queue_tasks_succeeded
 SELECT matches(rota.metrics(), E'\nrota_queue_alert_stuck_after_seconds\\{queue="ap"\\} 600\n', 'thresholds are exported');
 SELECT matches(rota.metrics(), E'\nrota_schedule_alert_late_after_seconds\\{schedule="aps"\\} 300\n', 'schedule thresholds too');
 SELECT throws_ok($$SELECT rota.metrics('json')$$, 'RO010', NULL, 'an unknown format is refused');
+
+-- the oldest open snapshot of the database: rota_owner reads other sessions through
+-- pg_read_all_stats, granted by an installer that may (these tests install as superuser);
+-- without it the metric is NaN, not a reassuring 0 (the value itself: isolation spec
+-- oldest_snapshot_metric)
+SELECT ok(pg_has_role('rota_owner', 'pg_read_all_stats', 'MEMBER'), 'the install made rota_owner a member of pg_read_all_stats');
+SELECT matches(rota.metrics(), E'\nrota_database_oldest_snapshot_age_seconds\\{database="[^"]+"\\} [0-9.e+-]+\n',
+               'the oldest open snapshot is exported with the database''s name');
+REVOKE pg_read_all_stats FROM rota_owner;
+SELECT matches(rota.metrics(), E'\nrota_database_oldest_snapshot_age_seconds\\{database="[^"]+"\\} NaN\n',
+               'without pg_read_all_stats it is NaN');
 
 SELECT * FROM finish();
 ROLLBACK;
