@@ -14,6 +14,7 @@ public struct RotaPrometheusMetricsFactory: MetricsFactory {
     static let help: [String: String] = [
         "rota_worker_claims_total": "Claim statements, by queue.",
         "rota_worker_claim_size": "Tasks taken per claim statement, by queue.",
+        "rota_worker_direct_starts_total": "Tasks rota.start created on this worker, by queue (not claim statements).",
         "rota_worker_handler_duration_seconds": "Handler run time, by task (completed, failed or timed out).",
         "rota_worker_tasks_completed_total": "Handlers that completed, by task.",
         "rota_worker_tasks_failed_total": "Handlers that failed or timed out, by task.",

@@ -84,6 +84,31 @@ final class WorkerEndpointTests: XCTestCase {
         await TestEnvironment.dropDatabase("rota_test_obs_worker")
     }
 
+    func testDirectStartsAreCountedApartFromClaims() async throws {
+        let url = try await TestEnvironment.freshDatabase("rota_test_obs_direct")
+        let client = RotaClient(connectionString: url, logger: quietLogger("test"))
+        try await client.defineQueue("obs_direct")
+        let port = try freePort()
+        // a queue with nothing to claim: the only task is the one started on the worker
+        let worker = try WorkerProcess(url: url, queues: "obs_direct", executorID: "obs-direct", metricsPort: port,
+                                       extra: ["--start-task", "noop"])
+        try await waitUntil("the started task succeeded") {
+            try await client.count("SELECT count(*) FROM rota.tasks WHERE queue = 'obs_direct' AND state = 'succeeded'") == 1
+        }
+        var metrics = ""
+        try await waitUntil("/metrics counts the direct start") {
+            metrics = try await httpGet(port, "/metrics").body
+            return metrics.contains(#"rota_worker_direct_starts_total{queue="obs_direct"} 1"#)
+        }
+        XCTAssertFalse(metrics.contains(#"rota_worker_claims_total{queue="obs_direct"} 1"#),
+                       "a direct start is not a claim statement:\n\(metrics)")
+        XCTAssertFalse(metrics.contains(#"rota_worker_claim_size_count{queue="obs_direct"} 1"#),
+                       "nor a claim of one task:\n\(metrics)")
+        try await worker.stop()
+        await client.close()
+        await TestEnvironment.dropDatabase("rota_test_obs_direct")
+    }
+
     func testReadyzIsNotReadyWithoutTheDatabase() async throws {
         let port = try freePort()
         // a server that does not exist: alive, never ready

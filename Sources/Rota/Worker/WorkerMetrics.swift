@@ -7,6 +7,7 @@ import Synchronization
 final class WorkerMetrics: Sendable {
     static let claimsLabel = "rota_worker_claims_total"
     static let claimSizeLabel = "rota_worker_claim_size"
+    static let directStartsLabel = "rota_worker_direct_starts_total"
     static let handlerDurationLabel = "rota_worker_handler_duration_seconds"
     static let completedLabel = "rota_worker_tasks_completed_total"
     static let failedLabel = "rota_worker_tasks_failed_total"
@@ -19,7 +20,7 @@ final class WorkerMetrics: Sendable {
 
     /// The metrics of one queue or task, made once: making one goes through the backend's
     /// registry (a lock and a lookup), too slow for every task.
-    private struct QueueMetrics { let claims: Counter; let claimSize: Recorder }
+    private struct QueueMetrics { let claims: Counter; let claimSize: Recorder; let directStarts: Counter }
     private struct TaskMetrics { let duration: Timer; let completed: Counter; let failed: Counter }
     private let byQueue = Mutex<[String: QueueMetrics]>([:])
     private let byTask = Mutex<[String: TaskMetrics]>([:])
@@ -28,16 +29,26 @@ final class WorkerMetrics: Sendable {
 
     /// One claim statement on `queue` that took `count` tasks.
     func claimed(queue: String, count: Int) {
-        let metrics = byQueue.withLock { cache in
+        let metrics = queueMetrics(queue)
+        metrics.claims.increment()
+        metrics.claimSize.record(count)
+    }
+
+    /// A task of `queue` that `rota.start` created on this worker: no claim statement.
+    func startedDirectly(queue: String) {
+        queueMetrics(queue).directStarts.increment()
+    }
+
+    private func queueMetrics(_ queue: String) -> QueueMetrics {
+        byQueue.withLock { cache in
             if let known = cache[queue] { return known }
-            let made = QueueMetrics(claims: Counter(label: Self.claimsLabel, dimensions: [("queue", queue)]),
-                                    claimSize: Recorder(label: Self.claimSizeLabel, dimensions: [("queue", queue)],
-                                                        aggregate: true))
+            let dimensions = [("queue", queue)]
+            let made = QueueMetrics(claims: Counter(label: Self.claimsLabel, dimensions: dimensions),
+                                    claimSize: Recorder(label: Self.claimSizeLabel, dimensions: dimensions, aggregate: true),
+                                    directStarts: Counter(label: Self.directStartsLabel, dimensions: dimensions))
             cache[queue] = made
             return made
         }
-        metrics.claims.increment()
-        metrics.claimSize.record(count)
     }
 
     /// A handler of `task` ended after `duration`; `succeeded` false for a failure or timeout.

@@ -25,7 +25,7 @@ extension WorkerRuntime {
         let (id, claim) = try await statements.start(queue: queue, task: task, payload: payload,
                                                      executor: executorID, options: options)
         guard let claim else { return (id, false) }
-        metrics.claimed(queue: queue, count: 1)
+        metrics.startedDirectly(queue: queue)
         for (task, abort) in startTracking([claim]) {
             directStarts.continuation.yield(DirectStart(task: task, abort: abort))
         }
