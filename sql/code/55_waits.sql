@@ -104,6 +104,19 @@ $fn$;
 COMMENT ON FUNCTION rota.enqueue_child(bigint, integer, uuid, text, text, jsonb, text)
     IS 'Enqueues a child task (parent_id = id) of a running task under its attempt and lease token, in the parent''s queue unless queue is given; the existing child when key is taken; NULL (nothing written) when the attempt is stale or a cancel was requested.';
 
+-- Locks the unfinished children of a task FOR SHARE, in id order, and returns how many
+-- there are (rota.wait_for_children, before and after it locks the task itself).
+CREATE OR REPLACE FUNCTION rota._lock_open_children(p_id bigint)
+RETURNS integer
+LANGUAGE sql VOLATILE
+AS $fn$
+    SELECT count(*)::integer
+    FROM (SELECT 1 FROM rota.tasks c
+          WHERE c.parent_id = p_id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
+          ORDER BY c.id
+          FOR SHARE) AS l;
+$fn$;
+
 -- Parks a running task until its children have ended; returns how many it waits for.
 CREATE OR REPLACE FUNCTION rota.wait_for_children(id bigint, attempt integer, token uuid)
 RETURNS integer
@@ -130,23 +143,15 @@ BEGIN
     -- and counts itself off (rota._wake_parents). So the ends of a running parent's children
     -- need no lock on it and go side by side while it still enqueues them; the price is a
     -- row lock per unfinished child, once, when the parent waits.
-    SELECT count(*) INTO v_open
-    FROM (SELECT 1 FROM rota.tasks c
-          WHERE c.parent_id = wait_for_children.id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
-          ORDER BY c.id
-          FOR SHARE) AS l;
+    PERFORM rota._lock_open_children(wait_for_children.id);
     IF NOT rota._lock_attempt(c_fn, wait_for_children.id, wait_for_children.attempt, wait_for_children.token) THEN
         RETURN NULL;
     END IF;
     -- Once more, now that this holds its own row: a rota.retry of an ended child (which
     -- locks the parent first) that committed since the count above is counted, and its
     -- child locked like the others; a later one waits for this commit and finds the parent
-    -- waiting. The children locked above are already held.
-    SELECT count(*) INTO v_open
-    FROM (SELECT 1 FROM rota.tasks c
-          WHERE c.parent_id = wait_for_children.id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
-          ORDER BY c.id
-          FOR SHARE) AS l;
+    -- waiting. The children locked above are already held; this count is the one kept.
+    v_open := rota._lock_open_children(wait_for_children.id);
     IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota.tasks c WHERE c.parent_id = wait_for_children.id) THEN
         RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
             USING ERRCODE = 'RO023',
