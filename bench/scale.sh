@@ -11,6 +11,9 @@
 # cases (and the variables that size them):
 #   backlog       W1 from BACKLOG queued tasks (200,000; issue: 1,000,000): claim rate over
 #                 the first and the last EDGE (20,000) claims              target >= 0.8x W1
+#   unanalyzed    the same backlog enqueued after rota.tasks was analyzed empty, drained with
+#                 no ANALYZE first (a burst into a quiet queue, before autovacuum's next
+#                 analyze): rate over the whole drain                      target >= 0.8x W1
 #   many_queues   QUEUES (1,000) queues x PER_QUEUE (20) tasks, 2 workers subscribed to all
 #                 (one --queues list)                                      target >= 0.7x W1
 #   many_tenants  KEYS (20,000; issue: 100,000) concurrency keys, limit 2, 2 tasks per key;
@@ -82,16 +85,8 @@ case_backlog() {
     url="$(fresh_db rota_bench_scale_backlog)"
     note "backlog: enqueueing $BACKLOG tasks"
     q "$url" -c "SELECT rota.define_queue('bench')" >/dev/null
-    q "$url" <<SQL >/dev/null
-DO \$\$
-BEGIN
-    FOR i IN 0 .. ($BACKLOG - 1) / 100000 LOOP
-        PERFORM count(*) FROM rota.enqueue_many('bench', 'noop',
-                                                array_fill('{}'::jsonb, ARRAY[least(100000, $BACKLOG - i * 100000)]));
-    END LOOP;
-END \$\$;
-VACUUM ANALYZE rota.tasks;
-SQL
+    enqueue_backlog "$url"
+    q "$url" -c "VACUUM ANALYZE rota.tasks" >/dev/null
     note "backlog: draining with 2 workers"
     start_workers "$url" bench 2 scale-backlog
     wait_drained "$url" 1800
@@ -109,6 +104,32 @@ SQL
     result "backlog $BACKLOG: claim rate, first $EDGE" "$first" tasks/s "ratio>=0.8"
     result "backlog $BACKLOG: claim rate, last $EDGE" "$last" tasks/s "ratio>=0.8"
     result "backlog $BACKLOG: whole drain" "$all" tasks/s ratio
+}
+
+# enqueue_backlog URL: BACKLOG noop tasks into queue `bench`, 100,000 per statement
+enqueue_backlog() {
+    q "$1" <<SQL >/dev/null
+DO \$\$
+BEGIN
+    FOR i IN 0 .. ($BACKLOG - 1) / 100000 LOOP
+        PERFORM count(*) FROM rota.enqueue_many('bench', 'noop',
+                                                array_fill('{}'::jsonb, ARRAY[least(100000, $BACKLOG - i * 100000)]));
+    END LOOP;
+END \$\$;
+SQL
+}
+
+case_unanalyzed() {
+    local url
+    url="$(fresh_db rota_bench_scale_unanalyzed)"
+    q "$url" -c "SELECT rota.define_queue('bench')" -c "ANALYZE rota.tasks" >/dev/null
+    note "unanalyzed: enqueueing $BACKLOG tasks after rota.tasks was analyzed empty"
+    enqueue_backlog "$url"
+    note "unanalyzed: draining with 2 workers"
+    start_workers "$url" bench 2 scale-unanalyzed
+    wait_drained "$url" 1800
+    stop_workers
+    result "backlog $BACKLOG, statistics of an empty table" "$(drain_rate "$url" "queue = 'bench'")" tasks/s "ratio>=0.8"
 }
 
 case_many_queues() {
@@ -293,7 +314,7 @@ SELECT pg_sleep(greatest(0, 0.01 * $i - extract(epoch FROM clock_timestamp() - :
 }
 
 cases=("$@")
-[ ${#cases[@]} -gt 0 ] || cases=(backlog many_queues many_tenants fan_out schedules latency)
+[ ${#cases[@]} -gt 0 ] || cases=(backlog unanalyzed many_queues many_tenants fan_out schedules latency)
 for name in "${cases[@]}"; do
     declare -F "case_$name" >/dev/null || { echo "scale: unknown case $name" >&2; exit 2; }
 done

@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(18);
+SELECT rota._require_schema_at_most(19);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
@@ -28,6 +28,7 @@ SELECT rota._require_schema_at_most(18);
 \ir migrations/0016_retention_index.sql
 \ir migrations/0017_history_deletes.sql
 \ir migrations/0018_bounded_housekeeping.sql
+\ir migrations/0019_name_checks.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.

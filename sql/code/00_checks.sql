@@ -45,13 +45,23 @@ AS $fn$
     SELECT '^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$';
 $fn$;
 
+-- Whether p_value matches rota._name_pattern(), tested as `*` plus a length: PostgreSQL's
+-- regex engine matches the pattern's bounded repetition {0,127} ~12 times slower. The
+-- *_format CHECK constraints spell it the same way (migration 0019).
+CREATE OR REPLACE FUNCTION rota._is_name(p_value text)
+RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $fn$
+    SELECT p_value ~ '^[A-Za-z0-9][A-Za-z0-9_.:-]*$' AND char_length(p_value) <= 128;
+$fn$;
+
 -- Raises RO010 unless p_value is a name (rota._name_pattern).
 CREATE OR REPLACE FUNCTION rota._check_name(p_fn text, p_arg text, p_value text)
 RETURNS void
 LANGUAGE plpgsql STABLE
 AS $fn$
 BEGIN
-    IF p_value IS NULL OR p_value !~ rota._name_pattern() THEN
+    IF p_value IS NULL OR NOT rota._is_name(p_value) THEN
         PERFORM rota._invalid(p_fn, p_arg, 'must match ' || rota._name_pattern(), quote_nullable(p_value));
     END IF;
 END;

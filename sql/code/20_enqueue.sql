@@ -116,9 +116,11 @@ BEGIN
         RETURN;
     END IF;
 
-    -- With keys: insert what is new, then read back every key. A key whose row is
-    -- invisible to us (inserted by a session that has since committed after our
-    -- snapshot, or deleted meanwhile) is retried with a fresh statement.
+    -- With keys: insert what is new and map the inserted rows to their inputs, then look up
+    -- the keys that were there already, one probe of the key index each (a join with every
+    -- key of the queue would cost each batch of a fan-out all the batches before it). A key
+    -- whose row is invisible to us (inserted by a session that committed after our snapshot,
+    -- or deleted meanwhile) is tried again.
     v_ids := array_fill(NULL::bigint, ARRAY[v_count]);
     LOOP
         v_rounds := v_rounds + 1;
@@ -141,16 +143,24 @@ BEGIN
             SELECT u.key, u.ord,
                    row_number() OVER (PARTITION BY (u.key IS NULL AND v_ids[u.ord] IS NULL) ORDER BY u.ord) AS rn
             FROM unnest(p_keys) WITH ORDINALITY AS u(key, ord))
-        SELECT array_agg(coalesce(v_ids[u.ord], ins.id, n.id, t.id) ORDER BY u.ord)
+        SELECT array_agg(coalesce(v_ids[u.ord], ins.id, n.id) ORDER BY u.ord)
         INTO v_ids
         FROM inp u
         LEFT JOIN ins ON u.key IS NOT NULL AND ins.key = u.key
-        LEFT JOIN ins_nokey n ON u.key IS NULL AND v_ids[u.ord] IS NULL AND n.rn = u.rn
-        LEFT JOIN rota.tasks t ON v_ids[u.ord] IS NULL AND ins.id IS NULL AND u.key IS NOT NULL
-                              AND t.queue = p_queue AND t.key = u.key;
+        LEFT JOIN ins_nokey n ON u.key IS NULL AND v_ids[u.ord] IS NULL AND n.rn = u.rn;
         -- NULL keys with duplicates in the input never collide; duplicated non-NULL
         -- keys within one call map to the one row inserted.
         SELECT array_agg(ord) INTO v_missing FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord) WHERE x.id IS NULL;
+        IF v_missing IS NOT NULL THEN
+            -- a statement of its own, whose snapshot sees the rows of the sessions that the
+            -- insert waited for; a scalar subquery, so that each key is a probe of its own
+            SELECT array_agg(coalesce(x.id, (SELECT t.id FROM rota.tasks t
+                                             WHERE t.queue = p_queue AND t.key = p_keys[x.ord] LIMIT 1))
+                             ORDER BY x.ord)
+            INTO v_ids
+            FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord);
+            SELECT array_agg(ord) INTO v_missing FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord) WHERE x.id IS NULL;
+        END IF;
         EXIT WHEN v_missing IS NULL;
         IF v_rounds >= 5 THEN
             RAISE EXCEPTION '%: could not insert or find the task with key % (concurrent deletes?)', p_fn,

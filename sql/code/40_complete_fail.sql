@@ -30,11 +30,13 @@ CREATE OR REPLACE FUNCTION rota._release_holds(p_held_ids bigint[], p_ready_queu
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 -- Only index scans and nested loops: the count rows are then updated in the order of their
--- sorted input (see there).
+-- sorted input (see there). No JIT: a disabled node that had to stay would cost the plan
+-- over 10^10, as in rota.claim.
 SET enable_seqscan = off
 SET enable_bitmapscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+SET jit = off
 AS $fn$
 DECLARE
     v_over_queues text[];
@@ -131,11 +133,12 @@ LANGUAGE plpgsql VOLATILE
 -- (ids are passed as arrays to primary-key lookups).
 SET plan_cache_mode = force_generic_plan
 -- Only primary-key index scans and nested loops, whatever the table's size: the UPDATE below
--- then locks its rows in id order (see there).
+-- then locks its rows in id order (see there). No JIT, as in rota.claim.
 SET enable_seqscan = off
 SET enable_bitmapscan = off
 SET enable_hashjoin = off
 SET enable_mergejoin = off
+SET jit = off
 AS $fn$
 DECLARE
     v_done_ids bigint[];

@@ -117,7 +117,7 @@ DECLARE
     v_old rota.schedules;
     v_next timestamptz;
 BEGIN
-    IF name IS NULL OR name !~ rota._name_pattern() THEN
+    IF name IS NULL OR NOT rota._is_name(name) THEN
         RAISE EXCEPTION 'rota.define_schedule: invalid schedule name "%"', rota._echo(name)
             USING ERRCODE = 'RO010',
                   HINT = 'Names start with a letter or digit and hold letters, digits, _ . : - (at most 128).';
@@ -130,7 +130,7 @@ BEGIN
     IF NOT EXISTS (SELECT 1 FROM rota.queues q WHERE q.name = define_schedule.queue) THEN
         RAISE EXCEPTION 'rota.define_schedule: unknown queue "%"', rota._echo(queue) USING ERRCODE = 'RO001';
     END IF;
-    IF task IS NULL OR task !~ rota._name_pattern() THEN
+    IF task IS NULL OR NOT rota._is_name(task) THEN
         RAISE EXCEPTION 'rota.define_schedule: invalid task name "%"', rota._echo(task) USING ERRCODE = 'RO010';
     END IF;
     IF payload IS NULL OR jsonb_typeof(payload) <> 'object' THEN
