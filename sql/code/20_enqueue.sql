@@ -63,7 +63,7 @@ DECLARE
     v_bad_index integer;
     v_key_arg text;
     v_ids bigint[];
-    v_missing integer[];
+    v_missing integer;  -- the first input still without an id
     v_rounds integer := 0;
 BEGIN
     SELECT q.max_attempts, q.concurrency_key_limit INTO v_max_attempts, v_key_limit FROM rota.queues q WHERE q.name = p_queue;
@@ -150,7 +150,7 @@ BEGIN
         LEFT JOIN ins_nokey n ON u.key IS NULL AND v_ids[u.ord] IS NULL AND n.rn = u.rn;
         -- NULL keys with duplicates in the input never collide; duplicated non-NULL
         -- keys within one call map to the one row inserted.
-        SELECT array_agg(ord) INTO v_missing FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord) WHERE x.id IS NULL;
+        v_missing := array_position(v_ids, NULL);
         IF v_missing IS NOT NULL THEN
             -- a statement of its own, whose snapshot sees the rows of the sessions that the
             -- insert waited for; a scalar subquery, so that each key is a probe of its own
@@ -159,12 +159,12 @@ BEGIN
                              ORDER BY x.ord)
             INTO v_ids
             FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord);
-            SELECT array_agg(ord) INTO v_missing FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord) WHERE x.id IS NULL;
+            v_missing := array_position(v_ids, NULL);
         END IF;
         EXIT WHEN v_missing IS NULL;
         IF v_rounds >= 5 THEN
             RAISE EXCEPTION '%: could not insert or find the task with key % (concurrent deletes?)', p_fn,
-                quote_literal(p_keys[v_missing[1]]) USING ERRCODE = '40001';
+                quote_literal(p_keys[v_missing]) USING ERRCODE = '40001';
         END IF;
     END LOOP;
     RETURN QUERY SELECT x FROM unnest(v_ids) AS x;
