@@ -10,7 +10,9 @@
 # for the enqueue, for the drain, and for a VACUUM of rota.tasks afterwards (the cost the
 # dead row versions leave behind). It also times the drain against `pgbench -N` (4
 # clients, 2 threads, before and after the drain: the ratio uses their mean) and reads the
-# CPU of the 2 idle workers over 5 s once they have drained.
+# CPU of the 2 idle workers over 5 s once they have drained. Then the same drain again at
+# each of RATIO_CONCURRENCIES (32 64; empty: none), rate only, between the same two
+# pgbench runs: the ratio as the claim batch grows (a claim takes at most the free slots).
 #
 #   bench/bytes_per_task.sh                       TASKS=20000 PROCESSES=2 CONCURRENCY=16
 #   ROTA_BIN=.build/release/rota bench/bytes_per_task.sh   (scripts/bench.sh passes it)
@@ -27,6 +29,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TASKS="${TASKS:-20000}"
 PROCESSES="${PROCESSES:-2}"
 CONCURRENCY="${CONCURRENCY:-16}"
+RATIO_CONCURRENCIES="${RATIO_CONCURRENCIES-32 64}"
 BASELINE_SECONDS="${BASELINE_SECONDS:-10}"
 # shellcheck source=bench/drain_lib.sh
 . "$ROOT/bench/drain_lib.sh"
@@ -143,6 +146,36 @@ rate="$(drain_rate "$url" true 1)"
 q -c "VACUUM rota.tasks" >/dev/null
 s4="$(snapshot)"
 
+# The drain's WAL and statements, read before the drains below add their own.
+lsn_a="$(cut -d' ' -f1 <<<"$s2")"; lsn_b="$(cut -d' ' -f1 <<<"$s3")"
+# the first 25 lines; awk reads on to the end, as `head` did not: a writer left on a closed
+# pipe ends with SIGPIPE, which fails the script (pipefail) before the statements below
+wal_report="$(waldump "$lsn_a" "$lsn_b" | awk -v t="$TASKS" '
+    NR > 25 { next }
+    NF == 6 { printf "  %-12s %-14s %-26s %8.3f records %8.1f B %7.3f FPI\n", $1, $2, $3, $4 / t, $5 / t, $6 / t; next }
+    { print "  " $0 }')"
+statements_report="$(q -F' ' -c "SELECT round(s.calls * 1000.0 / $TASKS, 1), left(regexp_replace(s.query, '\s+', ' ', 'g'), 90)
+            FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid AND d.datname = current_database()
+            WHERE s.query NOT LIKE '%bench-poll%' AND s.query NOT LIKE '%pg_stat%' AND s.query NOT LIKE 'VACUUM%'
+              AND s.query NOT LIKE '%enqueue_many%' AND s.query NOT LIKE 'CHECKPOINT%'
+            ORDER BY s.calls DESC LIMIT 8" | sed 's/^/  /')"
+
+# the same drain at other concurrencies (rates only): "concurrency rate" per line
+measured_concurrency="$CONCURRENCY"
+other_rates=""
+for CONCURRENCY in $RATIO_CONCURRENCIES; do
+    note "drain again at concurrency $CONCURRENCY ..."
+    q -c "TRUNCATE rota.tasks CASCADE" >/dev/null
+    q -c "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
+          LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null
+    q -c "VACUUM ANALYZE rota.tasks" >/dev/null
+    start_workers "$url" bench "$PROCESSES" "bench-c$CONCURRENCY"
+    wait_drained "$url"
+    stop_workers
+    other_rates+="$CONCURRENCY $(drain_rate "$url" true 1)"$'\n'
+done
+CONCURRENCY="$measured_concurrency"
+
 note "baseline pgbench -N again ..."
 tps_after="$(pgbench_tps "$pg_url" "$BASELINE_SECONDS")"
 
@@ -157,31 +190,25 @@ report "claim + complete" "$s2" "$s3" $((polls + 1))
 report "vacuum afterwards" "$s3" "$s4" 2
 report "whole life" "$s0" "$s4" $((polls + 7))
 python3 - "$rate" "$tps_before" "$tps_after" "$idle0" "$idle1" "$(getconf CLK_TCK)" "$PROCESSES" \
-    "${#backends[@]}" "$backend_ticks" "$TASKS" <<'PY'
+    "${#backends[@]}" "$backend_ticks" "$TASKS" "$CONCURRENCY" "$other_rates" <<'PY'
 import sys
-rate, before, after, i0, i1, hz, procs, nbackends, bticks, tasks = sys.argv[1:]
+rate, before, after, i0, i1, hz, procs, nbackends, bticks, tasks, concurrency, others = sys.argv[1:]
 base = (float(before) + float(after)) / 2
 cpu = (int(i1) - int(i0)) / float(hz) / 5 * 100 / int(procs)
 print(f"database CPU of the workers' sessions: {int(bticks) / float(hz) * 1e6 / int(tasks):.0f} us per task"
       f" ({nbackends} sessions for {procs} worker processes)")
 print(f"drain rate {float(rate):.0f} tasks/s; pgbench -N {float(before):.0f} before, {float(after):.0f} after:"
       f" ratio {float(rate) / base:.2f} (target >= 4)")
+for line in others.split("\n"):
+    if line.strip():
+        c, r = line.split()
+        print(f"  the same drain at concurrency {c} (was {concurrency}): {float(r):.0f} tasks/s, ratio {float(r) / base:.2f}")
 print(f"idle worker CPU: {cpu:.2f} % of a core per process (5 s, mean of {procs}; target < 1 %)")
 PY
 
 echo
 echo "WAL of the drain by record type (pg_waldump; per task; index entries = Btree INSERT_LEAF)"
-lsn_a="$(cut -d' ' -f1 <<<"$s2")"; lsn_b="$(cut -d' ' -f1 <<<"$s3")"
-# the first 25 lines; awk reads on to the end, as `head` did not: a writer left on a closed
-# pipe ends with SIGPIPE, which fails the script (pipefail) before the statements below
-waldump "$lsn_a" "$lsn_b" | awk -v t="$TASKS" '
-    NR > 25 { next }
-    NF == 6 { printf "  %-12s %-14s %-26s %8.3f records %8.1f B %7.3f FPI\n", $1, $2, $3, $4 / t, $5 / t, $6 / t; next }
-    { print "  " $0 }'
+echo "$wal_report"
 echo
 echo "statements of the drain (pg_stat_statements, calls per 1,000 tasks)"
-q -F' ' -c "SELECT round(s.calls * 1000.0 / $TASKS, 1), left(regexp_replace(s.query, '\s+', ' ', 'g'), 90)
-            FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid AND d.datname = current_database()
-            WHERE s.query NOT LIKE '%bench-poll%' AND s.query NOT LIKE '%pg_stat%' AND s.query NOT LIKE 'VACUUM%'
-              AND s.query NOT LIKE '%enqueue_many%' AND s.query NOT LIKE 'CHECKPOINT%'
-            ORDER BY s.calls DESC LIMIT 8" | sed 's/^/  /'
+echo "$statements_report"
