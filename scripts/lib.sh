@@ -22,13 +22,23 @@ else:
 PY
 }
 
+# drop_databases NAME...: drop these databases from the server (absent ones are skipped).
+drop_databases() {
+    local server name
+    server="$(server_url)"
+    for name in "$@"; do
+        psql -X -q -v ON_ERROR_STOP=1 -d "$server" -c 'SET client_min_messages = warning' \
+            -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" >/dev/null
+    done
+}
+
 # fresh_db NAME: drop and create database NAME on the server, install the schema, print its URL.
 fresh_db() {
     local server name url
     server="$(server_url)"
     name="$1"
-    psql -X -q -v ON_ERROR_STOP=1 -d "$server" -c "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" \
-        -c "CREATE DATABASE \"$name\"" >/dev/null
+    drop_databases "$name"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$server" -c "CREATE DATABASE \"$name\"" >/dev/null
     url="$(with_dbname "$server" "$name")"
     psql -X -q -v ON_ERROR_STOP=1 -d "$url" -f "$ROOT/sql/install.sql" >/dev/null
     echo "$url"
