@@ -113,6 +113,12 @@ print(f"{label:<22} {b/t:9.1f} {rec/t:8.2f} {fpi/t:6.3f} {com/t:8.3f} {st/t:8.3f
 PY
 }
 
+# enqueue_tasks: TASKS noop tasks into queue `bench`, 1,000 per enqueue_many call
+enqueue_tasks() {
+    q -c "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
+          LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null
+}
+
 note "baseline pgbench -N (4 clients, ${BASELINE_SECONDS}s) ..."
 tps_before="$(pgbench_tps "$pg_url" "$BASELINE_SECONDS")"
 
@@ -120,8 +126,7 @@ q -c "CHECKPOINT" >/dev/null
 q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 s0="$(snapshot)"
 note "enqueue $TASKS tasks (enqueue_many, 1,000 per call) ..."
-q -c "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
-      LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null
+enqueue_tasks
 s1="$(snapshot)"
 [ "$(q -c "SELECT count(*) FROM rota.tasks")" = "$TASKS" ] || { echo "bench/bytes: the enqueue did not make $TASKS tasks" >&2; exit 1; }
 q -c "VACUUM ANALYZE rota.tasks" >/dev/null
@@ -166,8 +171,7 @@ other_rates=""
 for CONCURRENCY in $RATIO_CONCURRENCIES; do
     note "drain again at concurrency $CONCURRENCY ..."
     q -c "TRUNCATE rota.tasks CASCADE" >/dev/null
-    q -c "SELECT count(*) FROM generate_series(1, $TASKS / 1000) AS b,
-          LATERAL rota.enqueue_many('bench', 'noop', array_fill(CASE WHEN b > 0 THEN '{}'::jsonb END, ARRAY[1000]))" >/dev/null
+    enqueue_tasks
     q -c "VACUUM ANALYZE rota.tasks" >/dev/null
     start_workers "$url" bench "$PROCESSES" "bench-c$CONCURRENCY"
     wait_drained "$url"
