@@ -10,9 +10,11 @@ final class MaintenanceLoggingTests: XCTestCase {
     struct Record: Sendable {
         var level: Logger.Level
         var message: String
+        /// The logger's metadata with the message's own on top.
+        var metadata: Logger.Metadata = [:]
     }
 
-    /// A log handler that keeps the level and text of every message.
+    /// A log handler that keeps the level, text and metadata of every message.
     struct RecordingLogHandler: LogHandler {
         let records: Recorder<Record>
         var metadata: Logger.Metadata = [:]
@@ -25,7 +27,8 @@ final class MaintenanceLoggingTests: XCTestCase {
         }
 
         func log(event: LogEvent) {
-            records.append(Record(level: event.level, message: event.message.description))
+            records.append(Record(level: event.level, message: event.message.description,
+                                  metadata: metadata.merging(event.metadata ?? [:]) { $1 }))
         }
     }
 

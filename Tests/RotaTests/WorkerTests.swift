@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Rota
 import RotaTestSupport
 import ServiceLifecycle
@@ -45,6 +46,71 @@ final class WorkerTests: XCTestCase {
             let second = try await client.enqueue(queue: "w_result", task: "double", payload: Numbers(n: 2))
             try await waitUntil("the second task succeeded", every: .milliseconds(2)) { try await client.state(of: second) == "succeeded" }
             print("enqueue → succeeded latency on a running worker: \(ContinuousClock.now - enqueued)")
+        }
+        await client.close()
+    }
+
+    /// `context.logger` carries the task's id, name and attempt, on top of the worker's own
+    /// metadata (it is made when the handler asks for it, not for every task).
+    func testTheHandlersLoggerCarriesTheTask() async throws {
+        let url = try await database()
+        let client = RotaClient(connectionString: url)
+        try await client.defineQueue("w_logger")
+        var handlers = RotaHandlers()
+        handlers.register("logs") { (_: JSONValue, context) in
+            context.logger.info("handler says hello", metadata: ["step": "one"])
+        }
+        let records = Recorder<MaintenanceLoggingTests.Record>()
+        var logger = Logger(label: "rota.test.task-logger") { _ in MaintenanceLoggingTests.RecordingLogHandler(records: records) }
+        logger[metadataKey: "service"] = "billing"
+        try await withWorker(url: url, queues: ["w_logger": 1], handlers: handlers, logger: logger) { _, _ in
+            let id = try await client.enqueue(queue: "w_logger", task: "logs")
+            try await waitUntil("the task succeeded") { try await client.state(of: id) == "succeeded" }
+            let said = records.all.filter { $0.message == "handler says hello" }
+            XCTAssertEqual(said.count, 1)
+            XCTAssertEqual(said.first?.metadata["task_id"], "\(id)")
+            XCTAssertEqual(said.first?.metadata["task"], "logs")
+            XCTAssertEqual(said.first?.metadata["attempt"], "1")
+            XCTAssertEqual(said.first?.metadata["service"], "billing")
+            XCTAssertEqual(said.first?.metadata["step"], "one")
+        }
+        await client.close()
+    }
+
+    /// A handler ending on a full worker wakes the claim loop at once: with a poll
+    /// interval of ten minutes and no enqueue meanwhile, only that wake-up can start the
+    /// waiting task.
+    func testAFreedSlotIsFilledWithoutWaitingForThePoll() async throws {
+        let url = try await database()
+        let client = RotaClient(connectionString: url)
+        try await client.defineQueue("w_freed")
+        let forever = UntilCancelledHandler()
+        let (releases, release) = AsyncStream.makeStream(of: Void.self)
+        let ran = Recorder<String>()
+        var handlers = RotaHandlers()
+        forever.register("forever", in: &handlers)
+        handlers.register("held") { (_: EmptyPayload, _) in
+            for await _ in releases { break }
+            ran.append("held")
+        }
+        handlers.register("quick") { (_: EmptyPayload, _) in ran.append("quick") }
+        // Queued before the worker starts, so that no enqueue notification can wake it later.
+        _ = try await client.enqueue(queue: "w_freed", task: "forever")
+        let held = try await client.enqueue(queue: "w_freed", task: "held")
+        let quick = try await client.enqueue(queue: "w_freed", task: "quick")
+        try await withWorker(url: url, queues: ["w_freed": 2], handlers: handlers, configure: {
+            $0.pollInterval = .seconds(600)
+            $0.shutdownGracePeriod = .milliseconds(100)
+        }) { _, _ in
+            try await waitUntil("both slots are busy, the third task waits") {
+                let heldState = try await client.state(of: held), quickState = try await client.state(of: quick)
+                return forever.started.count == 1 && heldState == "running" && quickState == "queued"
+            }
+            release.yield()
+            try await waitUntil("the freed slot ran the waiting task") {
+                try await client.state(of: quick) == "succeeded"
+            }
+            XCTAssertEqual(ran.all, ["held", "quick"])
         }
         await client.close()
     }

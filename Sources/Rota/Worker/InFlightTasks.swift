@@ -39,10 +39,13 @@ final class InFlightTasks: Sendable {
         return abort
     }
 
-    func remove(id: Int64) {
+    /// Forgets a task; returns how many of its queue's tasks still run (nil: not tracked).
+    @discardableResult
+    func remove(id: Int64) -> Int? {
         state.withLock { state in
-            guard let entry = state.entries.removeValue(forKey: id) else { return }
+            guard let entry = state.entries.removeValue(forKey: id) else { return nil }
             state.countByQueue[entry.queue, default: 1] -= 1
+            return state.countByQueue[entry.queue]
         }
     }
 

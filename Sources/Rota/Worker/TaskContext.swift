@@ -26,8 +26,22 @@ public struct TaskContext: Sendable {
     public let startedAt: Date
     /// The executor running the task.
     public let executorID: String
-    /// A logger with the task's id, name and attempt attached.
-    public let logger: Logger
+    /// A logger with the task's id, name and attempt attached (made on each access; keep
+    /// it in a local to log many times).
+    public var logger: Logger {
+        var logger = workerLogger
+        // One metadata write instead of three: some log handlers (StreamLogHandler) render
+        // their metadata again on every write.
+        var metadata = logger.handler.metadata
+        metadata["task_id"] = "\(taskID)"
+        metadata["task"] = "\(task)"
+        metadata["attempt"] = "\(attempt)"
+        logger.handler.metadata = metadata
+        return logger
+    }
+    /// The worker's logger: ``logger`` adds the task's metadata only when a handler asks for
+    /// it, because rendering it cost every task even when nothing was logged.
+    let workerLogger: Logger
     /// This attempt's step checkpoints (``step(_:_:)``).
     let steps: WorkflowSteps
 

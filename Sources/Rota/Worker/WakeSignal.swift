@@ -1,3 +1,4 @@
+import Dispatch
 import Synchronization
 
 /// An auto-resetting wake-up for one waiting loop: ``signal()`` wakes the current waiter,
@@ -26,28 +27,20 @@ final class WakeSignal: Sendable {
     }
 
     /// Returns when signalled, when `timeout` passes, or when the task is cancelled.
+    ///
+    /// One continuation and a dispatch timer: no child tasks. The claim loop waits here
+    /// for every claim, and a task group with a waiting and a sleeping child each time
+    /// showed in the worker's CPU per task.
     func wait(timeout: Duration) async {
-        if consumePending() { return }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.waitForSignal() }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
-    }
-
-    private func consumePending() -> Bool {
-        state.withLock { state in
-            defer { state.pending = false }
-            return state.pending
-        }
-    }
-
-    private func waitForSignal() async {
-        let id = state.withLock { state -> UInt64 in
+        let id = state.withLock { state -> UInt64? in
+            if state.pending {
+                state.pending = false
+                return nil
+            }
             state.nextID += 1
             return state.nextID
         }
+        guard let id else { return }
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
@@ -58,16 +51,34 @@ final class WakeSignal: Sendable {
                     state.waiter = (id, continuation)
                     return false
                 }
-                if resumeNow { continuation.resume() }
+                if resumeNow {
+                    continuation.resume()
+                    return
+                }
+                DispatchQueue.global().asyncAfter(deadline: .now() + timeout.dispatchInterval) { [self] in
+                    resumeWaiter(id)
+                }
             }
         } onCancel: {
-            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                guard let waiter = state.waiter, waiter.id == id else { return nil }
-                state.waiter = nil
-                return waiter.continuation
-            }
-            continuation?.resume()
+            resumeWaiter(id)
         }
+    }
+
+    /// Resumes the waiter `id` unless a signal or the timer did already.
+    private func resumeWaiter(_ id: UInt64) {
+        let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            guard let waiter = state.waiter, waiter.id == id else { return nil }
+            state.waiter = nil
+            return waiter.continuation
+        }
+        continuation?.resume()
+    }
+}
+
+extension Duration {
+    /// The duration as a dispatch interval, saturating (negative: zero).
+    fileprivate var dispatchInterval: DispatchTimeInterval {
+        .nanoseconds(Int(clamping: max(0, nanoseconds)))
     }
 }
 

@@ -90,7 +90,7 @@ extension WorkerRuntime {
         func needsMore() -> Bool {
             inFlight.countsByQueue.contains { queue, running in
                 let capacity = configuration.queues[queue] ?? 0
-                return running > 0 && capacity > 1 && capacity - running < (capacity + 1) / 2
+                return running > 0 && capacity > 1 && capacity - running < Self.gatheredFree(capacity: capacity)
             }
         }
         guard needsMore() else { return }
@@ -101,6 +101,9 @@ extension WorkerRuntime {
             await claimWake.wait(timeout: left)
         }
     }
+
+    /// The free slots of a queue that end ``gatherFreeCapacity()``'s wait: half of them.
+    private static func gatheredFree(capacity: Int) -> Int { (capacity + 1) / 2 }
 
     /// Lets running handlers finish within the grace period, then aborts the rest.
     private func drain(handlerGroup: inout DiscardingTaskGroup) async {
@@ -165,10 +168,20 @@ extension WorkerRuntime {
         case .suspended:
             break  // given back by rota.sleep or rota.wait_for_children
         }
-        inFlight.remove(id: task.id)
+        let stillRunning = inFlight.remove(id: task.id)
         metrics.running(inFlight.count)
-        claimWake.signal()
+        if stillRunning.map({ frees(queue: task.queue, running: $0) }) ?? true { claimWake.signal() }
         drainWake.signal()
+    }
+
+    /// Whether `queue`, now running `running` handlers, has just reached free capacity the
+    /// claim loop waits for: its first free slot (the loop waits when every slot is busy)
+    /// or half of its slots (what ``gatherFreeCapacity()`` waits for). Waking the loop at
+    /// every other end would only make it wait again.
+    private func frees(queue: String, running: Int) -> Bool {
+        guard let capacity = configuration.queues[queue] else { return true }
+        let free = capacity - running
+        return free == 1 || free == Self.gatheredFree(capacity: capacity) || running == 0
     }
 
     enum HandlerOutcome: Sendable {
@@ -190,18 +203,10 @@ extension WorkerRuntime {
         guard let handler = handlers[task.task] else {
             return .failed("no handler for task \(task.task) in executor \(executorID)", retryIn: nil, retryable: true)
         }
-        var taskLogger = logger
-        // One metadata write instead of three: some handlers (StreamLogHandler) re-render
-        // their metadata on every write, which showed up per task in profiles.
-        var metadata = taskLogger.handler.metadata
-        metadata["task_id"] = "\(task.id)"
-        metadata["task"] = "\(task.task)"
-        metadata["attempt"] = "\(task.attempt)"
-        taskLogger.handler.metadata = metadata
         let context = TaskContext(taskID: task.id, attempt: task.attempt, queue: task.queue, task: task.task,
                                   key: task.key, parentID: task.parentID, enqueuedAt: task.enqueuedAt,
                                   runAt: task.runAt, scheduledAt: task.scheduledAt,
-                                  startedAt: Date(), executorID: executorID, logger: taskLogger,
+                                  startedAt: Date(), executorID: executorID, workerLogger: logger,
                                   steps: steps)
         let timeout = handler.timeout ?? configuration.defaultTaskTimeout
         let payload = task.payload
