@@ -335,6 +335,7 @@ AS $fn$
 DECLARE
     v_unfinished bigint;
     v_ended_ids bigint[];
+    v_ended_parent_ids bigint[];
 BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
     PERFORM rota._touch_queue_catalog();
@@ -360,9 +361,10 @@ BEGIN
         SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, lease_token = NULL,
             children_open = NULL, cancel_requested = false
         WHERE t.queue = drop_queue.name AND t.state IN ('queued', 'running', 'waiting')
-        RETURNING t.id)
-    SELECT array_agg(ended.id ORDER BY ended.id) INTO v_ended_ids FROM ended;
-    PERFORM rota._wake_parents(v_ended_ids);
+        RETURNING t.id, t.parent_id)
+    SELECT array_agg(ended.id ORDER BY ended.id), array_agg(ended.parent_id) FILTER (WHERE ended.parent_id IS NOT NULL)
+    INTO v_ended_ids, v_ended_parent_ids FROM ended;
+    PERFORM rota._wake_parents(v_ended_parent_ids);
     PERFORM rota._notify_finished(v_ended_ids);
     PERFORM rota._delete_tasks(ARRAY(SELECT t.id FROM rota.tasks t WHERE t.queue = drop_queue.name));
     DELETE FROM rota._queue_slots s WHERE s.queue = drop_queue.name;

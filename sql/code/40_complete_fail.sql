@@ -95,10 +95,11 @@ $fn$;
 -- What complete, the after-failure rule and the release rule do after the UPDATE of a
 -- batch's task rows, written once so that they keep one lock order: parents
 -- (rota._wake_parents), then counters, awaiters and limit rows. p_ids: the tasks updated;
--- p_child_ids: those with a parent; p_queues NULL: no outcome counted (a release that
--- ends no cancel).
+-- p_ended_parent_ids: the parent of each of them that ended with one (rota._wake_parents);
+-- p_queues NULL: no outcome counted (a release that ends no cancel).
+DROP FUNCTION IF EXISTS rota._after_attempts(bigint[], text[], text[], boolean, bigint[], bigint[], text[]);
 CREATE OR REPLACE FUNCTION rota._after_attempts(p_ids bigint[], p_queues text[], p_states text[],
-                                                p_attempts_failed boolean, p_child_ids bigint[],
+                                                p_attempts_failed boolean, p_ended_parent_ids bigint[],
                                                 p_held_ids bigint[], p_ready_queues text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -107,8 +108,8 @@ BEGIN
     IF p_ids IS NULL THEN
         RETURN;
     END IF;
-    IF p_child_ids IS NOT NULL THEN
-        PERFORM rota._wake_parents(p_child_ids);
+    IF p_ended_parent_ids IS NOT NULL THEN
+        PERFORM rota._wake_parents(p_ended_parent_ids);
     END IF;
     IF p_queues IS NOT NULL THEN
         PERFORM rota._count_outcomes(p_queues, p_states, p_attempts_failed);
@@ -145,7 +146,7 @@ DECLARE
     v_held_ids bigint[];
     v_done_queues text[];
     v_done_states text[];
-    v_child_ids bigint[];
+    v_ended_parent_ids bigint[];
 BEGIN
     -- The UPDATE locks the rows itself, in id order (the id-sorted input drives primary-key
     -- lookups: the plan settings above leave no other plan), so a concurrent stop_executor
@@ -167,10 +168,10 @@ BEGIN
     SELECT array_agg(done.id ORDER BY done.id),
            array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL),
            array_agg(done.queue), array_agg(done.state),
-           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.parent_id IS NOT NULL)
-    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states, v_child_ids
+           array_agg(done.parent_id) FILTER (WHERE done.parent_id IS NOT NULL)
+    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states, v_ended_parent_ids
     FROM done;
-    PERFORM rota._after_attempts(v_done_ids, v_done_queues, v_done_states, false, v_child_ids, v_held_ids, NULL);
+    PERFORM rota._after_attempts(v_done_ids, v_done_queues, v_done_states, false, v_ended_parent_ids, v_held_ids, NULL);
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
         PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
@@ -235,7 +236,7 @@ DECLARE
     v_ready_queues text[];
     v_held_ids bigint[];
     v_queues text[];
-    v_child_ids bigint[];
+    v_ended_parent_ids bigint[];
 BEGIN
     WITH next AS (
         SELECT t.id, f.error,
@@ -265,10 +266,10 @@ BEGIN
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
            array_agg(upd.queue ORDER BY upd.id),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
-    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues, v_child_ids
+           array_agg(upd.parent_id) FILTER (WHERE upd.parent_id IS NOT NULL AND upd.state <> 'queued')
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues, v_ended_parent_ids
     FROM upd;
-    PERFORM rota._after_attempts(v_ids, v_queues, v_states, true, v_child_ids, v_held_ids, v_ready_queues);
+    PERFORM rota._after_attempts(v_ids, v_queues, v_states, true, v_ended_parent_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -288,7 +289,7 @@ DECLARE
     v_states text[];
     v_ready_queues text[];
     v_held_ids bigint[];
-    v_child_ids bigint[];
+    v_ended_parent_ids bigint[];
     v_cancelled_queues text[];
 BEGIN
     WITH upd AS (
@@ -311,16 +312,16 @@ BEGIN
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL),
+           array_agg(upd.parent_id) FILTER (WHERE upd.parent_id IS NOT NULL AND upd.state = 'cancelled'),
            array_agg(upd.queue) FILTER (WHERE upd.state = 'cancelled')
-    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_child_ids, v_cancelled_queues
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_ended_parent_ids, v_cancelled_queues
     FROM upd;
     -- A release is no outcome (nor a retry): only the cancels it ends are counted, as
     -- cancels of running tasks. rota._notify_finished skips the tasks that are not final.
     PERFORM rota._after_attempts(v_ids, v_cancelled_queues,
                                  CASE WHEN v_cancelled_queues IS NOT NULL
                                       THEN array_fill('cancelled'::text, ARRAY[cardinality(v_cancelled_queues)]) END,
-                                 false, v_child_ids, v_held_ids, v_ready_queues);
+                                 false, v_ended_parent_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -452,6 +453,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_state text;
+    v_parent_id bigint;
 BEGIN
     PERFORM rota._cancel_descendants(cancel.id);
     UPDATE rota.tasks t
@@ -460,9 +462,11 @@ BEGIN
         children_open = NULL,
         cancel_requested = (t.state = 'running')
     WHERE t.id = cancel.id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)
-    RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
+    RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END, t.parent_id INTO v_state, v_parent_id;
     IF FOUND THEN
-        PERFORM rota._wake_parents(ARRAY[cancel.id]);
+        IF v_state = 'cancelled' THEN
+            PERFORM rota._wake_parents(ARRAY[v_parent_id]);
+        END IF;
         PERFORM rota._notify_finished(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;

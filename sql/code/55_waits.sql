@@ -185,16 +185,18 @@ COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
 
 -- Counts tasks that reached a final state off their waiting parents, and queues a parent
 -- whose last child ended. Called in the transaction that ends them (complete, fail, reap,
--- cancel, release), with the tasks it touched that have a parent (the batch paths pass only
--- those, so that tasks without one cost nothing here; others are left out anyway), right
--- after their task rows and before any counter or limit row: a parent's own completion
--- locks its row first and those rows after it, so the two cannot wait on each other.
+-- cancel, release, drop_queue) with the parent of each child that ended (succeeded, failed
+-- for good, cancelled), once per child: the callers take both from their UPDATE's
+-- RETURNING, so the children are not read again and tasks without a parent cost nothing
+-- here. Right after their task rows and before any counter or limit row: a parent's own
+-- completion locks its row first and those rows after it, so the two cannot wait on each other.
 -- Waiting parents are locked FOR NO KEY UPDATE in id order before their count is read in a
 -- fresh snapshot, so two last children ending at once are counted one after the other.
 -- A parent that is not waiting is not locked: it cannot start to wait while a child of it
 -- is ending (rota.wait_for_children locks its unfinished children first, and waits for this
 -- transaction), so the ends of a fan-out's children do not queue on their parent's row.
-CREATE OR REPLACE FUNCTION rota._wake_parents(p_ids bigint[])
+DROP FUNCTION IF EXISTS rota._wake_parents(bigint[]);
+CREATE OR REPLACE FUNCTION rota._wake_parents(p_parent_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -203,22 +205,15 @@ DECLARE
     v_ended integer[];
     v_ready_queues text[];
 BEGIN
-    IF p_ids IS NULL THEN
+    IF p_parent_ids IS NULL THEN
         RETURN;
     END IF;
     SELECT array_agg(e.parent_id ORDER BY e.parent_id), array_agg(e.n ORDER BY e.parent_id)
     INTO v_parent_ids, v_ended
-    -- One primary-key probe per id, whatever the planner believes of the table: the LIMIT
-    -- keeps the lookup a subquery of its own, with the filters outside it. As a plain join,
-    -- the filters matched the predicates of tasks_finished_idx and tasks_parent_idx, and
-    -- with statistics taken while the children were queued (a fan-out) the plan hashed
-    -- every finished task on each call: 68 ms per completion batch of 340 children of a
-    -- 60,000-child drain, growing with the history.
-    FROM (SELECT t.parent_id, count(*)::integer AS n
-          FROM unnest(p_ids) AS i(id)
-          CROSS JOIN LATERAL (SELECT x.parent_id, x.state FROM rota.tasks x WHERE x.id = i.id LIMIT 1) AS t
-          WHERE t.parent_id IS NOT NULL AND t.state IN ('succeeded', 'failed', 'cancelled')
-          GROUP BY t.parent_id) AS e;
+    FROM (SELECT p.parent_id, count(*)::integer AS n
+          FROM unnest(p_parent_ids) AS p(parent_id)
+          WHERE p.parent_id IS NOT NULL
+          GROUP BY p.parent_id) AS e;
     IF v_parent_ids IS NULL THEN
         RETURN;
     END IF;

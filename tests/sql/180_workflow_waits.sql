@@ -2,7 +2,7 @@
 -- and the durable wait for them (rota.wait_for_children), cancelling a parent, and bad input
 -- refused with a stable code and nothing written.
 BEGIN;
-SELECT plan(57);
+SELECT plan(63);
 
 SELECT rota.register_executor('w1');
 SELECT rota.define_queue('wf', concurrency => 1, max_attempts => 2);
@@ -187,6 +187,28 @@ SELECT is((SELECT state FROM rota.tasks WHERE id = pg_temp.id('rparent')), 'wait
 SELECT rota.complete(pg_temp.id('rchild-2'), 1, token => token(pg_temp.id('rchild-2'), 1));
 SELECT is((SELECT state FROM rota.tasks WHERE id = pg_temp.id('rparent')), 'queued',
           'retried child: the sibling''s end wakes the parent');
+
+-- ---------------------------------------------------------------- children that end cancelled
+-- Without a completion, by a release or at once, each still counts itself off its waiting
+-- parent (the parent ids come from the ending UPDATE itself).
+SELECT rota.define_queue('ck');
+INSERT INTO ids VALUES ('cparent', rota.enqueue('ck', 'parent', key => 'cparent'));
+SELECT rota.claim('w1', ARRAY['ck']);
+INSERT INTO ids SELECT 'cchild-' || g, rota.enqueue_child(pg_temp.id('cparent'), 1, token(pg_temp.id('cparent'), 1),
+                                                          'child', 'cparent/' || g)
+FROM generate_series(1, 2) AS g;
+SELECT is(rota.wait_for_children(pg_temp.id('cparent'), 1, token(pg_temp.id('cparent'), 1)), 2,
+          'cancelled children: the parent waits for 2');
+SELECT is((SELECT id FROM rota.claim('w1', ARRAY['ck'])), pg_temp.id('cchild-1'), 'cancelled children: the first one runs');
+SELECT is(rota.cancel(pg_temp.id('cchild-1')), 'cancelling', 'cancelled children: a cancel is asked of the running one');
+SELECT rota.sleep(pg_temp.id('cchild-1'), 1, token(pg_temp.id('cchild-1'), 1), now() + interval '1 hour');
+SELECT results_eq(format('SELECT (SELECT state FROM rota.tasks WHERE id = %s), state, children_open FROM rota.tasks WHERE id = %s',
+                         pg_temp.id('cchild-1'), pg_temp.id('cparent')),
+                  $$VALUES ('cancelled', 'waiting', 1)$$,
+                  'cancelled children: released with its cancel, it ends cancelled and counts itself off');
+SELECT is(rota.cancel(pg_temp.id('cchild-2')), 'cancelled', 'cancelled children: the queued one is cancelled at once');
+SELECT results_eq(format('SELECT state, children_open FROM rota.tasks WHERE id = %s', pg_temp.id('cparent')),
+                  $$VALUES ('queued', NULL::integer)$$, 'cancelled children: the last one''s cancel wakes the parent');
 
 -- ---------------------------------------------------------------- views, metrics, constraints
 INSERT INTO ids VALUES ('watcher', rota.enqueue('kids', 'parent', key => 'watcher'));

@@ -1445,6 +1445,7 @@ AS $fn$
 DECLARE
     v_unfinished bigint;
     v_ended_ids bigint[];
+    v_ended_parent_ids bigint[];
 BEGIN
     PERFORM rota._check_name('rota.drop_queue', 'name', drop_queue.name);
     PERFORM rota._touch_queue_catalog();
@@ -1470,9 +1471,10 @@ BEGIN
         SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL, lease_token = NULL,
             children_open = NULL, cancel_requested = false
         WHERE t.queue = drop_queue.name AND t.state IN ('queued', 'running', 'waiting')
-        RETURNING t.id)
-    SELECT array_agg(ended.id ORDER BY ended.id) INTO v_ended_ids FROM ended;
-    PERFORM rota._wake_parents(v_ended_ids);
+        RETURNING t.id, t.parent_id)
+    SELECT array_agg(ended.id ORDER BY ended.id), array_agg(ended.parent_id) FILTER (WHERE ended.parent_id IS NOT NULL)
+    INTO v_ended_ids, v_ended_parent_ids FROM ended;
+    PERFORM rota._wake_parents(v_ended_parent_ids);
     PERFORM rota._notify_finished(v_ended_ids);
     PERFORM rota._delete_tasks(ARRAY(SELECT t.id FROM rota.tasks t WHERE t.queue = drop_queue.name));
     DELETE FROM rota._queue_slots s WHERE s.queue = drop_queue.name;
@@ -2529,10 +2531,11 @@ $fn$;
 -- What complete, the after-failure rule and the release rule do after the UPDATE of a
 -- batch's task rows, written once so that they keep one lock order: parents
 -- (rota._wake_parents), then counters, awaiters and limit rows. p_ids: the tasks updated;
--- p_child_ids: those with a parent; p_queues NULL: no outcome counted (a release that
--- ends no cancel).
+-- p_ended_parent_ids: the parent of each of them that ended with one (rota._wake_parents);
+-- p_queues NULL: no outcome counted (a release that ends no cancel).
+DROP FUNCTION IF EXISTS rota._after_attempts(bigint[], text[], text[], boolean, bigint[], bigint[], text[]);
 CREATE OR REPLACE FUNCTION rota._after_attempts(p_ids bigint[], p_queues text[], p_states text[],
-                                                p_attempts_failed boolean, p_child_ids bigint[],
+                                                p_attempts_failed boolean, p_ended_parent_ids bigint[],
                                                 p_held_ids bigint[], p_ready_queues text[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
@@ -2541,8 +2544,8 @@ BEGIN
     IF p_ids IS NULL THEN
         RETURN;
     END IF;
-    IF p_child_ids IS NOT NULL THEN
-        PERFORM rota._wake_parents(p_child_ids);
+    IF p_ended_parent_ids IS NOT NULL THEN
+        PERFORM rota._wake_parents(p_ended_parent_ids);
     END IF;
     IF p_queues IS NOT NULL THEN
         PERFORM rota._count_outcomes(p_queues, p_states, p_attempts_failed);
@@ -2579,7 +2582,7 @@ DECLARE
     v_held_ids bigint[];
     v_done_queues text[];
     v_done_states text[];
-    v_child_ids bigint[];
+    v_ended_parent_ids bigint[];
 BEGIN
     -- The UPDATE locks the rows itself, in id order (the id-sorted input drives primary-key
     -- lookups: the plan settings above leave no other plan), so a concurrent stop_executor
@@ -2601,10 +2604,10 @@ BEGIN
     SELECT array_agg(done.id ORDER BY done.id),
            array_agg(done.id ORDER BY done.id) FILTER (WHERE done.slot IS NOT NULL OR done.key_slot IS NOT NULL),
            array_agg(done.queue), array_agg(done.state),
-           array_agg(done.id ORDER BY done.id) FILTER (WHERE done.parent_id IS NOT NULL)
-    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states, v_child_ids
+           array_agg(done.parent_id) FILTER (WHERE done.parent_id IS NOT NULL)
+    INTO v_done_ids, v_held_ids, v_done_queues, v_done_states, v_ended_parent_ids
     FROM done;
-    PERFORM rota._after_attempts(v_done_ids, v_done_queues, v_done_states, false, v_child_ids, v_held_ids, NULL);
+    PERFORM rota._after_attempts(v_done_ids, v_done_queues, v_done_states, false, v_ended_parent_ids, v_held_ids, NULL);
     IF coalesce(cardinality(v_done_ids), 0) < cardinality(p_ids) THEN
         PERFORM rota._check_attempts(p_fn, p_ids, p_attempts, p_tokens);
     END IF;
@@ -2669,7 +2672,7 @@ DECLARE
     v_ready_queues text[];
     v_held_ids bigint[];
     v_queues text[];
-    v_child_ids bigint[];
+    v_ended_parent_ids bigint[];
 BEGIN
     WITH next AS (
         SELECT t.id, f.error,
@@ -2699,10 +2702,10 @@ BEGIN
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
            array_agg(upd.queue ORDER BY upd.id),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL)
-    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues, v_child_ids
+           array_agg(upd.parent_id) FILTER (WHERE upd.parent_id IS NOT NULL AND upd.state <> 'queued')
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_queues, v_ended_parent_ids
     FROM upd;
-    PERFORM rota._after_attempts(v_ids, v_queues, v_states, true, v_child_ids, v_held_ids, v_ready_queues);
+    PERFORM rota._after_attempts(v_ids, v_queues, v_states, true, v_ended_parent_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -2722,7 +2725,7 @@ DECLARE
     v_states text[];
     v_ready_queues text[];
     v_held_ids bigint[];
-    v_child_ids bigint[];
+    v_ended_parent_ids bigint[];
     v_cancelled_queues text[];
 BEGIN
     WITH upd AS (
@@ -2745,16 +2748,16 @@ BEGIN
     SELECT array_agg(upd.id ORDER BY upd.id), array_agg(upd.state ORDER BY upd.id),
            array_agg(DISTINCT upd.queue) FILTER (WHERE upd.state = 'queued' AND upd.run_at <= now()),
            array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.slot IS NOT NULL OR upd.key_slot IS NOT NULL),
-           array_agg(upd.id ORDER BY upd.id) FILTER (WHERE upd.parent_id IS NOT NULL),
+           array_agg(upd.parent_id) FILTER (WHERE upd.parent_id IS NOT NULL AND upd.state = 'cancelled'),
            array_agg(upd.queue) FILTER (WHERE upd.state = 'cancelled')
-    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_child_ids, v_cancelled_queues
+    INTO v_ids, v_states, v_ready_queues, v_held_ids, v_ended_parent_ids, v_cancelled_queues
     FROM upd;
     -- A release is no outcome (nor a retry): only the cancels it ends are counted, as
     -- cancels of running tasks. rota._notify_finished skips the tasks that are not final.
     PERFORM rota._after_attempts(v_ids, v_cancelled_queues,
                                  CASE WHEN v_cancelled_queues IS NOT NULL
                                       THEN array_fill('cancelled'::text, ARRAY[cardinality(v_cancelled_queues)]) END,
-                                 false, v_child_ids, v_held_ids, v_ready_queues);
+                                 false, v_ended_parent_ids, v_held_ids, v_ready_queues);
     RETURN QUERY SELECT u.id, u.state FROM unnest(v_ids, v_states) AS u(id, state);
 END;
 $fn$;
@@ -2886,6 +2889,7 @@ AS $fn$
 #variable_conflict use_column
 DECLARE
     v_state text;
+    v_parent_id bigint;
 BEGIN
     PERFORM rota._cancel_descendants(cancel.id);
     UPDATE rota.tasks t
@@ -2894,9 +2898,11 @@ BEGIN
         children_open = NULL,
         cancel_requested = (t.state = 'running')
     WHERE t.id = cancel.id AND t.state IN ('queued', 'running', 'waiting') AND rota._may_see_task(t.enqueued_by)
-    RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END INTO v_state;
+    RETURNING CASE WHEN t.state = 'running' THEN 'cancelling' ELSE t.state END, t.parent_id INTO v_state, v_parent_id;
     IF FOUND THEN
-        PERFORM rota._wake_parents(ARRAY[cancel.id]);
+        IF v_state = 'cancelled' THEN
+            PERFORM rota._wake_parents(ARRAY[v_parent_id]);
+        END IF;
         PERFORM rota._notify_finished(ARRAY[cancel.id]);
         RETURN v_state;
     END IF;
@@ -3255,16 +3261,18 @@ COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
 
 -- Counts tasks that reached a final state off their waiting parents, and queues a parent
 -- whose last child ended. Called in the transaction that ends them (complete, fail, reap,
--- cancel, release), with the tasks it touched that have a parent (the batch paths pass only
--- those, so that tasks without one cost nothing here; others are left out anyway), right
--- after their task rows and before any counter or limit row: a parent's own completion
--- locks its row first and those rows after it, so the two cannot wait on each other.
+-- cancel, release, drop_queue) with the parent of each child that ended (succeeded, failed
+-- for good, cancelled), once per child: the callers take both from their UPDATE's
+-- RETURNING, so the children are not read again and tasks without a parent cost nothing
+-- here. Right after their task rows and before any counter or limit row: a parent's own
+-- completion locks its row first and those rows after it, so the two cannot wait on each other.
 -- Waiting parents are locked FOR NO KEY UPDATE in id order before their count is read in a
 -- fresh snapshot, so two last children ending at once are counted one after the other.
 -- A parent that is not waiting is not locked: it cannot start to wait while a child of it
 -- is ending (rota.wait_for_children locks its unfinished children first, and waits for this
 -- transaction), so the ends of a fan-out's children do not queue on their parent's row.
-CREATE OR REPLACE FUNCTION rota._wake_parents(p_ids bigint[])
+DROP FUNCTION IF EXISTS rota._wake_parents(bigint[]);
+CREATE OR REPLACE FUNCTION rota._wake_parents(p_parent_ids bigint[])
 RETURNS void
 LANGUAGE plpgsql VOLATILE
 AS $fn$
@@ -3273,22 +3281,15 @@ DECLARE
     v_ended integer[];
     v_ready_queues text[];
 BEGIN
-    IF p_ids IS NULL THEN
+    IF p_parent_ids IS NULL THEN
         RETURN;
     END IF;
     SELECT array_agg(e.parent_id ORDER BY e.parent_id), array_agg(e.n ORDER BY e.parent_id)
     INTO v_parent_ids, v_ended
-    -- One primary-key probe per id, whatever the planner believes of the table: the LIMIT
-    -- keeps the lookup a subquery of its own, with the filters outside it. As a plain join,
-    -- the filters matched the predicates of tasks_finished_idx and tasks_parent_idx, and
-    -- with statistics taken while the children were queued (a fan-out) the plan hashed
-    -- every finished task on each call: 68 ms per completion batch of 340 children of a
-    -- 60,000-child drain, growing with the history.
-    FROM (SELECT t.parent_id, count(*)::integer AS n
-          FROM unnest(p_ids) AS i(id)
-          CROSS JOIN LATERAL (SELECT x.parent_id, x.state FROM rota.tasks x WHERE x.id = i.id LIMIT 1) AS t
-          WHERE t.parent_id IS NOT NULL AND t.state IN ('succeeded', 'failed', 'cancelled')
-          GROUP BY t.parent_id) AS e;
+    FROM (SELECT p.parent_id, count(*)::integer AS n
+          FROM unnest(p_parent_ids) AS p(parent_id)
+          WHERE p.parent_id IS NOT NULL
+          GROUP BY p.parent_id) AS e;
     IF v_parent_ids IS NULL THEN
         RETURN;
     END IF;
