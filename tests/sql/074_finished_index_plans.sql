@@ -1,8 +1,9 @@
--- Completions of children and of awaited tasks look their tasks up by primary key, and never
--- read tasks_finished_idx (migration 0016) or tasks_parent_idx, whose predicates their
--- filters match: with statistics taken while a fan-out's children were all queued, the
--- plans of rota._wake_parents and rota._notify_finished hashed every finished task on each
--- call (68 ms per completion batch in a 60,000-child drain, growing with the history).
+-- Completions of children and of awaited tasks never read tasks_finished_idx (migration
+-- 0016) or tasks_parent_idx, whose predicates their filters would match: with statistics
+-- taken while a fan-out's children were all queued, the plans of rota._wake_parents and
+-- rota._notify_finished hashed every finished task on each call (68 ms per completion batch
+-- in a 60,000-child drain, growing with the history). rota._notify_finished now looks its
+-- tasks up by primary key; rota._wake_parents reads no task (its callers pass the parents).
 -- Counted with this transaction's own statistics (pg_stat_get_xact_*).
 BEGIN;
 SELECT plan(6);
