@@ -40,7 +40,6 @@ final class InFlightTasks: Sendable {
     }
 
     /// Forgets a task; returns how many of its queue's tasks still run (nil: not tracked).
-    @discardableResult
     func remove(id: Int64) -> Int? {
         state.withLock { state in
             guard let entry = state.entries.removeValue(forKey: id) else { return nil }
