@@ -9,7 +9,7 @@
 SET client_min_messages = warning;
 BEGIN;
 \ir bootstrap.sql
-SELECT rota._require_schema_at_most(19);
+SELECT rota._require_schema_at_most(20);
 -- State: numbered, forward-only, each applied once.
 \ir migrations/0001_queue.sql
 \ir migrations/0002_cron.sql
@@ -29,6 +29,7 @@ SELECT rota._require_schema_at_most(19);
 \ir migrations/0017_history_deletes.sql
 \ir migrations/0018_bounded_housekeeping.sql
 \ir migrations/0019_name_checks.sql
+\ir migrations/0020_task_links.sql
 -- Code: one file per concept, in this order (a file may use the ones above it), each
 -- applied again whenever its text changed; the last one puts every privilege right, on
 -- every install.

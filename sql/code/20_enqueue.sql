@@ -63,6 +63,9 @@ DECLARE
     v_bad_index integer;
     v_key_arg text;
     v_ids bigint[];
+    v_proposed bigint[];  -- the id each input's task gets if it is inserted
+    v_first integer[];    -- the input that makes the task of each input's key (itself if keyless)
+    v_inserted bigint[];  -- the tasks this call made
     v_missing integer;  -- the first input still without an id
     v_rounds integer := 0;
 BEGIN
@@ -104,7 +107,6 @@ BEGIN
     IF p_keys IS NULL THEN
         -- No keys: a plain insert, ids come back in input order (identity values are
         -- assigned in the order rows are produced by the ordered unnest).
-        RETURN QUERY
         WITH ins AS (
             INSERT INTO rota.tasks (queue, task, payload, run_at, priority, max_attempts, concurrency_key, parent_id)
             SELECT p_queue, p_task, coalesce(u.payload, '{}'), coalesce(p_run_at, now()), coalesce(p_priority, 0),
@@ -112,61 +114,82 @@ BEGIN
             FROM unnest(p_payloads) WITH ORDINALITY AS u(payload, ord)
             ORDER BY u.ord
             RETURNING rota.tasks.id)
-        SELECT ins.id FROM ins ORDER BY ins.id;
-        RETURN;
-    END IF;
-
-    -- With keys: insert what is new and map the inserted rows to their inputs, then look up
-    -- the keys that were there already, one probe of the key index each (a join with every
-    -- key of the queue would cost each batch of a fan-out all the batches before it). A key
-    -- whose row is invisible to us (inserted by a session that committed after our snapshot,
-    -- or deleted meanwhile) is tried again.
-    v_ids := array_fill(NULL::bigint, ARRAY[v_count]);
-    LOOP
-        v_rounds := v_rounds + 1;
-        WITH ins AS (
-            INSERT INTO rota.tasks (queue, task, payload, key, run_at, priority, max_attempts, concurrency_key, parent_id)
-            SELECT p_queue, p_task, coalesce(u.payload, '{}'), u.key, coalesce(p_run_at, now()), coalesce(p_priority, 0),
-                   coalesce(p_max_attempts, v_max_attempts), p_concurrency_key, p_parent_id
-            FROM unnest(p_payloads, p_keys) WITH ORDINALITY AS u(payload, key, ord)
-            WHERE v_ids[u.ord] IS NULL
-            -- key order, so that two batches sharing keys wait on each other in the same
-            -- order instead of deadlocking (keyless rows last, in input order)
-            ORDER BY u.key, u.ord
-            ON CONFLICT (queue, key) WHERE key IS NOT NULL DO NOTHING
-            RETURNING rota.tasks.id, rota.tasks.key),
-        -- rows without a key never conflict: match them to their inputs by position
-        -- (ids are drawn in input order)
-        ins_nokey AS (
-            SELECT ins.id, row_number() OVER (ORDER BY ins.id) AS rn FROM ins WHERE ins.key IS NULL),
-        inp AS (
-            SELECT u.key, u.ord,
-                   row_number() OVER (PARTITION BY (u.key IS NULL AND v_ids[u.ord] IS NULL) ORDER BY u.ord) AS rn
-            FROM unnest(p_keys) WITH ORDINALITY AS u(key, ord))
-        SELECT array_agg(coalesce(v_ids[u.ord], ins.id, n.id) ORDER BY u.ord)
-        INTO v_ids
-        FROM inp u
-        LEFT JOIN ins ON u.key IS NOT NULL AND ins.key = u.key
-        LEFT JOIN ins_nokey n ON u.key IS NULL AND v_ids[u.ord] IS NULL AND n.rn = u.rn;
-        -- NULL keys with duplicates in the input never collide; duplicated non-NULL
-        -- keys within one call map to the one row inserted.
-        v_missing := array_position(v_ids, NULL);
-        IF v_missing IS NOT NULL THEN
-            -- a statement of its own, whose snapshot sees the rows of the sessions that the
-            -- insert waited for; a scalar subquery, so that each key is a probe of its own
-            SELECT array_agg(coalesce(x.id, (SELECT t.id FROM rota.tasks t
-                                             WHERE t.queue = p_queue AND t.key = p_keys[x.ord] LIMIT 1))
-                             ORDER BY x.ord)
-            INTO v_ids
-            FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord);
+        SELECT array_agg(ins.id ORDER BY ins.id) INTO v_ids FROM ins;
+        v_inserted := v_ids;
+    ELSE
+        -- With keys: each input still without a task proposes an id (the first input of each
+        -- key only: a key given twice in one call makes one task, with its first payload);
+        -- the proposals of new keys become rows of rota._task_keys and their tasks are
+        -- inserted, with the keyless ones. Then the keys that were there already are looked
+        -- up, one probe of the key table each (a join with every key of the queue would cost
+        -- each batch of a fan-out all the batches before it). A key whose row is invisible to
+        -- us (inserted by a session that committed after our snapshot, or deleted meanwhile)
+        -- is tried again. Every statement matches inputs by position or through a hashed
+        -- subplan, never by a join that could be planned as a nested loop over the batch.
+        v_ids := array_fill(NULL::bigint, ARRAY[v_count]);
+        LOOP
+            v_rounds := v_rounds + 1;
+            -- proposals drawn in input order (a volatile expression is computed after the sort)
+            SELECT array_agg(CASE WHEN v_ids[f.ord] IS NULL AND f.first = f.ord THEN nextval('rota.tasks_id_seq') END
+                             ORDER BY f.ord),
+                   array_agg(f.first ORDER BY f.ord)
+            INTO v_proposed, v_first
+            FROM (SELECT u.ord, CASE WHEN u.key IS NULL THEN u.ord
+                                     ELSE first_value(u.ord) OVER (PARTITION BY u.key ORDER BY u.ord) END AS first
+                  FROM unnest(p_keys) WITH ORDINALITY AS u(key, ord)
+                  ORDER BY u.ord) AS f;
+            WITH new_keys AS (
+                INSERT INTO rota._task_keys AS k (queue, key, task_id)
+                SELECT p_queue, p_keys[i], v_proposed[i] FROM generate_subscripts(p_keys, 1) AS i
+                WHERE p_keys[i] IS NOT NULL AND v_proposed[i] IS NOT NULL
+                -- key order, so that two batches sharing keys wait on each other in the same
+                -- order instead of deadlocking
+                ORDER BY p_keys[i]
+                ON CONFLICT DO NOTHING
+                RETURNING k.task_id),
+            ins AS (
+                INSERT INTO rota.tasks (id, queue, task, payload, key, run_at, priority, max_attempts, concurrency_key, parent_id)
+                OVERRIDING SYSTEM VALUE
+                SELECT v_proposed[i], p_queue, p_task, coalesce(p_payloads[i], '{}'), p_keys[i], coalesce(p_run_at, now()),
+                       coalesce(p_priority, 0), coalesce(p_max_attempts, v_max_attempts), p_concurrency_key, p_parent_id
+                FROM generate_subscripts(p_keys, 1) AS i
+                WHERE v_proposed[i] IS NOT NULL
+                  AND (p_keys[i] IS NULL OR v_proposed[i] IN (SELECT n.task_id FROM new_keys n))
+                ORDER BY i
+                RETURNING rota.tasks.id)
+            SELECT array_agg(CASE WHEN v_ids[i] IS NOT NULL THEN v_ids[i]
+                                  WHEN v_proposed[v_first[i]] IN (SELECT ins.id FROM ins) THEN v_proposed[v_first[i]] END
+                             ORDER BY i),
+                   v_inserted || array_agg(v_proposed[i] ORDER BY i) FILTER (WHERE v_proposed[i] IN (SELECT ins.id FROM ins))
+            INTO v_ids, v_inserted
+            FROM generate_subscripts(p_keys, 1) AS i;
             v_missing := array_position(v_ids, NULL);
-        END IF;
-        EXIT WHEN v_missing IS NULL;
-        IF v_rounds >= 5 THEN
-            RAISE EXCEPTION '%: could not insert or find the task with key % (concurrent deletes?)', p_fn,
-                quote_literal(p_keys[v_missing]) USING ERRCODE = '40001';
-        END IF;
-    END LOOP;
+            IF v_missing IS NOT NULL THEN
+                -- a statement of its own, whose snapshot sees the rows of the sessions that the
+                -- insert waited for; a scalar subquery, so that each key is a probe of its own
+                SELECT array_agg(coalesce(x.id, (SELECT t.id FROM rota._task_keys k JOIN rota.tasks t ON t.id = k.task_id
+                                                 WHERE k.queue = p_queue AND k.key = p_keys[x.ord]))
+                                 ORDER BY x.ord)
+                INTO v_ids
+                FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord);
+                v_missing := array_position(v_ids, NULL);
+            END IF;
+            EXIT WHEN v_missing IS NULL;
+            IF v_rounds >= 5 THEN
+                RAISE EXCEPTION '%: could not insert or find the task with key % (concurrent deletes?)', p_fn,
+                    quote_literal(p_keys[v_missing]) USING ERRCODE = '40001';
+            END IF;
+            -- A key row without its task (a task deleted by hand: rota._delete_tasks deletes
+            -- both) frees its key.
+            DELETE FROM rota._task_keys k
+            WHERE k.queue = p_queue
+              AND k.key = ANY (ARRAY(SELECT p_keys[x.ord] FROM unnest(v_ids) WITH ORDINALITY AS x(id, ord) WHERE x.id IS NULL))
+              AND NOT EXISTS (SELECT 1 FROM rota.tasks t WHERE t.id = k.task_id);
+        END LOOP;
+    END IF;
+    IF p_parent_id IS NOT NULL THEN
+        INSERT INTO rota._task_children (parent_id, task_id) SELECT p_parent_id, x FROM unnest(v_inserted) AS x;
+    END IF;
     RETURN QUERY SELECT x FROM unnest(v_ids) AS x;
 END;
 $fn$;

@@ -111,10 +111,10 @@ RETURNS integer
 LANGUAGE sql VOLATILE
 AS $fn$
     SELECT count(*)::integer
-    FROM (SELECT 1 FROM rota.tasks c
-          WHERE c.parent_id = p_id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
+    FROM (SELECT 1 FROM rota._task_children l JOIN rota.tasks c ON c.id = l.task_id
+          WHERE l.parent_id = p_id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
           ORDER BY c.id
-          FOR SHARE) AS l;
+          FOR SHARE OF c) AS o;
 $fn$;
 
 -- Parks a running task until its children have ended; returns how many it waits for.
@@ -152,7 +152,8 @@ BEGIN
     -- child locked like the others; a later one waits for this commit and finds the parent
     -- waiting. The children locked above are already held; this count is the one kept.
     v_open := rota._lock_open_children(wait_for_children.id);
-    IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota.tasks c WHERE c.parent_id = wait_for_children.id) THEN
+    IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota._task_children l JOIN rota.tasks c ON c.id = l.task_id
+                                  WHERE l.parent_id = wait_for_children.id) THEN
         RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
             USING ERRCODE = 'RO023',
                   HINT = 'Enqueue children first (rota.enqueue_child, or parent_id in rota.enqueue).';
@@ -177,7 +178,8 @@ BEGIN
     PERFORM rota._check_attempts('rota.children', ARRAY[children.id], ARRAY[children.attempt], ARRAY[children.token]);
     RETURN QUERY
     SELECT c.id, c.task, c.key, c.state, c.result, c.last_error
-    FROM rota.tasks c WHERE c.parent_id = children.id ORDER BY c.id;
+    FROM rota._task_children l JOIN rota.tasks c ON c.id = l.task_id
+    WHERE l.parent_id = children.id ORDER BY c.id;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
@@ -257,9 +259,9 @@ BEGIN
     END IF;
     -- parent_id always names an older task, so the walk ends
     WITH RECURSIVE descendants(id, depth) AS (
-        SELECT c.id, 1 FROM rota.tasks c WHERE c.parent_id = p_id
+        SELECT l.task_id, 1 FROM rota._task_children l WHERE l.parent_id = p_id
         UNION ALL
-        SELECT c.id, d.depth + 1 FROM rota.tasks c JOIN descendants d ON c.parent_id = d.id)
+        SELECT l.task_id, d.depth + 1 FROM rota._task_children l JOIN descendants d ON l.parent_id = d.id)
     SELECT array_agg(l.id) INTO v_ids
     FROM (SELECT t.id FROM rota.tasks t JOIN descendants d ON d.id = t.id
           WHERE t.state IN ('queued', 'running', 'waiting')

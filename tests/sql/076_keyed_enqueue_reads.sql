@@ -1,5 +1,5 @@
--- A keyed enqueue reads the key index once per key that exists already, never the queue's
--- other keyed tasks: until now it joined its keys with every keyed task of the queue, so
+-- A keyed enqueue reads the key table's index (rota._task_keys, migration 0020) once per
+-- key that exists already, never the queue's other keyed tasks: until now it joined its keys with every keyed task of the queue, so
 -- each batch of a fan-out read all the batches before it (the 100th batch of 1,000
 -- children read 99,000 rows). Counted with this transaction's own statistics
 -- (pg_stat_get_xact_*).
@@ -7,7 +7,7 @@ BEGIN;
 SELECT plan(6);
 
 CREATE FUNCTION pg_temp.key_index_reads() RETURNS bigint LANGUAGE sql AS
-$$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks_queue_key_idx'::regclass) $$;
+$$ SELECT pg_stat_get_xact_tuples_returned('rota._task_keys_pkey'::regclass) $$;
 CREATE FUNCTION pg_temp.table_rows_scanned() RETURNS bigint LANGUAGE sql AS
 $$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks'::regclass) $$;
 

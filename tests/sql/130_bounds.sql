@@ -29,12 +29,16 @@ SELECT throws_ok($$SELECT rota.enqueue_many('q', 'evil', ARRAY['{}', '{}']::json
 SELECT is(pg_temp.fingerprint(), (SELECT before FROM fp), 'a refused key wrote nothing');
 SELECT lives_ok($$SELECT rota.enqueue('q', 'job', key => 'schedules-are-not-the-prefix')$$, 'other keys are fine');
 
--- a task planted under a fire's key (written directly, as an old release allowed through
--- enqueue) is not adopted: the fire records the conflict and the planted task stays itself
+-- a task planted under a fire's key (as an old release allowed through enqueue; written
+-- here directly, with the key row that migration 0020 made for it) is not adopted: the fire
+-- records the conflict and the planted task stays itself
 SELECT rota.define_schedule('nightly', '* * * * *', 'q', 'report', '{"real": true}');
 UPDATE rota.schedules SET next_fire_at = date_trunc('minute', now()) WHERE name = 'nightly';
-INSERT INTO rota.tasks (queue, task, payload, key, max_attempts)
-VALUES ('q', 'evil', '{"planted": true}', rota._fire_key('nightly', date_trunc('minute', now())), 1);
+WITH planted AS (
+    INSERT INTO rota.tasks (queue, task, payload, key, max_attempts)
+    VALUES ('q', 'evil', '{"planted": true}', rota._fire_key('nightly', date_trunc('minute', now())), 1)
+    RETURNING id, queue, key)
+INSERT INTO rota._task_keys (queue, key, task_id) SELECT queue, key, id FROM planted;
 SELECT is((SELECT count(*) FROM rota.fire_due('w') WHERE schedule = 'nightly'), 0::bigint,
           'a fire whose key is taken by another task returns no task');
 SELECT results_eq($$SELECT task_id, fire_error LIKE 'key schedule:nightly:% is held by task %, which this schedule did not enqueue'
@@ -49,7 +53,10 @@ SELECT is((SELECT payload FROM rota.tasks WHERE key LIKE 'schedule:nightly:%'), 
 -- a task of the fire itself (same task and payload, e.g. fired before a drop and redefine) is adopted
 SELECT rota.define_schedule('again', '* * * * *', 'q', 'report');
 SELECT rota.enqueue('q', 'report', rota._fire_payload('{}', 'again', date_trunc('minute', now())));
-UPDATE rota.tasks SET key = rota._fire_key('again', date_trunc('minute', now())) WHERE key IS NULL AND task = 'report';
+WITH keyed AS (
+    UPDATE rota.tasks SET key = rota._fire_key('again', date_trunc('minute', now())) WHERE key IS NULL AND task = 'report'
+    RETURNING id, queue, key)
+INSERT INTO rota._task_keys (queue, key, task_id) SELECT queue, key, id FROM keyed;
 UPDATE rota.schedules SET next_fire_at = date_trunc('minute', now()) WHERE name = 'again';
 SELECT is((SELECT task_id FROM rota.fire_due('w') WHERE schedule = 'again'),
           (SELECT id FROM rota.tasks WHERE key = rota._fire_key('again', date_trunc('minute', now()))),
