@@ -331,7 +331,11 @@ final class ScheduleTests: XCTestCase {
         try await client.defineQueue(queue)
         var handlers = RotaHandlers()
         handlers.register("noop") { (_: EmptyPayload, _) in }
-        try await withWorker(url: url, queues: [queue: 2], handlers: handlers) { _, _ in
+        // The ticker shares its connection with reap and prune: without tasks, reap would run
+        // every poll interval (200 ms) and replace the ticker's statement as the connection's
+        // last one, which the wait below looks for.
+        try await withWorker(url: url, queues: [queue: 2], handlers: handlers,
+                             configure: { $0.reapInterval = .seconds(600) }) { _, _ in
             // The ticker found nothing to fire after its listener connected: it now waits for a
             // notification or its 30 s timeout. (Its last statement, the next-fire query, began
             // after the listener's LISTEN.)
