@@ -3,7 +3,7 @@
 -- with their tasks; claims and completions never touch them. Then the migration itself:
 -- it copies the keys and parents of existing tasks.
 BEGIN;
-SELECT plan(26);
+SELECT plan(30);
 
 CREATE FUNCTION pg_temp.link_writes() RETURNS bigint LANGUAGE sql AS
 $$ SELECT sum(pg_stat_get_xact_tuples_inserted(c) + pg_stat_get_xact_tuples_updated(c) + pg_stat_get_xact_tuples_deleted(c))
@@ -75,7 +75,31 @@ SELECT isnt(:by_hand_again::bigint, :by_hand::bigint, 'a key whose task was dele
 SELECT is((SELECT task_id FROM rota._task_keys WHERE queue = 'kids' AND key = 'by-hand'), :by_hand_again::bigint,
           '... and its key row names the new one');
 
--- 6. The migration copies the keys and parents of the tasks it finds (run again here on
+-- 6. A parent of many children beside a long history (20,000 finished children of 20 other
+--    parents): its children are read, locked and cancelled through their links, one probe
+--    each, never by a scan of every task or link
+WITH history AS (
+    INSERT INTO rota.tasks (queue, task, state, attempts, max_attempts, executor, started_at, finished_at, parent_id)
+    SELECT 'kids', 'history', 'succeeded', 1, 1, 'w', now(), now(), :other_parent + g % 20 FROM generate_series(1, 20000) AS g
+    RETURNING id, parent_id)
+INSERT INTO rota._task_children (parent_id, task_id) SELECT parent_id, id FROM history;
+SELECT rota.enqueue('parents', 'big-parent') AS big \gset
+SELECT count(*) FROM rota.enqueue_many('kids', 'child', array_fill('{}'::jsonb, ARRAY[5000]), parent_id => :big);
+UPDATE rota.tasks SET state = 'running', attempts = 1, executor = 'w', started_at = now(),
+                      lease_expires_at = now() + interval '1 minute', lease_token = gen_random_uuid()
+WHERE id = :big;
+SELECT attempts AS big_attempt, lease_token AS big_token FROM rota.tasks WHERE id = :big \gset
+ANALYZE rota.tasks;
+ANALYZE rota._task_children;
+CREATE FUNCTION pg_temp.seq_reads() RETURNS bigint LANGUAGE sql AS
+$$ SELECT pg_stat_get_xact_tuples_returned('rota.tasks'::regclass) + pg_stat_get_xact_tuples_returned('rota._task_children'::regclass) $$;
+SELECT pg_temp.seq_reads() AS seq0 \gset
+SELECT is((SELECT count(*) FROM rota.children(:big, :big_attempt, :'big_token')), 5000::bigint, 'children() lists 5,000 children');
+SELECT is(rota.wait_for_children(:big, :big_attempt, :'big_token'), 5000, 'wait_for_children waits for the 5,000');
+SELECT is(rota.cancel(:big), 'cancelled', 'the waiting parent is cancelled, with its children');
+SELECT is(pg_temp.seq_reads() - :seq0, 0::bigint, 'no task and no link was read by a sequential scan');
+
+-- 7. The migration copies the keys and parents of the tasks it finds (run again here on
 --    the state before it: the two indexes, no link tables)
 DROP TABLE rota._task_keys, rota._task_children;
 CREATE UNIQUE INDEX tasks_queue_key_idx ON rota.tasks (queue, key) WHERE key IS NOT NULL;

@@ -3264,11 +3264,14 @@ CREATE OR REPLACE FUNCTION rota._lock_open_children(p_id bigint)
 RETURNS integer
 LANGUAGE sql VOLATILE
 AS $fn$
+    -- each link of the task, in child id order, then its child locked (a lateral subquery
+    -- with a locking clause is never turned into a join, which a parent of many children
+    -- would get planned as a hash join over every task)
     SELECT count(*)::integer
-    FROM (SELECT 1 FROM rota._task_children l JOIN rota.tasks c ON c.id = l.task_id
-          WHERE l.parent_id = p_id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
-          ORDER BY c.id
-          FOR SHARE OF c) AS o;
+    FROM (SELECT l.task_id FROM rota._task_children l WHERE l.parent_id = p_id ORDER BY l.task_id) AS k
+    CROSS JOIN LATERAL (SELECT 1 FROM rota.tasks c
+                        WHERE c.id = k.task_id AND c.state NOT IN ('succeeded', 'failed', 'cancelled')
+                        FOR SHARE) AS o;
 $fn$;
 
 -- Parks a running task until its children have ended; returns how many it waits for.
@@ -3306,8 +3309,7 @@ BEGIN
     -- child locked like the others; a later one waits for this commit and finds the parent
     -- waiting. The children locked above are already held; this count is the one kept.
     v_open := rota._lock_open_children(wait_for_children.id);
-    IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota._task_children l JOIN rota.tasks c ON c.id = l.task_id
-                                  WHERE l.parent_id = wait_for_children.id) THEN
+    IF v_open = 0 AND NOT EXISTS (SELECT 1 FROM rota._task_children l WHERE l.parent_id = wait_for_children.id) THEN
         RAISE EXCEPTION '%: task % has no children to wait for', c_fn, wait_for_children.id
             USING ERRCODE = 'RO023',
                   HINT = 'Enqueue children first (rota.enqueue_child, or parent_id in rota.enqueue).';
@@ -3331,9 +3333,13 @@ AS $fn$
 BEGIN
     PERFORM rota._check_attempts('rota.children', ARRAY[children.id], ARRAY[children.attempt], ARRAY[children.token]);
     RETURN QUERY
+    -- each link, then its child by primary key (LIMIT 1 keeps the lookup a lookup: as a
+    -- join, a parent of many children could be planned as a hash join over every task)
     SELECT c.id, c.task, c.key, c.state, c.result, c.last_error
-    FROM rota._task_children l JOIN rota.tasks c ON c.id = l.task_id
-    WHERE l.parent_id = children.id ORDER BY c.id;
+    FROM (SELECT l.task_id FROM rota._task_children l WHERE l.parent_id = children.id ORDER BY l.task_id) AS k
+    CROSS JOIN LATERAL (SELECT t.id, t.task, t.key, t.state, t.result, t.last_error FROM rota.tasks t
+                        WHERE t.id = k.task_id LIMIT 1) AS c
+    ORDER BY k.task_id;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
@@ -3403,6 +3409,12 @@ $fn$;
 CREATE OR REPLACE FUNCTION rota._cancel_descendants(p_id bigint)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
+-- The walk and the locks are index probes, one per link and one per descendant: a plan of
+-- merge or hash joins (a fan-out of 100,000 children looks big enough to the planner)
+-- reads every link and every task of the history.
+SET enable_seqscan = off
+SET enable_hashjoin = off
+SET enable_mergejoin = off
 AS $fn$
 DECLARE
     v_ids bigint[];
