@@ -330,10 +330,10 @@ BEGIN
         RETURNING t.id, t.queue, t.key, t.parent_id),
     keys_freed AS (
         DELETE FROM rota._task_keys k USING deleted d
-        WHERE d.key IS NOT NULL AND k.queue = d.queue AND k.key = d.key AND k.task_id = d.id),
+        WHERE k.queue = d.queue AND k.key = d.key AND k.task_id = d.id),
     links_removed AS (
         DELETE FROM rota._task_children l USING deleted d
-        WHERE d.parent_id IS NOT NULL AND l.parent_id = d.parent_id AND l.task_id = d.id)
+        WHERE l.parent_id = d.parent_id AND l.task_id = d.id)
     SELECT count(*) INTO v_deleted FROM deleted;
     RETURN v_deleted;
 END;

@@ -182,10 +182,11 @@ BEGIN
     -- each link, then its child by primary key (LIMIT 1 keeps the lookup a lookup: as a
     -- join, a parent of many children could be planned as a hash join over every task)
     SELECT c.id, c.task, c.key, c.state, c.result, c.last_error
-    FROM (SELECT l.task_id FROM rota._task_children l WHERE l.parent_id = children.id ORDER BY l.task_id) AS k
+    FROM rota._task_children l
     CROSS JOIN LATERAL (SELECT t.id, t.task, t.key, t.state, t.result, t.last_error FROM rota.tasks t
-                        WHERE t.id = k.task_id LIMIT 1) AS c
-    ORDER BY k.task_id;
+                        WHERE t.id = l.task_id LIMIT 1) AS c
+    WHERE l.parent_id = children.id
+    ORDER BY l.task_id;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.children(bigint, integer, uuid)

@@ -1482,10 +1482,10 @@ BEGIN
         RETURNING t.id, t.queue, t.key, t.parent_id),
     keys_freed AS (
         DELETE FROM rota._task_keys k USING deleted d
-        WHERE d.key IS NOT NULL AND k.queue = d.queue AND k.key = d.key AND k.task_id = d.id),
+        WHERE k.queue = d.queue AND k.key = d.key AND k.task_id = d.id),
     links_removed AS (
         DELETE FROM rota._task_children l USING deleted d
-        WHERE d.parent_id IS NOT NULL AND l.parent_id = d.parent_id AND l.task_id = d.id)
+        WHERE l.parent_id = d.parent_id AND l.task_id = d.id)
     SELECT count(*) INTO v_deleted FROM deleted;
     RETURN v_deleted;
 END;
@@ -3336,10 +3336,11 @@ BEGIN
     -- each link, then its child by primary key (LIMIT 1 keeps the lookup a lookup: as a
     -- join, a parent of many children could be planned as a hash join over every task)
     SELECT c.id, c.task, c.key, c.state, c.result, c.last_error
-    FROM (SELECT l.task_id FROM rota._task_children l WHERE l.parent_id = children.id ORDER BY l.task_id) AS k
+    FROM rota._task_children l
     CROSS JOIN LATERAL (SELECT t.id, t.task, t.key, t.state, t.result, t.last_error FROM rota.tasks t
-                        WHERE t.id = k.task_id LIMIT 1) AS c
-    ORDER BY k.task_id;
+                        WHERE t.id = l.task_id LIMIT 1) AS c
+    WHERE l.parent_id = children.id
+    ORDER BY l.task_id;
 END;
 $fn$;
 COMMENT ON FUNCTION rota.children(bigint, integer, uuid)
