@@ -27,30 +27,12 @@ final class WorkflowCompletionTests: XCTestCase {
         QueueOptions(maxAttempts: maxAttempts, backoffBase: .milliseconds(10), backoffMax: .milliseconds(50))
     }
 
-    /// Calls of each function so far, by name, once every other session of the database has
-    /// ended (a backend reports its counts at the latest when it exits).
-    func calls(_ client: RotaClient, _ names: [String]) async throws -> [String: Int] {
-        try await waitUntil("the worker's sessions ended") {
-            try await client.query("""
-                SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
-                """)[0].decode("n", as: Int.self) == 0
-        }
-        var counts: [String: Int] = [:]
-        for row in try await client.query("""
-            SELECT funcname AS name, sum(calls)::bigint AS calls FROM pg_stat_user_functions
-            WHERE schemaname = 'rota' AND funcname = ANY($1::text[]) GROUP BY funcname
-            """, [names]) {
-            counts[try row.decode("name")] = try row.decode("calls", as: Int.self)
-        }
-        return counts
-    }
-
     func testTheHandlersWritesAndTheCompletionCommitTogetherAndTheWorkerCompletesNothingElse() async throws {
         let url = try await database()
         let client = RotaClient(connectionString: url)
         try await client.defineQueue("cit_commit", options: fastRetries())
         let outcomeFunctions = ["complete_in_transaction", "complete_many", "fail_many"]
-        let before = try await calls(client, outcomeFunctions)
+        let before = try await functionCalls(client, outcomeFunctions)
         var handlers = RotaHandlers()
         handlers.register("charge") { (_: EmptyPayload, context) -> Receipt in
             let receipt = try await context.completeInTransaction { tx -> Receipt in
@@ -75,7 +57,7 @@ final class WorkflowCompletionTests: XCTestCase {
         XCTAssertNil(task.lastError)
         let charges = try await client.query("SELECT attempt FROM charges WHERE task_id = $1::bigint", [id])
         XCTAssertEqual(try charges.map { try $0.decode("attempt", as: Int.self) }, [1])
-        let after = try await calls(client, outcomeFunctions)
+        let after = try await functionCalls(client, outcomeFunctions)
         let sent = outcomeFunctions.map { (after[$0] ?? 0) - (before[$0] ?? 0) }
         XCTAssertEqual(sent, [1, 0, 0], "one completion in the transaction; no complete_many or fail_many from the worker")
         await client.close()

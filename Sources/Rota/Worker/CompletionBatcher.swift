@@ -2,7 +2,9 @@ import Logging
 import Synchronization
 
 /// Collects handler outcomes and writes them with `rota.complete_many` / `rota.fail_many`,
-/// many per statement, after a short gathering window.
+/// many per statement: an outcome that comes after a quiet spell (no write begun within the
+/// gathering window) is written at once; while outcomes keep coming, each write waits out
+/// the window first, so that they share it.
 ///
 /// A batch that cannot be written because the database is away is kept and written again
 /// once it is back: a finished handler's result is never dropped on a connection error.
@@ -51,6 +53,7 @@ final class CompletionBatcher: Sendable {
     /// Writes outcomes until the task is cancelled.
     func run() async {
         var failures = 0
+        var lastWrite: ContinuousClock.Instant?
         while !Task.isCancelled {
             if failures == 0 {
                 await wake.wait(timeout: .seconds(1))
@@ -58,8 +61,12 @@ final class CompletionBatcher: Sendable {
                 await wake.wait(timeout: backoff.delay(afterAttempt: failures - 1))
             }
             if state.withLock({ $0.pending.isEmpty }) { continue }
-            // A few milliseconds let outcomes of handlers finishing together share a statement.
-            try? await Task.sleep(for: window)
+            // A lone outcome (a request waiting for its task's end) is not held back; under
+            // load, each write carries the outcomes of a window instead of a few.
+            if let lastWrite, ContinuousClock.now - lastWrite < window {
+                try? await Task.sleep(for: window)
+            }
+            lastWrite = ContinuousClock.now
             let batch = state.withLock { state -> [Outcome] in
                 let batch = Array(state.pending.prefix(maxBatch))
                 state.pending.removeFirst(batch.count)

@@ -31,8 +31,10 @@ public struct RotaWorkerConfiguration: Sendable {
     public var shutdownGracePeriod: Duration = .seconds(30)
     /// The timeout of handlers registered without one; `nil`: none.
     public var defaultTaskTimeout: Duration?
-    /// How long finished results wait to be written together.
-    public var completionBatchWindow: Duration = .milliseconds(2)
+    /// How long finished results wait to be written together while handlers keep ending:
+    /// a result that comes after a quiet spell this long is written at once, and while they
+    /// keep coming, each write waits this long first (one statement and commit for many).
+    public var completionBatchWindow: Duration = .milliseconds(5)
     /// While at least half of the worker's capacity is busy, how long the claim loop waits
     /// for more handlers to end before it claims, so that claims take several tasks at once
     /// (`.zero`: claim as soon as any capacity is free). An idle worker claims at once.

@@ -89,6 +89,7 @@ final class OneShotEvent<Value: Sendable>: Sendable {
         var value: Value?
         var waiters: [UInt64: CheckedContinuation<Value?, Never>] = [:]
         var nextID: UInt64 = 0
+        var observers: [@Sendable (Value) -> Void] = []
     }
 
     private let state = Mutex(State())
@@ -99,15 +100,29 @@ final class OneShotEvent<Value: Sendable>: Sendable {
     /// Fires with `value` unless already fired; returns whether this call fired it.
     @discardableResult
     func fire(_ value: Value) -> Bool {
-        let waiters = state.withLock { state -> [CheckedContinuation<Value?, Never>]? in
+        let fired = state.withLock { state -> ([CheckedContinuation<Value?, Never>], [@Sendable (Value) -> Void])? in
             guard state.value == nil else { return nil }
             state.value = value
-            defer { state.waiters = [:] }
-            return Array(state.waiters.values)
+            defer {
+                state.waiters = [:]
+                state.observers = []
+            }
+            return (Array(state.waiters.values), state.observers)
         }
-        guard let waiters else { return false }
+        guard let (waiters, observers) = fired else { return false }
         for waiter in waiters { waiter.resume(returning: value) }
+        for observer in observers { observer(value) }
         return true
+    }
+
+    /// Calls `observer` with the value when the event fires (at once if it has): a waiter
+    /// that costs no task, for an event that usually never fires.
+    func onFire(_ observer: @escaping @Sendable (Value) -> Void) {
+        let fired = state.withLock { state -> Value? in
+            if state.value == nil { state.observers.append(observer) }
+            return state.value
+        }
+        if let fired { observer(fired) }
     }
 
     /// The fired value, or nil when the waiting task is cancelled first.

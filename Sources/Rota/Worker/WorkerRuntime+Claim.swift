@@ -198,7 +198,9 @@ extension WorkerRuntime {
     }
 
     /// Races the handler against its abort event and its timeout; the loser is cancelled
-    /// and awaited (structured: a handler never outlives this call).
+    /// and awaited (structured: a handler never outlives this call). The abort event ends
+    /// the race through an observer rather than a waiting child task: it rarely fires, and
+    /// a child per task would cost each task two more scheduled jobs.
     private func runHandler(_ task: ClaimedTask, steps: WorkflowSteps, abort: OneShotEvent<AbortReason>) async -> HandlerOutcome {
         guard let handler = handlers[task.task] else {
             return .failed("no handler for task \(task.task) in executor \(executorID)", retryIn: nil, retryable: true)
@@ -210,46 +212,35 @@ extension WorkerRuntime {
                                   steps: steps)
         let timeout = handler.timeout ?? configuration.defaultTaskTimeout
         let payload = task.payload
-        return await withTaskGroup(of: HandlerOutcome?.self) { group in
+        let ended = OneShotEvent<HandlerOutcome>()
+        abort.onFire { ended.fire(.aborted($0)) }
+        return await withDiscardingTaskGroup { group in
             group.addTask {
                 do {
-                    return .completed(try await handler.run(payload, context))
+                    ended.fire(.completed(try await handler.run(payload, context)))
                 } catch let error as RotaTaskError {
                     switch error {
-                    case .nonRetryable(let message): return .failed(message, retryIn: nil, retryable: false)
-                    case .retry(let after, let reason): return .failed(reason, retryIn: after, retryable: true)
+                    case .nonRetryable(let message): ended.fire(.failed(message, retryIn: nil, retryable: false))
+                    case .retry(let after, let reason): ended.fire(.failed(reason, retryIn: after, retryable: true))
                     }
                 } catch is WorkflowSuspension {
-                    return .suspended
+                    ended.fire(.suspended)
                 } catch is CancellationError where Task.isCancelled {
-                    return nil  // stopped from outside; the other child says why
+                    return  // stopped from outside: the abort, the timeout or the worker's end says why
                 } catch let error as RotaError {
-                    return .failed(error.description, retryIn: nil, retryable: true)
+                    ended.fire(.failed(error.description, retryIn: nil, retryable: true))
                 } catch {
-                    return .failed(String(describing: error), retryIn: nil, retryable: true)
+                    ended.fire(.failed(String(describing: error), retryIn: nil, retryable: true))
                 }
-            }
-            group.addTask {
-                guard let reason = await abort.wait() else { return nil }
-                return .aborted(reason)
             }
             if let timeout {
                 group.addTask {
-                    do {
-                        try await Task.sleep(for: timeout)
-                        return .timedOut(timeout)
-                    } catch {
-                        return nil
-                    }
+                    guard (try? await Task.sleep(for: timeout)) != nil else { return }
+                    ended.fire(.timedOut(timeout))
                 }
             }
-            var outcome: HandlerOutcome = .abandoned
-            while let next = await group.next() {
-                if let next {
-                    outcome = next
-                    break
-                }
-            }
+            // nil: this worker itself was cancelled (its children with it)
+            let outcome = await ended.wait() ?? .abandoned
             group.cancelAll()
             return outcome
         }
