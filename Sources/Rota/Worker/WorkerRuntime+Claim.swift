@@ -214,7 +214,7 @@ extension WorkerRuntime {
         let payload = task.payload
         let ended = OneShotEvent<HandlerOutcome>()
         abort.onFire { ended.fire(.aborted($0)) }
-        return await withDiscardingTaskGroup { group in
+        await withDiscardingTaskGroup { group in
             group.addTask {
                 do {
                     ended.fire(.completed(try await handler.run(payload, context)))
@@ -239,10 +239,10 @@ extension WorkerRuntime {
                     ended.fire(.timedOut(timeout))
                 }
             }
-            // nil: this worker itself was cancelled (its children with it)
-            let outcome = await ended.wait() ?? .abandoned
+            _ = await ended.wait()  // or this worker itself was cancelled, and its children with it
             group.cancelAll()
-            return outcome
         }
+        // The first that ended the race, now that the handler has returned; none: cancelled.
+        return ended.value ?? .abandoned
     }
 }
