@@ -38,19 +38,3 @@ public func waitUntilOtherBackendsEnded(_ client: RotaClient, timeout: Duration 
             """)[0].decode("n", as: Int.self) == 0
     }
 }
-
-/// Calls of each of rota's functions `names` so far, by name (absent: none), once the other
-/// sessions of the database have ended (a backend reports its counts at the latest when it
-/// exits). Needs `track_functions = 'all'` for the sessions that call them.
-public func functionCalls(_ client: RotaClient, _ names: [String],
-                          file: StaticString = #filePath, line: UInt = #line) async throws -> [String: Int] {
-    try await waitUntilOtherBackendsEnded(client, file: file, line: line)
-    var counts: [String: Int] = [:]
-    for row in try await client.query("""
-        SELECT funcname AS name, sum(calls)::bigint AS calls FROM pg_stat_user_functions
-        WHERE schemaname = 'rota' AND funcname = ANY($1::text[]) GROUP BY funcname
-        """, [names]) {
-        counts[try row.decode("name")] = try row.decode("calls", as: Int.self)
-    }
-    return counts
-}

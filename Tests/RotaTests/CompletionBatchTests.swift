@@ -10,9 +10,7 @@ final class CompletionBatchTests: XCTestCase {
     func testALoneResultIsWrittenAtOnceAndTheResultsThatFollowItShareOneStatement() async throws {
         let url = try await SharedDatabases.shared.url("rota_test_swift_completion_batch")
         let client = RotaClient(connectionString: url)
-        try await client.query("""
-            DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET track_functions = ''all''', current_database()); END $$
-            """)
+        try await countFunctionCalls(client)
         try await client.defineQueue("batches")
         let before = try await functionCalls(client, ["complete_many"])["complete_many"] ?? 0
         var handlers = RotaHandlers()

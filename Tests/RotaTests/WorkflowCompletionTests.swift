@@ -15,9 +15,7 @@ final class WorkflowCompletionTests: XCTestCase {
     func database() async throws -> String {
         let url = try await SharedDatabases.shared.url("rota_test_swift_completion")
         let client = RotaClient(connectionString: url)
-        try await client.query("""
-            DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET track_functions = ''all''', current_database()); END $$
-            """)
+        try await countFunctionCalls(client)
         try await client.query("CREATE TABLE IF NOT EXISTS charges (task_id bigint PRIMARY KEY, attempt int NOT NULL)")
         await client.close()
         return url
